@@ -1,0 +1,37 @@
+# Single entry point for people and CI. `make build` builds a custom engine from
+# policies/; `make test` runs every test and lint. Each area keeps its targets in mk/.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+POLICY_BUILDER := $(VENV)/bin/policy-builder
+# Tools the build installs itself (buildifier) live here, never in the system.
+TOOLS_DIR := $(CURDIR)/.tools
+
+POLICIES ?= policies
+OUTPUT ?= output
+
+include mk/python.mk
+include mk/go.mk
+include mk/bazel.mk
+
+.PHONY: help build test lint bench clean
+
+help:
+	@echo "make build   build a custom policy engine from $(POLICIES)/ into $(OUTPUT)/"
+	@echo "make test    run every test and lint (Python, Go, Bazel files)"
+	@echo "make bench   run the benchmarks"
+
+build: $(VENV)/.installed go-mod-download
+	$(POLICY_BUILDER) build --policies $(POLICIES) --output $(OUTPUT)
+
+test: lint test-python test-go test-bazel
+
+lint: lint-python lint-go lint-bazel
+
+bench: bench-go bench-python
+
+clean:
+	rm -rf $(VENV) $(OUTPUT) .build $(TOOLS_DIR)

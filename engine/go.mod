@@ -1,0 +1,3 @@
+module github.com/policy-engine-builder/policy-engine
+
+go 1.24

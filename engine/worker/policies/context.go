@@ -1,0 +1,107 @@
+package policies
+
+import (
+	"context"
+	"net/textproto"
+	"sort"
+)
+
+// Headers is a read-only view of HTTP headers. Names are matched case-insensitively;
+// pseudo-headers (":path", ":method", …) are kept as Envoy sends them.
+type Headers struct {
+	values map[string][]string
+}
+
+// NewHeaders builds a Headers from name → values. Names are lower-cased.
+func NewHeaders(h map[string][]string) Headers {
+	values := make(map[string][]string, len(h))
+	for name, vs := range h {
+		key := canonicalName(name)
+		values[key] = append(values[key], vs...)
+	}
+	return Headers{values: values}
+}
+
+// Get returns the first value of name, or "" when absent.
+func (h Headers) Get(name string) string {
+	vs := h.values[canonicalName(name)]
+	if len(vs) == 0 {
+		return ""
+	}
+	return vs[0]
+}
+
+// Values returns every value of name in the order received.
+func (h Headers) Values(name string) []string {
+	return h.values[canonicalName(name)]
+}
+
+// Has reports whether name is present.
+func (h Headers) Has(name string) bool {
+	_, ok := h.values[canonicalName(name)]
+	return ok
+}
+
+// Names returns the header names, sorted.
+func (h Headers) Names() []string {
+	names := make([]string, 0, len(h.values))
+	for name := range h.values {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Len returns the number of distinct header names.
+func (h Headers) Len() int { return len(h.values) }
+
+func canonicalName(name string) string {
+	// HTTP/2 and Envoy use lower-case names; lower-casing ASCII is all that is needed.
+	lower := []byte(name)
+	for i, c := range lower {
+		if 'A' <= c && c <= 'Z' {
+			lower[i] = c + ('a' - 'A')
+		}
+	}
+	return string(lower)
+}
+
+// CanonicalHeaderName returns the name in the form the engine uses for lookups.
+func CanonicalHeaderName(name string) string { return canonicalName(textproto.TrimString(name)) }
+
+// RequestContext is what a RequestPolicy sees of one request.
+type RequestContext struct {
+	// Context carries the policy's deadline and is cancelled when the stream ends.
+	Context context.Context
+	// Route is the route name the engine mapped this request to.
+	Route string
+	// Headers are the request headers, pseudo-headers included.
+	Headers Headers
+	// Method, Path, Scheme and Authority are copied from the pseudo-headers.
+	Method, Path, Scheme, Authority string
+	// ClientAddress is the downstream address when Envoy sends `source.address`.
+	ClientAddress string
+	// Body is the buffered request body; nil unless the policy's policy.yaml
+	// declares requiresRequestBody.
+	Body []byte
+	// Attributes are the other Envoy attributes received, by name.
+	Attributes map[string]string
+	// Shared lets policies of one chain pass values to later policies of the same
+	// request (and to its response phase).
+	Shared map[string]interface{}
+}
+
+// ResponseContext is what a ResponsePolicy sees of one response.
+type ResponseContext struct {
+	Context context.Context
+	Route   string
+	// Request is the request as the upstream received it.
+	Request *RequestContext
+	// Status is the upstream's HTTP status code.
+	Status int
+	// Headers are the response headers, ":status" included.
+	Headers Headers
+	// Body is the buffered response body; nil unless requiresResponseBody.
+	Body   []byte
+	Shared map[string]interface{}
+}

@@ -1,0 +1,44 @@
+// Package policies is the SDK that user policies import. It holds the contract of
+// the seed's section 7: every policy package exports a factory
+//
+//	func GetPolicy(metadata policies.PolicyMetadata, params map[string]interface{}) (policies.Policy, error)
+//
+// and the value it returns implements RequestPolicy, ResponsePolicy or both.
+package policies
+
+// Policy is the base interface every policy implements.
+type Policy interface {
+	// Name returns the policy's name as declared in its policy.yaml.
+	Name() string
+	// Validate checks one instance's configuration; the engine calls it when a
+	// configuration is loaded, before any request reaches the policy.
+	Validate(config map[string]interface{}) error
+}
+
+// RequestPolicy processes requests before they reach the upstream.
+type RequestPolicy interface {
+	Policy
+	// ExecuteRequest runs during request processing. A nil action means
+	// "continue unchanged".
+	ExecuteRequest(ctx *RequestContext, config map[string]interface{}) *RequestPolicyAction
+}
+
+// ResponsePolicy processes responses before they reach the client.
+type ResponsePolicy interface {
+	Policy
+	// ExecuteResponse runs during response processing. A nil action means
+	// "continue unchanged".
+	ExecuteResponse(ctx *ResponseContext, config map[string]interface{}) *ResponsePolicyAction
+}
+
+// Factory is the signature of the GetPolicy function every policy package exports.
+type Factory func(metadata PolicyMetadata, params map[string]interface{}) (Policy, error)
+
+// PolicyMetadata tells a policy instance who it is and where it is attached.
+type PolicyMetadata struct {
+	Name    string // policy name from policy.yaml, e.g. "jwtValidation"
+	Version string // policy version from policy.yaml, e.g. "v1.0.0"
+	Route   string // route whose chain holds this instance
+	// Index is the instance's position in the route's chain (0-based).
+	Index int
+}

@@ -1,0 +1,22 @@
+# Python: the policy-builder package under tools/gen/.
+
+$(VENV)/.installed: tools/gen/pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e 'tools/gen[dev]'
+	touch $@
+
+.PHONY: venv lint-python test-python bench-python
+
+venv: $(VENV)/.installed
+
+lint-python: $(VENV)/.installed
+	$(VENV)/bin/ruff check tools/gen tests
+	$(VENV)/bin/ruff format --check tools/gen tests
+	$(VENV)/bin/mypy tools/gen/policy_builder
+
+test-python: $(VENV)/.installed go-mod-download
+	$(VENV)/bin/pytest -q tests
+
+bench-python: $(VENV)/.installed
+	@echo "no Python benchmarks yet"

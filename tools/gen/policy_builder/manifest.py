@@ -1,0 +1,94 @@
+"""The typed, immutable model that flows through the phases.
+
+Discovery produces a `Manifest`; validation annotates it with a `ValidationReport`;
+every generator is a pure function of the manifest. Nothing here touches the disk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One entry of `parameters` in policy.yaml."""
+
+    name: str
+    type: str
+    description: str = ""
+    required: bool = False
+    default: Any = None
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """The parsed policy.yaml."""
+
+    name: str
+    version: str
+    description: str = ""
+    supports_request_phase: bool = True
+    supports_response_phase: bool = False
+    requires_request_body: bool = False
+    requires_response_body: bool = False
+    parameters: tuple[Parameter, ...] = ()
+
+
+@dataclass(frozen=True)
+class GoModInfo:
+    """What go.mod says, as read by Go's own modfile parser (the Go helper)."""
+
+    module_path: str
+    go_version: str = ""
+    # (module path, version), sorted.
+    requires: tuple[tuple[str, str], ...] = ()
+    # (old path[@version], new path[@version]), in file order.
+    replaces: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class GoPackageInfo:
+    """The policy's Go package, as seen by Go's parser and type checker."""
+
+    package_name: str
+    # Non-test .go file names in the policy directory, sorted.
+    go_files: tuple[str, ...] = ()
+    # Unique import paths of those files, sorted.
+    imports: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PolicyEntry:
+    """One discovered policy version (a row of policies.json)."""
+
+    name: str
+    version: str
+    # Directory of the policy version, absolute, as found on disk.
+    path: Path
+    # The same directory relative to the policies root, POSIX separators. Only this
+    # form may enter generated files (no absolute paths in output).
+    rel_path: str
+    yaml_file: Path
+    go_mod_file: Path
+    # Module path from the `module` line of go.mod; "" when go.mod is missing or broken.
+    module_path: str
+    # policy.yaml bytes as read, embedded in the engine for run-time parameter checks.
+    spec_source: bytes
+    spec: PolicySpec
+    # Filled in by validation from the Go helper; None before validation.
+    go_mod: GoModInfo | None = None
+    go_package: GoPackageInfo | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}:{self.version}"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Every policy under one policies root, sorted by (name, version)."""
+
+    policies_dir: Path
+    policies: tuple[PolicyEntry, ...] = field(default_factory=tuple)
