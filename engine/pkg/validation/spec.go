@@ -69,7 +69,9 @@ func ParseSpec(raw []byte) (*Spec, error) {
 func (s *Spec) RequestPhase() bool { return s.SupportsRequestPhase == nil || *s.SupportsRequestPhase }
 
 // ResponsePhase reports whether the policy runs on responses (default false).
-func (s *Spec) ResponsePhase() bool { return s.SupportsResponsePhase != nil && *s.SupportsResponsePhase }
+func (s *Spec) ResponsePhase() bool {
+	return s.SupportsResponsePhase != nil && *s.SupportsResponsePhase
+}
 
 // DefaultTimeout is the policy's declared per-instance deadline, zero when none.
 func (s *Spec) DefaultTimeout() time.Duration {
