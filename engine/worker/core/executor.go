@@ -1,0 +1,236 @@
+package core
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"github.com/policy-engine-builder/policy-engine/worker/policies"
+)
+
+// Decisions recorded per policy run.
+const (
+	DecisionContinue  = "continue"
+	DecisionImmediate = "immediate"
+	DecisionSkipped   = "skipped"
+	DecisionError     = "error"
+)
+
+// Phases recorded per policy run.
+const (
+	PhaseRequest  = "request"
+	PhaseResponse = "response"
+)
+
+// ExecutionObserver is told about every policy run (metrics).
+type ExecutionObserver interface {
+	PolicyExecuted(route, policy, phase, decision string, elapsed time.Duration)
+}
+
+// Executor runs policy chains. Every policy call gets its own deadline and is
+// isolated so that a panic, an error or a hang becomes a Failure (or, on a
+// fail-open route, a skipped policy), never a crash or a silent pass.
+type Executor struct {
+	Logger   *slog.Logger
+	Observer ExecutionObserver
+}
+
+// PanicError is a panic recovered from a policy.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("policy panicked: %v", e.Value) }
+
+// RunRequest runs instances (a slice of chain.Request) in order against rc.
+// vars lazily builds the CEL variables, so chains without conditions pay nothing.
+func (e *Executor) RunRequest(ctx context.Context, chain *Chain, instances []*Instance, rc *policies.RequestContext, vars func() map[string]any) RequestResult {
+	var res RequestResult
+	for _, inst := range instances {
+		start := time.Now()
+		run, err := e.shouldRun(inst, vars)
+		var action *policies.RequestPolicyAction
+		if run && err == nil {
+			action, err = guard(ctx, inst.Timeout, func(ctx context.Context) *policies.RequestPolicyAction {
+				c := *rc
+				c.Context = ctx
+				return inst.Request.ExecuteRequest(&c, inst.Params)
+			})
+			if err == nil {
+				err = checkRequestAction(action)
+			}
+		}
+		decision := DecisionContinue
+		switch {
+		case err != nil:
+			decision = DecisionError
+			if f := e.fail(chain, inst, PhaseRequest, err); f != nil {
+				res.Failure = f
+			}
+		case !run:
+			decision = DecisionSkipped
+		case action != nil && action.Immediate != nil:
+			decision = DecisionImmediate
+			res.Immediate = action.Immediate
+		case action != nil:
+			res.Headers.merge(action.Headers)
+			if action.Body != nil {
+				res.Body = action.Body
+			}
+			if action.Path != "" {
+				res.Path = action.Path
+			}
+			if action.Method != "" {
+				res.Method = action.Method
+			}
+		}
+		e.observe(chain, inst, PhaseRequest, decision, start)
+		if res.Immediate != nil || res.Failure != nil {
+			return res
+		}
+	}
+	return res
+}
+
+// RunResponse runs instances (a slice of chain.Response) in order against rc.
+func (e *Executor) RunResponse(ctx context.Context, chain *Chain, instances []*Instance, rc *policies.ResponseContext, vars func() map[string]any) ResponseResult {
+	var res ResponseResult
+	for _, inst := range instances {
+		start := time.Now()
+		run, err := e.shouldRun(inst, vars)
+		var action *policies.ResponsePolicyAction
+		if run && err == nil {
+			action, err = guard(ctx, inst.Timeout, func(ctx context.Context) *policies.ResponsePolicyAction {
+				c := *rc
+				c.Context = ctx
+				return inst.Response.ExecuteResponse(&c, inst.Params)
+			})
+			if err == nil {
+				err = checkResponseAction(action)
+			}
+		}
+		decision := DecisionContinue
+		switch {
+		case err != nil:
+			decision = DecisionError
+			if f := e.fail(chain, inst, PhaseResponse, err); f != nil {
+				res.Failure = f
+			}
+		case !run:
+			decision = DecisionSkipped
+		case action != nil && action.Immediate != nil:
+			decision = DecisionImmediate
+			res.Immediate = action.Immediate
+		case action != nil:
+			res.Headers.merge(action.Headers)
+			if action.Body != nil {
+				res.Body = action.Body
+			}
+			if action.Status != 0 {
+				res.Status = action.Status
+			}
+		}
+		e.observe(chain, inst, PhaseResponse, decision, start)
+		if res.Immediate != nil || res.Failure != nil {
+			return res
+		}
+	}
+	return res
+}
+
+func (e *Executor) shouldRun(inst *Instance, vars func() map[string]any) (bool, error) {
+	if inst.When == nil {
+		return true, nil
+	}
+	return inst.When.Eval(vars())
+}
+
+// fail logs a policy failure and returns the Failure that stops the chain, or nil
+// when the route is fail-open and the chain goes on without this policy.
+func (e *Executor) fail(chain *Chain, inst *Instance, phase string, err error) *Failure {
+	id := NewErrorID()
+	attrs := []any{"error_id", id, "route", chain.Route, "policy", inst.Key, "index", inst.Index,
+		"phase", phase, "error", err, "fail_open", chain.FailOpen}
+	var perr *PanicError
+	if errors.As(err, &perr) {
+		attrs = append(attrs, "stack", string(perr.Stack))
+	}
+	e.Logger.Error("policy failed", attrs...)
+	if chain.FailOpen {
+		return nil
+	}
+	return &Failure{ID: id, Policy: inst.Key, Err: err}
+}
+
+func (e *Executor) observe(chain *Chain, inst *Instance, phase, decision string, start time.Time) {
+	if e.Observer != nil {
+		e.Observer.PolicyExecuted(chain.Route, inst.Key, phase, decision, time.Since(start))
+	}
+}
+
+// NewErrorID returns a short random id that ties an error answer to its log line.
+func NewErrorID() string { return rand.Text()[:16] }
+
+type outcome[T any] struct {
+	action T
+	err    error
+}
+
+// guard runs fn with a deadline, recovering panics. A policy that ignores its
+// context is abandoned at the deadline: its goroutine finishes on its own, and its
+// late result is discarded.
+func guard[T any](ctx context.Context, timeout time.Duration, fn func(context.Context) T) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	done := make(chan outcome[T], 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				done <- outcome[T]{err: &PanicError{Value: r, Stack: debug.Stack()}}
+			}
+		}()
+		done <- outcome[T]{action: fn(ctx)}
+	}()
+	select {
+	case o := <-done:
+		return o.action, o.err
+	case <-ctx.Done():
+		var zero T
+		return zero, fmt.Errorf("policy did not answer within %v: %w", timeout, ctx.Err())
+	}
+}
+
+func checkRequestAction(a *policies.RequestPolicyAction) error {
+	if a == nil {
+		return nil
+	}
+	if a.Error != nil {
+		return a.Error
+	}
+	return checkImmediate(a.Immediate)
+}
+
+func checkResponseAction(a *policies.ResponsePolicyAction) error {
+	if a == nil {
+		return nil
+	}
+	if a.Error != nil {
+		return a.Error
+	}
+	if a.Status != 0 && (a.Status < 200 || a.Status > 599) {
+		return fmt.Errorf("policy asked for response status %d, outside 200-599", a.Status)
+	}
+	return checkImmediate(a.Immediate)
+}
+
+func checkImmediate(r *policies.ImmediateResponse) error {
+	if r != nil && (r.Status < 200 || r.Status > 599) {
+		return fmt.Errorf("policy answered with status %d, outside 200-599", r.Status)
+	}
+	return nil
+}

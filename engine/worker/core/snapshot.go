@@ -1,0 +1,76 @@
+package core
+
+import (
+	"time"
+
+	"github.com/policy-engine-builder/policy-engine/pkg/cel"
+	"github.com/policy-engine-builder/policy-engine/worker/policies"
+)
+
+// Snapshot is one validated configuration, immutable once built; streams keep the
+// snapshot they started with while newer ones are swapped in.
+type Snapshot struct {
+	Version  uint64
+	Source   string
+	LoadedAt time.Time
+	// Config is the configuration as parsed, for /config_dump.
+	Config *Config
+
+	chains        map[string]*Chain
+	defaultChain  *Chain
+	allowNoRoute  bool
+	routeMetadata *RouteMetadataConfig
+	mutationRules MutationRules
+}
+
+// Chain returns the chain of route, or nil.
+func (s *Snapshot) Chain(route string) *Chain { return s.chains[route] }
+
+// DefaultChain returns the chain for unknown routes, or nil.
+func (s *Snapshot) DefaultChain() *Chain { return s.defaultChain }
+
+// AllowNoRoute reports whether a request without any chain may pass.
+func (s *Snapshot) AllowNoRoute() bool { return s.allowNoRoute }
+
+// RouteMetadata returns where route metadata names a chain, or nil.
+func (s *Snapshot) RouteMetadata() *RouteMetadataConfig { return s.routeMetadata }
+
+// MutationRules returns which Envoy-protected headers may be changed.
+func (s *Snapshot) MutationRules() MutationRules { return s.mutationRules }
+
+// Chain is the ordered, enabled policy instances of one route, split by phase.
+type Chain struct {
+	Route    string
+	FailOpen bool
+	Request  []*Instance
+	Response []*Instance
+	// RequestBodyFrom is the index in Request of the first instance that needs the
+	// request body (len(Request) when none does): the instances before it run on
+	// request headers, the rest once the body has arrived. ResponseBodyFrom likewise.
+	RequestBodyFrom  int
+	ResponseBodyFrom int
+}
+
+// NeedsRequestBody reports whether Envoy must send the request body.
+func (c *Chain) NeedsRequestBody() bool { return c.RequestBodyFrom < len(c.Request) }
+
+// NeedsResponseBody reports whether Envoy must send the response body.
+func (c *Chain) NeedsResponseBody() bool { return c.ResponseBodyFrom < len(c.Response) }
+
+// Instance is one configured policy instance, ready to run.
+type Instance struct {
+	Name, Version string
+	// Key is "name:version", the metrics and log label.
+	Key   string
+	Route string
+	Index int
+	// Params are the validated parameters, defaults filled in.
+	Params  map[string]any
+	When    *cel.Condition
+	Timeout time.Duration
+
+	Request  policies.RequestPolicy
+	Response policies.ResponsePolicy
+
+	RequiresRequestBody, RequiresResponseBody bool
+}
