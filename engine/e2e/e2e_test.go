@@ -91,14 +91,11 @@ type engine struct {
 	logs           *lockedBuffer
 }
 
-// start runs the binary on free loopback ports and waits until it is ready. On
-// cleanup it sends SIGTERM and expects a clean exit.
-func start(t *testing.T, bin string) *engine {
+// start runs the binary with config on free loopback ports and waits until it is
+// ready. On cleanup it sends SIGTERM and expects a clean exit.
+func start(t *testing.T, bin, config string) *engine {
 	t.Helper()
-	e := &engine{extproc: freeAddr(t), admin: freeAddr(t), config: filepath.Join(t.TempDir(), "engine.yaml"), logs: &lockedBuffer{}}
-	if err := os.WriteFile(e.config, []byte(fmt.Sprintf(configTemplate, "first")), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	e := &engine{extproc: freeAddr(t), admin: freeAddr(t), config: config, logs: &lockedBuffer{}}
 	cmd := exec.Command(bin, "--config", e.config, "--listen", e.extproc, "--admin", e.admin,
 		"--reload-interval", "100ms", "--log-format", "json")
 	cmd.Stdout, cmd.Stderr = e.logs, e.logs
@@ -210,7 +207,11 @@ func TestVersionListsPolicies(t *testing.T) {
 }
 
 func TestExtProcDecisions(t *testing.T) {
-	e := start(t, binary(t))
+	config := filepath.Join(t.TempDir(), "engine.yaml")
+	if err := os.WriteFile(config, []byte(fmt.Sprintf(configTemplate, "first")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := start(t, binary(t), config)
 	if !strings.Contains(e.logs.String(), "Loaded ") || !strings.Contains(e.logs.String(), "apiKey:v1.0.0") {
 		t.Errorf("start-up log does not list the policies:\n%s", e.logs)
 	}
@@ -278,5 +279,19 @@ func waitForHeader(t *testing.T, c extprocv3.ExternalProcessorClient, want strin
 			t.Fatalf("config change not applied: x-e2e = %q, want %q", got, want)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// The shipped example configuration must load with the real example policies.
+func TestExampleConfigLoads(t *testing.T) {
+	e := start(t, binary(t), filepath.Join("..", "..", "examples", "engine-config.yaml"))
+	c := dial(t, e.extproc)
+	resp := process(t, c, "orders", "x-api-key", "demo-key-1")
+	if got := headerSet(resp)["x-gateway"]; got != "policy-engine" {
+		t.Errorf("orders with a demo key: %v", resp)
+	}
+	resp = process(t, c, "unknown-route")
+	if got := headerSet(resp)["x-public"]; got != "yes" {
+		t.Errorf("unknown route must use the default route: %v", resp)
 	}
 }
