@@ -56,12 +56,16 @@ func (e *Executor) RunRequest(ctx context.Context, chain *Chain, instances []*In
 		run, err := e.shouldRun(inst, vars)
 		var action *policies.RequestPolicyAction
 		if run && err == nil {
+			// The run gets its own copy of the context, made here so that a run
+			// abandoned at its deadline shares nothing mutable with what follows.
+			c := *rc
+			c.Shared = cloneShared(rc.Shared)
 			action, err = guard(ctx, inst.Timeout, func(ctx context.Context) *policies.RequestPolicyAction {
-				c := *rc
 				c.Context = ctx
 				return inst.Request.ExecuteRequest(&c, inst.Params)
 			})
 			if err == nil {
+				rc.Shared = c.Shared
 				err = checkRequestAction(action)
 			}
 		}
@@ -105,12 +109,16 @@ func (e *Executor) RunResponse(ctx context.Context, chain *Chain, instances []*I
 		run, err := e.shouldRun(inst, vars)
 		var action *policies.ResponsePolicyAction
 		if run && err == nil {
+			// The run gets its own copy of the context, made here so that a run
+			// abandoned at its deadline shares nothing mutable with what follows.
+			c := *rc
+			c.Shared = cloneShared(rc.Shared)
 			action, err = guard(ctx, inst.Timeout, func(ctx context.Context) *policies.ResponsePolicyAction {
-				c := *rc
 				c.Context = ctx
 				return inst.Response.ExecuteResponse(&c, inst.Params)
 			})
 			if err == nil {
+				rc.Shared = c.Shared
 				err = checkResponseAction(action)
 			}
 		}
@@ -175,6 +183,18 @@ func (e *Executor) observe(chain *Chain, inst *Instance, phase, decision string,
 
 // NewErrorID returns a short random id that ties an error answer to its log line.
 func NewErrorID() string { return rand.Text()[:16] }
+
+// cloneShared gives each policy run its own copy of the Shared map, taken back
+// only when the run completes: a policy abandoned at its deadline may still write
+// to its copy, and must not race with the policies after it (a concurrent map
+// write would crash the process).
+func cloneShared(m map[string]any) map[string]any {
+	c := make(map[string]any, len(m)+1)
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
 
 type outcome[T any] struct {
 	action T

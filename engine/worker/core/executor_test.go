@@ -128,6 +128,22 @@ func TestRunRequestFailOpenSkipsFailedPolicy(t *testing.T) {
 	}
 }
 
+func TestAbandonedPolicyCannotRaceLaterPolicies(t *testing.T) {
+	chain := chainFor(t, true, "a=scribble", "b", "c")
+	ex := &Executor{Logger: discardLogger()}
+	rc := requestCtx()
+	res := ex.RunRequest(context.Background(), chain, chain.Request, rc, noVars)
+	if res.Failure != nil || res.Headers.Set["x-step-c"] != "v" {
+		t.Fatalf("result %+v", res)
+	}
+	if _, leaked := rc.Shared["scribble"]; leaked {
+		t.Error("a timed-out policy's writes reached the shared map")
+	}
+	if rc.Shared["trace"] != "bc" {
+		t.Errorf("trace %q, want bc", rc.Shared["trace"])
+	}
+}
+
 func TestRunRequestWhenConditions(t *testing.T) {
 	chain := chainFor(t, false, "a", "b")
 	cond, err := cel.Compile(`request.headers["x-tenant"] == "t1"`)

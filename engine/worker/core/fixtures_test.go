@@ -42,6 +42,13 @@ func (p *stepPolicy) ExecuteRequest(ctx *policies.RequestContext, cfg map[string
 	case "hang":
 		time.Sleep(300 * time.Millisecond)
 		return nil
+	case "scribble":
+		// Ignores its deadline and keeps writing Shared.
+		for i := range 2000 {
+			ctx.Shared["scribble"] = i
+			time.Sleep(50 * time.Microsecond)
+		}
+		return nil
 	case "badstatus":
 		return policies.Deny(42, "")
 	}
@@ -77,7 +84,7 @@ version: v1.0.0
 supportsResponsePhase: true
 parameters:
   - {name: tag, type: string, default: "-"}
-  - {name: do, type: string, enum: [continue, deny, panic, error, sleep, hang, badstatus]}
+  - {name: do, type: string, enum: [continue, deny, panic, error, sleep, hang, badstatus, scribble]}
   - {name: invalid, type: boolean}
 `
 
