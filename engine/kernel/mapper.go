@@ -114,12 +114,21 @@ func metadataString(prototextMD string, mdCtx *corev3.Metadata, where *core.Rout
 func headerValues(hm *corev3.HeaderMap) map[string][]string {
 	headers := hm.GetHeaders()
 	out := make(map[string][]string, len(headers))
-	for _, h := range headers {
+	// One backing array for all values: most names carry one value, so each gets a
+	// one-element slice of it instead of an allocation of its own.
+	backing := make([]string, len(headers))
+	for i, h := range headers {
 		v := h.GetValue()
 		if raw := h.GetRawValue(); len(raw) > 0 {
 			v = string(raw)
 		}
-		out[h.GetKey()] = append(out[h.GetKey()], v)
+		key := h.GetKey()
+		if existing, ok := out[key]; ok {
+			out[key] = append(existing[:len(existing):len(existing)], v)
+			continue
+		}
+		backing[i] = v
+		out[key] = backing[i : i+1 : i+1]
 	}
 	return out
 }

@@ -12,12 +12,17 @@ type Headers struct {
 	values map[string][]string
 }
 
-// NewHeaders builds a Headers from name → values. Names are lower-cased.
+// NewHeaders builds a Headers from name → values. Names are lower-cased. The
+// value slices are kept, not copied: the caller must not change them afterwards.
 func NewHeaders(h map[string][]string) Headers {
 	values := make(map[string][]string, len(h))
 	for name, vs := range h {
 		key := canonicalName(name)
-		values[key] = append(values[key], vs...)
+		if existing, ok := values[key]; ok {
+			values[key] = append(existing[:len(existing):len(existing)], vs...)
+			continue
+		}
+		values[key] = vs
 	}
 	return Headers{values: values}
 }
@@ -56,7 +61,15 @@ func (h Headers) Names() []string {
 func (h Headers) Len() int { return len(h.values) }
 
 func canonicalName(name string) string {
-	// HTTP/2 and Envoy use lower-case names; lower-casing ASCII is all that is needed.
+	// HTTP/2 and Envoy use lower-case names; lower-casing ASCII is all that is needed,
+	// and names already in lower case (the usual case) are returned as they are.
+	i := 0
+	for i < len(name) && (name[i] < 'A' || name[i] > 'Z') {
+		i++
+	}
+	if i == len(name) {
+		return name
+	}
 	lower := []byte(name)
 	for i, c := range lower {
 		if 'A' <= c && c <= 'Z' {
