@@ -5,6 +5,7 @@
 // Usage:
 //
 //	policy-engine [serve] [flags]   run the engine (the default command)
+//	policy-engine validate --config FILE   check a configuration without serving
 //	policy-engine version           print build information (also --version)
 //	policy-engine help
 package main
@@ -31,6 +32,7 @@ type command struct {
 
 var commands = []command{
 	{name: "serve", summary: "run the policy engine (default)", run: runServe},
+	{name: "validate", summary: "check a configuration file against the compiled-in policies", run: runValidate},
 	{name: "version", summary: "print version, commit, build time and compiled-in policies", run: runVersion},
 }
 

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -29,5 +31,25 @@ func TestUnknownCommandAndBadFlags(t *testing.T) {
 	}
 	if err := dispatch(context.Background(), []string{"--log-format", "xml"}, &out); err == nil || !strings.Contains(err.Error(), "log-format") {
 		t.Errorf("bad log format: %v", err)
+	}
+}
+
+func TestValidateCommand(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(good, []byte("routes: []\nnoRouteAction: allow\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, []byte("routes:\n  - name: r\n    policies: [{name: missing, version: v1.0.0}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := dispatch(context.Background(), []string{"validate", "--config", good}, &out); err != nil || !strings.Contains(out.String(), "valid") {
+		t.Errorf("good config: %v %q", err, out.String())
+	}
+	err := dispatch(context.Background(), []string{"validate", "--config", bad}, &out)
+	if err == nil || !strings.Contains(err.Error(), bad+":3") || !strings.Contains(err.Error(), "missing:v1.0.0") {
+		t.Errorf("bad config: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package core
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/policy-engine-builder/policy-engine/pkg/cel"
@@ -16,7 +17,8 @@ const DefaultPolicyTimeout = 100 * time.Millisecond
 
 // buildSnapshot validates every route and instance of cfg and instantiates the
 // policies. It reports every problem found, not just the first.
-func buildSnapshot(cfg *Config, pos *position, catalog *Catalog) (*Snapshot, error) {
+// Instances built for a configuration that is then rejected are closed here.
+func buildSnapshot(cfg *Config, pos *position, catalog *Catalog, logger *slog.Logger) (*Snapshot, error) {
 	var errs []error
 	snap := &Snapshot{Config: cfg, chains: map[string]*Chain{}, mutationRules: cfg.MutationRules}
 
@@ -54,11 +56,12 @@ func buildSnapshot(cfg *Config, pos *position, catalog *Catalog) (*Snapshot, err
 		}
 		chain := &Chain{Route: rc.Name, FailOpen: rc.FailOpen}
 		for j, ic := range rc.Policies {
-			inst, err := buildInstance(rc.Name, j, ic, timeout, catalog)
+			inst, err := buildInstance(rc.Name, j, ic, timeout, catalog, logger)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", pos.policy(i, j), err))
 				continue
 			}
+			snap.instances = append(snap.instances, inst)
 			if !ic.IsEnabled() {
 				continue
 			}
@@ -81,6 +84,7 @@ func buildSnapshot(cfg *Config, pos *position, catalog *Catalog) (*Snapshot, err
 		}
 	}
 	if len(errs) > 0 {
+		closeInstances(snap.instances, logger)
 		return nil, errors.Join(errs...)
 	}
 	return snap, nil
@@ -95,7 +99,7 @@ func firstIndex(list []*Instance, pred func(*Instance) bool) int {
 	return len(list)
 }
 
-func buildInstance(route string, index int, ic InstanceConfig, defaultTimeout time.Duration, catalog *Catalog) (*Instance, error) {
+func buildInstance(route string, index int, ic InstanceConfig, defaultTimeout time.Duration, catalog *Catalog, logger *slog.Logger) (*Instance, error) {
 	label := fmt.Sprintf("route %q policy %s", route, ic.Key())
 	if ic.Name == "" || ic.Version == "" {
 		return nil, fmt.Errorf("route %q policy %d: name and version are required", route, index)
@@ -137,9 +141,11 @@ func buildInstance(route string, index int, ic InstanceConfig, defaultTimeout ti
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", label, err)
 	}
+	inst.Policy = policy
 	if entry.Spec.RequestPhase() {
 		rp, ok := policy.(policies.RequestPolicy)
 		if !ok {
+			closeInstances([]*Instance{inst}, logger)
 			return nil, fmt.Errorf("%s: policy.yaml declares the request phase but the policy does not implement RequestPolicy", label)
 		}
 		inst.Request = rp
@@ -147,6 +153,7 @@ func buildInstance(route string, index int, ic InstanceConfig, defaultTimeout ti
 	if entry.Spec.ResponsePhase() {
 		rp, ok := policy.(policies.ResponsePolicy)
 		if !ok {
+			closeInstances([]*Instance{inst}, logger)
 			return nil, fmt.Errorf("%s: policy.yaml declares the response phase but the policy does not implement ResponsePolicy", label)
 		}
 		inst.Response = rp
@@ -170,6 +177,9 @@ func instantiate(def PolicyDefinition, md policies.PolicyMetadata, params map[st
 		return nil, errors.New("GetPolicy returned no policy")
 	}
 	if err := p.Validate(params); err != nil {
+		if c, ok := p.(policies.Closer); ok {
+			_ = safeClose(c)
+		}
 		return nil, fmt.Errorf("Validate: %w", err)
 	}
 	return p, nil

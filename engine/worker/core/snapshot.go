@@ -1,6 +1,8 @@
 package core
 
 import (
+	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/policy-engine-builder/policy-engine/pkg/cel"
@@ -16,7 +18,9 @@ type Snapshot struct {
 	// Config is the configuration as parsed, for /config_dump.
 	Config *Config
 
-	chains        map[string]*Chain
+	chains map[string]*Chain
+	// instances holds every instance built, disabled ones too, for retirement.
+	instances     []*Instance
 	defaultChain  *Chain
 	allowNoRoute  bool
 	routeMetadata *RouteMetadataConfig
@@ -69,8 +73,35 @@ type Instance struct {
 	When    *cel.Condition
 	Timeout time.Duration
 
+	Policy   policies.Policy
 	Request  policies.RequestPolicy
 	Response policies.ResponsePolicy
 
 	RequiresRequestBody, RequiresResponseBody bool
+}
+
+// retire closes the instances whose policies hold resources (policies.Closer).
+func (s *Snapshot) retire(logger *slog.Logger) {
+	closeInstances(s.instances, logger)
+}
+
+func closeInstances(instances []*Instance, logger *slog.Logger) {
+	for _, inst := range instances {
+		closer, ok := inst.Policy.(policies.Closer)
+		if !ok {
+			continue
+		}
+		if err := safeClose(closer); err != nil {
+			logger.Warn("closing a retired policy instance failed", "route", inst.Route, "policy", inst.Key, "error", err)
+		}
+	}
+}
+
+func safeClose(c policies.Closer) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("Close panicked: %v", r)
+		}
+	}()
+	return c.Close()
 }

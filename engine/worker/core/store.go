@@ -21,6 +21,9 @@ type ConfigStore struct {
 	catalog  *Catalog
 	logger   *slog.Logger
 	observer ReloadObserver
+	// retireDelay is how long a replaced snapshot's streams may still run before
+	// its instances are closed; streams last one HTTP request.
+	retireDelay time.Duration
 
 	mu      sync.Mutex // serialises Apply so versions increase with each swap
 	version uint64
@@ -30,7 +33,7 @@ type ConfigStore struct {
 // NewConfigStore returns an empty store (no configuration: not ready).
 // observer may be nil.
 func NewConfigStore(catalog *Catalog, logger *slog.Logger, observer ReloadObserver) *ConfigStore {
-	return &ConfigStore{catalog: catalog, logger: logger, observer: observer}
+	return &ConfigStore{catalog: catalog, logger: logger, observer: observer, retireDelay: time.Minute}
 }
 
 // Current returns the snapshot in force, or nil before the first good Apply.
@@ -45,7 +48,7 @@ func (s *ConfigStore) Apply(raw []byte, source string) error {
 	cfg, pos, err := ParseConfig(raw, source)
 	if err == nil {
 		var snap *Snapshot
-		if snap, err = buildSnapshot(cfg, pos, s.catalog); err == nil {
+		if snap, err = buildSnapshot(cfg, pos, s.catalog, s.logger); err == nil {
 			s.swap(snap, source)
 			return nil
 		}
@@ -58,14 +61,32 @@ func (s *ConfigStore) Apply(raw []byte, source string) error {
 	return err
 }
 
+// Check validates raw exactly as Apply does but changes nothing (for a dry run or
+// a configuration server vetting what it distributes).
+func (s *ConfigStore) Check(raw []byte, source string) error {
+	cfg, pos, err := ParseConfig(raw, source)
+	if err != nil {
+		return err
+	}
+	snap, err := buildSnapshot(cfg, pos, s.catalog, s.logger)
+	if err != nil {
+		return err
+	}
+	snap.retire(s.logger)
+	return nil
+}
+
 func (s *ConfigStore) swap(snap *Snapshot, source string) {
 	s.mu.Lock()
 	s.version++
 	snap.Version = s.version
 	snap.Source = source
 	snap.LoadedAt = time.Now().UTC()
-	s.current.Store(snap)
+	old := s.current.Swap(snap)
 	s.mu.Unlock()
+	if old != nil {
+		time.AfterFunc(s.retireDelay, func() { old.retire(s.logger) })
+	}
 	s.logger.Info("configuration applied", "source", source, "version", snap.Version,
 		"routes", len(snap.chains))
 	if s.observer != nil {
