@@ -3,7 +3,7 @@
 // A condition sees two variables:
 //
 //	request:  {method, path, route, headers: map(string, string)}
-//	response: {status: int, headers: map(string, string)}  (empty during the request phase)
+//	response: {status: int, headers: map(string, string)}  (status 0, no headers during the request phase)
 //
 // Header names are lower-case; a header with several values shows its first one.
 package cel
@@ -72,13 +72,17 @@ func (c *Condition) Eval(vars map[string]any) (bool, error) {
 	return b, nil
 }
 
+// noResponse lets a condition that reads the response evaluate during the request
+// phase (to false, typically) instead of failing the request.
+var noResponse = map[string]any{"status": int64(0), "headers": map[string]string{}}
+
 // RequestVars are the variables of a request-phase evaluation.
 func RequestVars(route, method, path string, headers policies.Headers) map[string]any {
 	return map[string]any{
 		"request": map[string]any{
 			"route": route, "method": method, "path": path, "headers": headerMap(headers),
 		},
-		"response": map[string]any{},
+		"response": noResponse,
 	}
 }
 

@@ -50,13 +50,24 @@ func TestCompileRejects(t *testing.T) {
 	}
 }
 
+func TestResponseDuringRequestPhase(t *testing.T) {
+	c, err := Compile(`response.status >= 500 || size(response.headers) > 0`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Eval(RequestVars("r", "GET", "/", policies.NewHeaders(nil)))
+	if err != nil || got {
+		t.Errorf("got %v, %v; want false without error", got, err)
+	}
+}
+
 func TestEvalErrorsAreReported(t *testing.T) {
-	c, err := Compile(`response.status == 200`)
+	c, err := Compile(`request.headers["x-missing"] == "a"`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	req := RequestVars("r", "GET", "/", policies.NewHeaders(nil))
-	if _, err := c.Eval(req); err == nil {
-		t.Error("reading response.status during the request phase did not fail")
+	if _, err := c.Eval(req); err == nil || !strings.Contains(err.Error(), "x-missing") {
+		t.Errorf("reading a missing header did not fail clearly: %v", err)
 	}
 }
