@@ -38,7 +38,7 @@ func translate(m mutation, rules core.MutationRules, replaceBody bool) translati
 	hm := &extprocv3.HeaderMutation{}
 	if m.headers != nil {
 		for _, name := range sortedKeys(m.headers.Set) {
-			if !mutable(name, rules) {
+			if !mutable(name, rules) || !validValue(m.headers.Set[name]) {
 				out.dropped = append(out.dropped, name)
 				continue
 			}
@@ -53,6 +53,10 @@ func translate(m mutation, rules core.MutationRules, replaceBody bool) translati
 				continue
 			}
 			for _, v := range m.headers.Append[name] {
+				if !validValue(v) {
+					out.dropped = append(out.dropped, name)
+					continue
+				}
 				hm.SetHeaders = append(hm.SetHeaders, headerOption(name, v, appendValue))
 			}
 		}
@@ -112,6 +116,12 @@ func mutable(name string, rules core.MutationRules) bool {
 		return false
 	}
 	return true
+}
+
+// validValue rejects values Envoy would refuse or that would split a header
+// (CR, LF, NUL), e.g. when a policy copies client input into a header.
+func validValue(v string) bool {
+	return !strings.ContainsAny(v, "\r\n\x00")
 }
 
 const (
@@ -187,7 +197,7 @@ func immediateResponse(r *policies.ImmediateResponse) *extprocv3.ProcessingRespo
 		hm := &extprocv3.HeaderMutation{}
 		for _, name := range sortedKeys(r.Headers) {
 			canonical := policies.CanonicalHeaderName(name)
-			if strings.HasPrefix(canonical, ":") || !mutable(canonical, core.MutationRules{}) {
+			if strings.HasPrefix(canonical, ":") || !mutable(canonical, core.MutationRules{}) || !validValue(r.Headers[name]) {
 				continue
 			}
 			hm.SetHeaders = append(hm.SetHeaders, headerOption(canonical, r.Headers[name], overwrite))

@@ -34,6 +34,14 @@ func TestHeaderMutations(t *testing.T) {
 	}
 }
 
+func TestHeaderValuesThatWouldSplitAreWithheld(t *testing.T) {
+	e := startEngine(t, editConfig(`{set: {x-ok: fine, x-bad: "a\r\nx-injected: 1"}, append: {x-nul: "a\u0000b"}}`, ""))
+	got := setHeaders(e.open(t).send(requestHeaders("r", true)).GetRequestHeaders().GetResponse())
+	if got["x-ok"] != "fine" || len(got) != 1 {
+		t.Errorf("set headers %v", got)
+	}
+}
+
 func TestMutationRulesAllowRoutingAndEnvoyHeaders(t *testing.T) {
 	e := startEngine(t, editConfig(`{set: {host: backend, x-envoy-retry-on: "5xx"}, method: POST}`,
 		"mutationRules: {allowAllRouting: true, allowEnvoy: true}\n"))
