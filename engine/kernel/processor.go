@@ -3,6 +3,7 @@ package kernel
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strconv"
 
 	extprocfilterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
@@ -101,7 +102,9 @@ func (p *processor) requestHeaders(req *extprocv3.ProcessingRequest, h *extprocv
 		Attributes:    attrs.all,
 		Shared:        map[string]any{},
 	}
-	p.srv.Logger.Debug("request mapped", "route", attrs.routeName, "chain", chain.Route, "matched_by", how)
+	if p.srv.Logger.Enabled(p.ctx, slog.LevelDebug) {
+		p.srv.Logger.Debug("request mapped", "route", attrs.routeName, "chain", chain.Route, "matched_by", how)
+	}
 
 	// A request without a body runs its whole chain now.
 	instances := chain.Request
