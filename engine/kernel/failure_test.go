@@ -93,3 +93,55 @@ func TestReloadRejectedKeepsServingLastGood(t *testing.T) {
 		t.Errorf("config version %v", v)
 	}
 }
+
+func TestResponsePolicyFailureAnswers500(t *testing.T) {
+	e := startEngine(t, `routes:
+  - name: r
+    policies:
+      - {name: auth, version: v1.0.0, parameters: {key: good}}
+      - {name: resp, version: v1.0.0, parameters: {status: 42}}
+`)
+	s := e.open(t)
+	if resp := s.send(requestHeaders("r", true, "x-api-key", "good")); resp.GetRequestHeaders() == nil {
+		t.Fatal(resp)
+	}
+	resp := s.send(responseHeaders("200", true))
+	if resp.GetImmediateResponse().GetStatus().GetCode() != 500 {
+		t.Fatalf("invalid status from a response policy: %v", resp)
+	}
+	if !strings.Contains(e.logs.String(), "outside 200-599") {
+		t.Error("cause not logged")
+	}
+}
+
+func TestWhenConditionOverTheStream(t *testing.T) {
+	e := startEngine(t, `routes:
+  - name: r
+    policies:
+      - name: edit
+        version: v1.0.0
+        when: '"x-tenant" in request.headers && request.headers["x-tenant"] == "a" && request.method == "GET"'
+        parameters: {set: {x-plan: gold}}
+      - name: resp
+        version: v1.0.0
+        when: 'response.status >= 500'
+        parameters: {status: 503}
+`)
+	for tenant, want := range map[string]string{"a": "gold", "b": ""} {
+		s := e.open(t)
+		got := setHeaders(s.send(requestHeaders("r", true, "x-tenant", tenant)).GetRequestHeaders().GetResponse())
+		if got["x-plan"] != want {
+			t.Errorf("tenant %s: x-plan %q, want %q", tenant, got["x-plan"], want)
+		}
+		got = setHeaders(s.send(responseHeaders("502", true)).GetResponseHeaders().GetResponse())
+		if got[":status"] != "503" || got["x-upstream-status"] != "502" {
+			t.Errorf("response condition on a 502: %v", got)
+		}
+	}
+	s := e.open(t)
+	s.send(requestHeaders("r", true))
+	resp := s.send(responseHeaders("200", true))
+	if got := setHeaders(resp.GetResponseHeaders().GetResponse()); resp.GetResponseHeaders() == nil || len(got) != 0 {
+		t.Errorf("response condition on a 200: %v", resp)
+	}
+}

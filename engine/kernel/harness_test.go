@@ -88,9 +88,10 @@ type respPolicy struct{}
 func (respPolicy) Name() string                  { return "resp" }
 func (respPolicy) Validate(map[string]any) error { return nil }
 func (respPolicy) ExecuteResponse(ctx *policies.ResponseContext, cfg map[string]any) *policies.ResponsePolicyAction {
+	user, _ := ctx.Shared["user"].(string)
 	a := &policies.ResponsePolicyAction{Headers: policies.HeaderChanges{Set: map[string]string{
 		"x-upstream-status": ctx.Headers.Get(":status"),
-		"x-user-seen":       ctx.Shared["user"].(string),
+		"x-user-seen":       user,
 	}}}
 	if s, ok := cfg["status"].(float64); ok {
 		a.Status = int(s)
