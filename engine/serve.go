@@ -97,7 +97,7 @@ func serve(ctx context.Context, opts serveOptions, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("ext_proc listener: %w", err)
 	}
-	grpcServer := grpc.NewServer()
+	grpcServer := grpc.NewServer(grpc.MaxRecvMsgSize(kernel.MaxMessageBytes))
 	extprocv3.RegisterExternalProcessorServer(grpcServer, &kernel.Server{
 		Store:    store,
 		Executor: &core.Executor{Logger: logger, Observer: m},

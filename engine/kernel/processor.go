@@ -18,6 +18,11 @@ import (
 // limit normally answers 413 long before.
 const maxBodyBytes = 8 << 20
 
+// MaxMessageBytes is the largest ext_proc message the server must accept: a whole
+// buffered body up to maxBodyBytes plus headers. gRPC's default (4 MiB) would fail
+// the stream on a large buffered body instead of answering it.
+const MaxMessageBytes = maxBodyBytes + 1<<20
+
 // Request-phase decisions counted per request.
 const (
 	decisionAllow    = "allow"
