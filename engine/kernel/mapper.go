@@ -37,6 +37,7 @@ type requestAttributes struct {
 func readAttributes(req *extprocv3.ProcessingRequest) requestAttributes {
 	attrs := req.GetAttributes()[filterAttributesKey]
 	if attrs == nil {
+		//lint:ignore SA1019 read only as a fallback for Envoys that still send it here
 		attrs = req.GetRequestHeaders().GetAttributes()[filterAttributesKey]
 	}
 	out := requestAttributes{all: make(map[string]string, len(attrs.GetFields()))}

@@ -171,16 +171,16 @@ func instantiate(def PolicyDefinition, md policies.PolicyMetadata, params map[st
 	}()
 	p, err = def.Factory(md, params)
 	if err != nil {
-		return nil, fmt.Errorf("GetPolicy: %w", err)
+		return nil, fmt.Errorf("policy factory (GetPolicy): %w", err)
 	}
 	if p == nil {
-		return nil, errors.New("GetPolicy returned no policy")
+		return nil, errors.New("policy factory (GetPolicy) returned no policy")
 	}
 	if err := p.Validate(params); err != nil {
 		if c, ok := p.(policies.Closer); ok {
 			_ = safeClose(c)
 		}
-		return nil, fmt.Errorf("Validate: %w", err)
+		return nil, fmt.Errorf("policy rejected its parameters (Validate): %w", err)
 	}
 	return p, nil
 }

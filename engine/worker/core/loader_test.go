@@ -70,7 +70,7 @@ noRouteAction: maybe
 		`engine.yaml:4: route "orders" policy step:v1.0.0: parameter "colour": unknown parameter`,
 		`engine.yaml:7: route "orders" policy step:v9.0.0: not compiled into this engine (available: v1.0.0, v2.0.0)`,
 		`engine.yaml:9: route "orders" policy step:v1.0.0: when "request.nope("`,
-		`engine.yaml:12: route "orders" policy step:v1.0.0: Validate: told to be invalid`,
+		`engine.yaml:12: route "orders" policy step:v1.0.0: policy rejected its parameters (Validate): told to be invalid`,
 		`engine.yaml:15: route "orders" policy broken:v1.0.0: panic while instantiating: factory boom`,
 		`engine.yaml:17: route "orders" policy requestOnly:v1.0.0: policy.yaml declares the response phase but the policy does not implement ResponsePolicy`,
 		`engine.yaml:19: route "orders" policy step:v1.0.0: timeout: "fast"`,

@@ -100,7 +100,7 @@ func closeInstances(instances []*Instance, logger *slog.Logger) {
 func safeClose(c policies.Closer) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("Close panicked: %v", r)
+			err = fmt.Errorf("close panicked: %v", r)
 		}
 	}()
 	return c.Close()
