@@ -40,12 +40,23 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	if err := dispatch(ctx, os.Args[1:], os.Stdout); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "policy-engine:", err)
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(2)
 		}
-		os.Exit(2)
+		fmt.Fprintln(os.Stderr, "policy-engine:", err)
+		var usage usageError
+		if errors.As(err, &usage) {
+			os.Exit(2)
+		}
+		os.Exit(1)
 	}
 }
+
+// usageError is a mistake on the command line (exit status 2); other errors, such
+// as an invalid configuration, exit with status 1.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
 
 func dispatch(ctx context.Context, args []string, stdout io.Writer) error {
 	name := "serve"
@@ -66,7 +77,7 @@ func dispatch(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}
 	usage(os.Stderr)
-	return fmt.Errorf("unknown command %q", name)
+	return usageError{fmt.Errorf("unknown command %q", name)}
 }
 
 func usage(w io.Writer) {

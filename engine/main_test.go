@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,8 +30,10 @@ func TestUnknownCommandAndBadFlags(t *testing.T) {
 	if err := dispatch(context.Background(), []string{"bogus"}, &out); err == nil {
 		t.Error("unknown command accepted")
 	}
-	if err := dispatch(context.Background(), []string{"--log-format", "xml"}, &out); err == nil || !strings.Contains(err.Error(), "log-format") {
-		t.Errorf("bad log format: %v", err)
+	err := dispatch(context.Background(), []string{"--log-format", "xml"}, &out)
+	var usage usageError
+	if err == nil || !strings.Contains(err.Error(), "log-format") || !errors.As(err, &usage) {
+		t.Errorf("bad log format: %v (want a usage error)", err)
 	}
 }
 
@@ -49,6 +52,10 @@ func TestValidateCommand(t *testing.T) {
 		t.Errorf("good config: %v %q", err, out.String())
 	}
 	err := dispatch(context.Background(), []string{"validate", "--config", bad}, &out)
+	var usage usageError
+	if errors.As(err, &usage) {
+		t.Errorf("an invalid config is not a usage error: %v", err)
+	}
 	if err == nil || !strings.Contains(err.Error(), bad+":3") || !strings.Contains(err.Error(), "missing:v1.0.0") {
 		t.Errorf("bad config: %v", err)
 	}

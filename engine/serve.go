@@ -50,14 +50,14 @@ func runServe(ctx context.Context, args []string, _ io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	opts.register(fs)
 	if err := fs.Parse(args); err != nil {
-		return err
+		return usageError{err}
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %v", fs.Args())
+		return usageError{fmt.Errorf("unexpected arguments %v", fs.Args())}
 	}
 	logger, err := newLogger(os.Stderr, opts.logFormat, opts.logLevel)
 	if err != nil {
-		return err
+		return usageError{err}
 	}
 	if err := serve(ctx, opts, logger); err != nil {
 		logger.Error("policy engine stopped", "error", err)

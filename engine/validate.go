@@ -18,10 +18,10 @@ func runValidate(_ context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	config := fs.String("config", "", "engine configuration file to check")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return usageError{err}
 	}
 	if *config == "" {
-		return errors.New("validate needs --config FILE")
+		return usageError{errors.New("validate needs --config FILE")}
 	}
 	raw, err := os.ReadFile(*config)
 	if err != nil {
