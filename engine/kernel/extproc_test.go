@@ -216,6 +216,9 @@ func TestAllPhasesInOrder(t *testing.T) {
 	if cl := setHeaders(rb.GetResponse())["content-length"]; cl != "4" {
 		t.Errorf("content-length %q, want 4", cl)
 	}
+	if seen := setHeaders(rb.GetResponse())["x-upstream-status"]; seen != "201" {
+		t.Errorf("the body-phase policy saw status %q, want the 201 set before it", seen)
+	}
 	resp = s.send(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_ResponseTrailers{ResponseTrailers: &extprocv3.HttpTrailers{}}})
 	if resp.GetResponseTrailers() == nil {
 		t.Errorf("trailers: %v", resp)

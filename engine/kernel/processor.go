@@ -41,8 +41,7 @@ type processor struct {
 	snap  *core.Snapshot
 	chain *core.Chain
 
-	req     *policies.RequestContext
-	reqVars map[string]any
+	req *policies.RequestContext
 	// reqPending: the request policies from chain.RequestBodyFrom on wait for the body.
 	reqPending bool
 	reqBody    []byte
@@ -51,7 +50,6 @@ type processor struct {
 	reqReplaced *policies.BodyChange
 
 	resp         *policies.ResponseContext
-	respVars     map[string]any
 	respPending  bool
 	respBody     []byte
 	respReplaced *policies.BodyChange
@@ -305,16 +303,12 @@ var skipEverything = &extprocfilterv3.ProcessingMode{
 	ResponseTrailerMode: extprocfilterv3.ProcessingMode_SKIP,
 }
 
+// requestVars and responseVars build CEL variables from the current contexts;
+// the executor calls them only when a condition needs them.
 func (p *processor) requestVars() map[string]any {
-	if p.reqVars == nil {
-		p.reqVars = cel.RequestVars(p.chain.Route, p.req.Method, p.req.Path, p.req.Headers)
-	}
-	return p.reqVars
+	return cel.RequestVars(p.chain.Route, p.req.Method, p.req.Path, p.req.Headers)
 }
 
 func (p *processor) responseVars() map[string]any {
-	if p.respVars == nil {
-		p.respVars = cel.ResponseVars(p.requestVars(), p.resp.Status, p.resp.Headers)
-	}
-	return p.respVars
+	return cel.ResponseVars(p.requestVars(), p.resp.Status, p.resp.Headers)
 }

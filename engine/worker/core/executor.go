@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/policy-engine-builder/policy-engine/worker/policies"
@@ -47,13 +48,16 @@ type PanicError struct {
 
 func (e *PanicError) Error() string { return fmt.Sprintf("policy panicked: %v", e.Value) }
 
-// RunRequest runs instances (a slice of chain.Request) in order against rc.
-// vars lazily builds the CEL variables, so chains without conditions pay nothing.
+// RunRequest runs instances (a slice of chain.Request) in order against rc. Each
+// policy sees rc as changed by the policies before it (headers, path, method).
+// vars builds the CEL variables from rc; it is called only when a condition needs
+// them and again only after rc changed, so chains without conditions pay nothing.
 func (e *Executor) RunRequest(ctx context.Context, chain *Chain, instances []*Instance, rc *policies.RequestContext, vars func() map[string]any) RequestResult {
 	var res RequestResult
+	cond := conditionVars{build: vars}
 	for _, inst := range instances {
 		start := time.Now()
-		run, err := e.shouldRun(inst, vars)
+		run, err := e.shouldRun(inst, &cond)
 		var action *policies.RequestPolicyAction
 		if run && err == nil {
 			// The run gets its own copy of the context, made here so that a run
@@ -92,6 +96,15 @@ func (e *Executor) RunRequest(ctx context.Context, chain *Chain, instances []*In
 			if action.Method != "" {
 				res.Method = action.Method
 			}
+			if !action.Headers.IsEmpty() {
+				rc.Headers = rc.Headers.With(action.Headers)
+				cond.vars = nil
+			}
+			if action.Path != "" || action.Method != "" {
+				rc.Headers = rc.Headers.With(policies.HeaderChanges{Set: pseudoHeaders(":path", action.Path, ":method", action.Method)})
+				cond.vars = nil
+			}
+			rc.Path, rc.Method = rc.Headers.Get(":path"), rc.Headers.Get(":method")
 		}
 		e.observe(chain, inst, PhaseRequest, decision, start)
 		if res.Immediate != nil || res.Failure != nil {
@@ -102,11 +115,13 @@ func (e *Executor) RunRequest(ctx context.Context, chain *Chain, instances []*In
 }
 
 // RunResponse runs instances (a slice of chain.Response) in order against rc.
+// Each policy sees rc as changed by the policies before it (headers, status).
 func (e *Executor) RunResponse(ctx context.Context, chain *Chain, instances []*Instance, rc *policies.ResponseContext, vars func() map[string]any) ResponseResult {
 	var res ResponseResult
+	cond := conditionVars{build: vars}
 	for _, inst := range instances {
 		start := time.Now()
-		run, err := e.shouldRun(inst, vars)
+		run, err := e.shouldRun(inst, &cond)
 		var action *policies.ResponsePolicyAction
 		if run && err == nil {
 			// The run gets its own copy of the context, made here so that a run
@@ -142,6 +157,15 @@ func (e *Executor) RunResponse(ctx context.Context, chain *Chain, instances []*I
 			if action.Status != 0 {
 				res.Status = action.Status
 			}
+			if !action.Headers.IsEmpty() {
+				rc.Headers = rc.Headers.With(action.Headers)
+				cond.vars = nil
+			}
+			if action.Status != 0 {
+				rc.Status = action.Status
+				rc.Headers = rc.Headers.With(policies.HeaderChanges{Set: pseudoHeaders(":status", strconv.Itoa(action.Status))})
+				cond.vars = nil
+			}
 		}
 		e.observe(chain, inst, PhaseResponse, decision, start)
 		if res.Immediate != nil || res.Failure != nil {
@@ -151,11 +175,31 @@ func (e *Executor) RunResponse(ctx context.Context, chain *Chain, instances []*I
 	return res
 }
 
-func (e *Executor) shouldRun(inst *Instance, vars func() map[string]any) (bool, error) {
+// pseudoHeaders maps name, value pairs, skipping empty values.
+func pseudoHeaders(kv ...string) map[string]string {
+	m := make(map[string]string, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] != "" {
+			m[kv[i]] = kv[i+1]
+		}
+	}
+	return m
+}
+
+// conditionVars caches the CEL variables of one run until the context changes.
+type conditionVars struct {
+	build func() map[string]any
+	vars  map[string]any
+}
+
+func (e *Executor) shouldRun(inst *Instance, cond *conditionVars) (bool, error) {
 	if inst.When == nil {
 		return true, nil
 	}
-	return inst.When.Eval(vars())
+	if cond.vars == nil {
+		cond.vars = cond.build()
+	}
+	return inst.When.Eval(cond.vars)
 }
 
 // fail logs a policy failure and returns the Failure that stops the chain, or nil

@@ -144,6 +144,33 @@ func TestAbandonedPolicyCannotRaceLaterPolicies(t *testing.T) {
 	}
 }
 
+func TestLaterPoliciesSeeEarlierChanges(t *testing.T) {
+	chain := chainFor(t, false, "a", "b", "c")
+	cond, err := cel.Compile(`request.headers["x-last"] == "a"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain.Request[1].When = cond
+	chain.Request[2].When = cond
+	ex := &Executor{Logger: discardLogger()}
+	rc := requestCtx()
+	builds := 0
+	vars := func() map[string]any {
+		builds++
+		return cel.RequestVars("r", rc.Method, rc.Path, rc.Headers)
+	}
+	res := ex.RunRequest(context.Background(), chain, chain.Request, rc, vars)
+	if res.Headers.Set["x-prev-b"] != "a" {
+		t.Errorf("b saw x-last %q, want a's value", res.Headers.Set["x-prev-b"])
+	}
+	if _, ran := res.Headers.Set["x-step-c"]; ran {
+		t.Error("c's condition saw the headers from before b's change")
+	}
+	if builds != 2 || rc.Headers.Get("x-last") != "b" {
+		t.Errorf("condition variables built %d times (want 2), final x-last %q", builds, rc.Headers.Get("x-last"))
+	}
+}
+
 func TestRunRequestWhenConditions(t *testing.T) {
 	chain := chainFor(t, false, "a", "b")
 	cond, err := cel.Compile(`request.headers["x-tenant"] == "t1"`)

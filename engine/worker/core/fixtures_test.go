@@ -53,7 +53,11 @@ func (p *stepPolicy) ExecuteRequest(ctx *policies.RequestContext, cfg map[string
 		return policies.Deny(42, "")
 	}
 	return &policies.RequestPolicyAction{Headers: policies.HeaderChanges{
-		Set: map[string]string{"x-step-" + cfg["tag"].(string): ctx.Headers.Get("x-in"), "x-last": cfg["tag"].(string)},
+		Set: map[string]string{
+			"x-step-" + cfg["tag"].(string): ctx.Headers.Get("x-in"),
+			"x-last":                        cfg["tag"].(string),
+			"x-prev-" + cfg["tag"].(string): ctx.Headers.Get("x-last"),
+		},
 	}}
 }
 

@@ -27,6 +27,27 @@ func NewHeaders(h map[string][]string) Headers {
 	return Headers{values: values}
 }
 
+// With returns a copy of h with c applied in the order the engine applies changes:
+// removals, then sets, then appends. h itself is unchanged.
+func (h Headers) With(c HeaderChanges) Headers {
+	values := make(map[string][]string, len(h.values)+len(c.Set)+len(c.Append))
+	for name, vs := range h.values {
+		values[name] = vs
+	}
+	for _, name := range c.Remove {
+		delete(values, CanonicalHeaderName(name))
+	}
+	for name, v := range c.Set {
+		values[CanonicalHeaderName(name)] = []string{v}
+	}
+	for name, vs := range c.Append {
+		key := CanonicalHeaderName(name)
+		old := values[key]
+		values[key] = append(old[:len(old):len(old)], vs...)
+	}
+	return Headers{values: values}
+}
+
 // Get returns the first value of name, or "" when absent.
 func (h Headers) Get(name string) string {
 	vs := h.values[canonicalName(name)]

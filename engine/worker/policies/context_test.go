@@ -29,3 +29,21 @@ func TestMergingHeadersDoesNotWriteIntoInputs(t *testing.T) {
 		t.Error("NewHeaders appended into the caller's array")
 	}
 }
+
+func TestHeadersWith(t *testing.T) {
+	h := NewHeaders(map[string][]string{"x-keep": {"1"}, "x-gone": {"1"}, "x-more": {"1"}, "x-reset": {"1"}})
+	got := h.With(HeaderChanges{
+		Remove: []string{"X-Gone", "x-reset"},
+		Set:    map[string]string{"X-New": "n", "x-reset": "2"},
+		Append: map[string][]string{"x-more": {"2"}},
+	})
+	if got.Has("x-gone") || got.Get("x-new") != "n" || got.Get("x-reset") != "2" || got.Get("x-keep") != "1" {
+		t.Errorf("headers after changes: %v", got.Names())
+	}
+	if strings.Join(got.Values("x-more"), ",") != "1,2" {
+		t.Errorf("x-more %v", got.Values("x-more"))
+	}
+	if strings.Join(h.Values("x-more"), ",") != "1" || !h.Has("x-gone") || h.Has("x-new") {
+		t.Error("With changed the original")
+	}
+}
