@@ -145,3 +145,26 @@ func TestWhenConditionOverTheStream(t *testing.T) {
 		t.Errorf("response condition on a 200: %v", resp)
 	}
 }
+
+func TestPhaseTimeoutBoundsTheWholeChain(t *testing.T) {
+	e := startEngine(t, `routes:
+  - name: r
+    failOpen: true
+    policies:
+      - {name: fault, version: v1.0.0, timeout: 150ms, parameters: {do: slow}}
+      - {name: fault, version: v1.0.0, timeout: 150ms, parameters: {do: slow}}
+      - {name: edit, version: v1.0.0, parameters: {set: {x-after: ran}}}
+phaseTimeout: 100ms
+`)
+	start := time.Now()
+	resp := e.open(t).send(requestHeaders("r", true))
+	if elapsed := time.Since(start); elapsed > 250*time.Millisecond {
+		t.Errorf("answered after %v: the 100ms phase budget did not bound two 150ms policies", elapsed)
+	}
+	if resp.GetRequestHeaders() == nil {
+		t.Fatalf("fail-open route: %v", resp)
+	}
+	if !strings.Contains(e.logs.String(), "phaseTimeout") {
+		t.Error("the log does not name the phase budget as the cause")
+	}
+}

@@ -115,7 +115,9 @@ func (p *processor) requestHeaders(req *extprocv3.ProcessingRequest, h *extprocv
 	if p.reqPending {
 		instances = chain.Request[:chain.RequestBodyFrom]
 	}
-	res := p.srv.Executor.RunRequest(p.ctx, chain, instances, p.req, p.requestVars)
+	ctx, cancel := p.phaseContext()
+	defer cancel()
+	res := p.srv.Executor.RunRequest(ctx, chain, instances, p.req, p.requestVars)
 	if stop := p.requestStop(res); stop != nil {
 		return stop
 	}
@@ -147,7 +149,9 @@ func (p *processor) requestBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResp
 	if p.reqReplaced != nil {
 		p.req.Body = p.reqReplaced.Content
 	}
-	res := p.srv.Executor.RunRequest(p.ctx, p.chain, p.chain.Request[p.chain.RequestBodyFrom:], p.req, p.requestVars)
+	ctx, cancel := p.phaseContext()
+	defer cancel()
+	res := p.srv.Executor.RunRequest(ctx, p.chain, p.chain.Request[p.chain.RequestBodyFrom:], p.req, p.requestVars)
 	if stop := p.requestStop(res); stop != nil {
 		return stop
 	}
@@ -195,7 +199,9 @@ func (p *processor) responseHeaders(h *extprocv3.HttpHeaders) *extprocv3.Process
 	if p.respPending {
 		instances = p.chain.Response[:p.chain.ResponseBodyFrom]
 	}
-	res := p.srv.Executor.RunResponse(p.ctx, p.chain, instances, p.resp, p.responseVars)
+	ctx, cancel := p.phaseContext()
+	defer cancel()
+	res := p.srv.Executor.RunResponse(ctx, p.chain, instances, p.resp, p.responseVars)
 	if stop := p.responseStop(res); stop != nil {
 		return stop
 	}
@@ -222,7 +228,9 @@ func (p *processor) responseBody(b *extprocv3.HttpBody) *extprocv3.ProcessingRes
 	if p.respReplaced != nil {
 		p.resp.Body = p.respReplaced.Content
 	}
-	res := p.srv.Executor.RunResponse(p.ctx, p.chain, p.chain.Response[p.chain.ResponseBodyFrom:], p.resp, p.responseVars)
+	ctx, cancel := p.phaseContext()
+	defer cancel()
+	res := p.srv.Executor.RunResponse(ctx, p.chain, p.chain.Response[p.chain.ResponseBodyFrom:], p.resp, p.responseVars)
 	if stop := p.responseStop(res); stop != nil {
 		return stop
 	}
@@ -301,6 +309,11 @@ var skipEverything = &extprocfilterv3.ProcessingMode{
 	ResponseBodyMode:    extprocfilterv3.ProcessingMode_NONE,
 	RequestTrailerMode:  extprocfilterv3.ProcessingMode_SKIP,
 	ResponseTrailerMode: extprocfilterv3.ProcessingMode_SKIP,
+}
+
+// phaseContext bounds the policies run for one message together.
+func (p *processor) phaseContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(p.ctx, p.snap.PhaseTimeout(), core.ErrPhaseTimeout)
 }
 
 // requestVars and responseVars build CEL variables from the current contexts;

@@ -15,6 +15,10 @@ import (
 // inside Envoy's default 200 ms message timeout.
 const DefaultPolicyTimeout = 100 * time.Millisecond
 
+// DefaultPhaseTimeout bounds the policies of one Envoy message together: just under
+// Envoy's default 200 ms message_timeout.
+const DefaultPhaseTimeout = 180 * time.Millisecond
+
 // buildSnapshot validates every route and instance of cfg and instantiates the
 // policies. It reports every problem found, not just the first.
 // Instances built for a configuration that is then rejected are closed here.
@@ -36,6 +40,14 @@ func buildSnapshot(cfg *Config, pos *position, catalog *Catalog, logger *slog.Lo
 			errs = append(errs, fmt.Errorf("%s: policyTimeout: %w", pos.sourceName(), err))
 		}
 		timeout = d
+	}
+	snap.phaseTimeout = DefaultPhaseTimeout
+	if cfg.PhaseTimeout != "" {
+		d, err := parseTimeout(cfg.PhaseTimeout)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: phaseTimeout: %w", pos.sourceName(), err))
+		}
+		snap.phaseTimeout = d
 	}
 	if md := cfg.RouteMetadata; md != nil {
 		if md.Namespace == "" || md.Key == "" {

@@ -14,6 +14,10 @@ type Config struct {
 	RouteMetadata *RouteMetadataConfig `yaml:"routeMetadata,omitempty" json:"routeMetadata,omitempty"`
 	// PolicyTimeout is the deadline of a policy instance that declares none itself.
 	PolicyTimeout string `yaml:"policyTimeout,omitempty" json:"policyTimeout,omitempty"`
+	// PhaseTimeout bounds all the policies run for one Envoy message together, so the
+	// engine answers before the filter's message_timeout (which, with
+	// failure_mode_allow, would let the request through unprocessed).
+	PhaseTimeout string `yaml:"phaseTimeout,omitempty" json:"phaseTimeout,omitempty"`
 	// MutationRules mirror the Envoy filter's mutation_rules: headers Envoy ignores by
 	// default are only sent when the filter is configured to accept them.
 	MutationRules MutationRules `yaml:"mutationRules,omitempty" json:"mutationRules,omitempty"`

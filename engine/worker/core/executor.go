@@ -27,6 +27,10 @@ const (
 	PhaseResponse = "response"
 )
 
+// ErrPhaseTimeout is the cause of a phase context whose time is up: the policies of
+// one Envoy message took longer, together, than the snapshot's PhaseTimeout.
+var ErrPhaseTimeout = errors.New("the policies of this message ran out of time together (phaseTimeout)")
+
 // ExecutionObserver is told about every policy run (metrics).
 type ExecutionObserver interface {
 	PolicyExecuted(route, policy, phase, decision string, elapsed time.Duration)
@@ -265,6 +269,9 @@ func guard[T any](ctx context.Context, timeout time.Duration, fn func(context.Co
 		return o.action, o.err
 	case <-ctx.Done():
 		var zero T
+		if cause := context.Cause(ctx); !errors.Is(cause, context.DeadlineExceeded) && !errors.Is(cause, context.Canceled) {
+			return zero, cause
+		}
 		return zero, fmt.Errorf("policy did not answer within %v: %w", timeout, ctx.Err())
 	}
 }

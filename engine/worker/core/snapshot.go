@@ -25,6 +25,7 @@ type Snapshot struct {
 	allowNoRoute  bool
 	routeMetadata *RouteMetadataConfig
 	mutationRules MutationRules
+	phaseTimeout  time.Duration
 }
 
 // Chain returns the chain of route, or nil.
@@ -38,6 +39,9 @@ func (s *Snapshot) AllowNoRoute() bool { return s.allowNoRoute }
 
 // RouteMetadata returns where route metadata names a chain, or nil.
 func (s *Snapshot) RouteMetadata() *RouteMetadataConfig { return s.routeMetadata }
+
+// PhaseTimeout bounds the policies run for one Envoy message together.
+func (s *Snapshot) PhaseTimeout() time.Duration { return s.phaseTimeout }
 
 // MutationRules returns which Envoy-protected headers may be changed.
 func (s *Snapshot) MutationRules() MutationRules { return s.mutationRules }
