@@ -1,6 +1,8 @@
 package core
 
 import (
+	"strconv"
+
 	"github.com/policy-engine-builder/policy-engine/worker/policies"
 )
 
@@ -79,4 +81,60 @@ type ResponseResult struct {
 	Status    int
 	Immediate *policies.ImmediateResponse
 	Failure   *Failure
+}
+
+// apply adds one policy's action to the result and to rc, so the next policy sees
+// the request as this one left it. It reports whether rc's headers changed.
+func (r *RequestResult) apply(a *policies.RequestPolicyAction, rc *policies.RequestContext) bool {
+	r.Headers.merge(a.Headers)
+	if a.Body != nil {
+		r.Body = a.Body
+		rc.Body = a.Body.Content
+	}
+	var pseudo map[string]string
+	if a.Path != "" {
+		r.Path, rc.Path = a.Path, a.Path
+		pseudo = withPseudo(pseudo, ":path", a.Path)
+	}
+	if a.Method != "" {
+		r.Method, rc.Method = a.Method, a.Method
+		pseudo = withPseudo(pseudo, ":method", a.Method)
+	}
+	return updateHeaders(&rc.Headers, a.Headers, pseudo)
+}
+
+// apply adds one policy's action to the result and to rc; see RequestResult.apply.
+func (r *ResponseResult) apply(a *policies.ResponsePolicyAction, rc *policies.ResponseContext) bool {
+	r.Headers.merge(a.Headers)
+	if a.Body != nil {
+		r.Body = a.Body
+		rc.Body = a.Body.Content
+	}
+	var pseudo map[string]string
+	if a.Status != 0 {
+		r.Status, rc.Status = a.Status, a.Status
+		pseudo = withPseudo(pseudo, ":status", strconv.Itoa(a.Status))
+	}
+	return updateHeaders(&rc.Headers, a.Headers, pseudo)
+}
+
+func withPseudo(m map[string]string, name, value string) map[string]string {
+	if m == nil {
+		m = make(map[string]string, 2)
+	}
+	m[name] = value
+	return m
+}
+
+func updateHeaders(h *policies.Headers, c policies.HeaderChanges, pseudo map[string]string) bool {
+	if c.IsEmpty() && len(pseudo) == 0 {
+		return false
+	}
+	if !c.IsEmpty() {
+		*h = h.With(c)
+	}
+	if len(pseudo) > 0 {
+		*h = h.With(policies.HeaderChanges{Set: pseudo})
+	}
+	return true
 }

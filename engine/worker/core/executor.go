@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
-	"strconv"
 	"time"
 
 	"github.com/policy-engine-builder/policy-engine/worker/policies"
@@ -90,25 +89,9 @@ func (e *Executor) RunRequest(ctx context.Context, chain *Chain, instances []*In
 			decision = DecisionImmediate
 			res.Immediate = action.Immediate
 		case action != nil:
-			res.Headers.merge(action.Headers)
-			if action.Body != nil {
-				res.Body = action.Body
-			}
-			if action.Path != "" {
-				res.Path = action.Path
-			}
-			if action.Method != "" {
-				res.Method = action.Method
-			}
-			if !action.Headers.IsEmpty() {
-				rc.Headers = rc.Headers.With(action.Headers)
+			if res.apply(action, rc) {
 				cond.vars = nil
 			}
-			if action.Path != "" || action.Method != "" {
-				rc.Headers = rc.Headers.With(policies.HeaderChanges{Set: pseudoHeaders(":path", action.Path, ":method", action.Method)})
-				cond.vars = nil
-			}
-			rc.Path, rc.Method = rc.Headers.Get(":path"), rc.Headers.Get(":method")
 		}
 		e.observe(chain, inst, PhaseRequest, decision, start)
 		if res.Immediate != nil || res.Failure != nil {
@@ -154,20 +137,7 @@ func (e *Executor) RunResponse(ctx context.Context, chain *Chain, instances []*I
 			decision = DecisionImmediate
 			res.Immediate = action.Immediate
 		case action != nil:
-			res.Headers.merge(action.Headers)
-			if action.Body != nil {
-				res.Body = action.Body
-			}
-			if action.Status != 0 {
-				res.Status = action.Status
-			}
-			if !action.Headers.IsEmpty() {
-				rc.Headers = rc.Headers.With(action.Headers)
-				cond.vars = nil
-			}
-			if action.Status != 0 {
-				rc.Status = action.Status
-				rc.Headers = rc.Headers.With(policies.HeaderChanges{Set: pseudoHeaders(":status", strconv.Itoa(action.Status))})
+			if res.apply(action, rc) {
 				cond.vars = nil
 			}
 		}
@@ -177,17 +147,6 @@ func (e *Executor) RunResponse(ctx context.Context, chain *Chain, instances []*I
 		}
 	}
 	return res
-}
-
-// pseudoHeaders maps name, value pairs, skipping empty values.
-func pseudoHeaders(kv ...string) map[string]string {
-	m := make(map[string]string, len(kv)/2)
-	for i := 0; i+1 < len(kv); i += 2 {
-		if kv[i+1] != "" {
-			m[kv[i]] = kv[i+1]
-		}
-	}
-	return m
 }
 
 // conditionVars caches the CEL variables of one run until the context changes.
