@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/policy-engine-builder/policy-engine/admin"
 	"github.com/policy-engine-builder/policy-engine/kernel"
@@ -79,7 +81,11 @@ func serve(ctx context.Context, opts serveOptions, logger *slog.Logger) error {
 	promReg := prometheus.NewRegistry()
 	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(promReg)
-	store := core.NewConfigStore(catalog, logger, m)
+	// gRPC health on the ext_proc port lets Envoy health-check the engine cluster:
+	// serving once a configuration is loaded, not serving while draining.
+	healthServer := health.NewServer()
+	healthServer.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	store := core.NewConfigStore(catalog, logger, readiness{Metrics: m, health: healthServer})
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -98,6 +104,7 @@ func serve(ctx context.Context, opts serveOptions, logger *slog.Logger) error {
 		return fmt.Errorf("ext_proc listener: %w", err)
 	}
 	grpcServer := grpc.NewServer(grpc.MaxRecvMsgSize(kernel.MaxMessageBytes))
+	healthpb.RegisterHealthServer(grpcServer, healthServer)
 	extprocv3.RegisterExternalProcessorServer(grpcServer, &kernel.Server{
 		Store:    store,
 		Executor: &core.Executor{Logger: logger, Observer: m},
@@ -131,6 +138,7 @@ func serve(ctx context.Context, opts serveOptions, logger *slog.Logger) error {
 		grpcServer.Stop()
 		return err
 	}
+	healthServer.Shutdown()
 	drain(grpcServer, opts.drainTimeout, logger)
 	if adminServer != nil {
 		shutdownCtx, done := context.WithTimeout(context.Background(), 2*time.Second)
@@ -155,4 +163,16 @@ func drain(s *grpc.Server, deadline time.Duration, logger *slog.Logger) {
 		s.Stop()
 		<-done
 	}
+}
+
+// readiness passes configuration events to the metrics and marks the gRPC health
+// service serving once a configuration is in force.
+type readiness struct {
+	*metrics.Metrics
+	health *health.Server
+}
+
+func (r readiness) ConfigApplied(version uint64) {
+	r.Metrics.ConfigApplied(version)
+	r.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 }

@@ -25,6 +25,7 @@ import (
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
@@ -182,6 +183,22 @@ func process(t *testing.T, c extprocv3.ExternalProcessorClient, route string, he
 	return resp
 }
 
+func healthStatus(t *testing.T, addr string) healthpb.HealthCheckResponse_ServingStatus {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.GetStatus()
+}
+
 func headerSet(resp *extprocv3.ProcessingResponse) map[string]string {
 	out := map[string]string{}
 	for _, h := range resp.GetRequestHeaders().GetResponse().GetHeaderMutation().GetSetHeaders() {
@@ -216,6 +233,9 @@ func TestExtProcDecisions(t *testing.T) {
 		t.Errorf("start-up log does not list the policies:\n%s", e.logs)
 	}
 	c := dial(t, e.extproc)
+	if st := healthStatus(t, e.extproc); st != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("gRPC health on the ext_proc port: %v, want SERVING", st)
+	}
 
 	resp := process(t, c, "e2e-route")
 	if code := resp.GetImmediateResponse().GetStatus().GetCode(); code != 401 {
