@@ -39,6 +39,9 @@ type RequestPolicyAction struct {
 	Method string
 	// Immediate, when set, stops the chain and answers the client.
 	Immediate *ImmediateResponse
+	// Error, when set, says the policy could not decide. The engine answers 500 with
+	// an error id (or skips the policy on a fail-open route); other fields are ignored.
+	Error error
 }
 
 // ResponsePolicyAction is what a ResponsePolicy decides for one response.
@@ -49,6 +52,8 @@ type ResponsePolicyAction struct {
 	Status int
 	// Immediate, when set, replaces the upstream's response entirely.
 	Immediate *ImmediateResponse
+	// Error has the same meaning as RequestPolicyAction.Error.
+	Error error
 }
 
 // Deny answers the request immediately with status and a plain-text body.
@@ -63,4 +68,9 @@ func Deny(status int, body string) *RequestPolicyAction {
 // SetRequestHeaders continues the request with the given headers set.
 func SetRequestHeaders(headers map[string]string) *RequestPolicyAction {
 	return &RequestPolicyAction{Headers: HeaderChanges{Set: headers}}
+}
+
+// Fail reports that a request policy could not decide; see RequestPolicyAction.Error.
+func Fail(err error) *RequestPolicyAction {
+	return &RequestPolicyAction{Error: err}
 }

@@ -12,12 +12,38 @@ type Headers struct {
 	values map[string][]string
 }
 
-// NewHeaders builds a Headers from name → values. Names are lower-cased.
+// NewHeaders builds a Headers from name → values. Names are lower-cased. The
+// value slices are kept, not copied: the caller must not change them afterwards.
 func NewHeaders(h map[string][]string) Headers {
 	values := make(map[string][]string, len(h))
 	for name, vs := range h {
 		key := canonicalName(name)
-		values[key] = append(values[key], vs...)
+		if existing, ok := values[key]; ok {
+			values[key] = append(existing[:len(existing):len(existing)], vs...)
+			continue
+		}
+		values[key] = vs
+	}
+	return Headers{values: values}
+}
+
+// With returns a copy of h with c applied in the order the engine applies changes:
+// removals, then sets, then appends. h itself is unchanged.
+func (h Headers) With(c HeaderChanges) Headers {
+	values := make(map[string][]string, len(h.values)+len(c.Set)+len(c.Append))
+	for name, vs := range h.values {
+		values[name] = vs
+	}
+	for _, name := range c.Remove {
+		delete(values, CanonicalHeaderName(name))
+	}
+	for name, v := range c.Set {
+		values[CanonicalHeaderName(name)] = []string{v}
+	}
+	for name, vs := range c.Append {
+		key := CanonicalHeaderName(name)
+		old := values[key]
+		values[key] = append(old[:len(old):len(old)], vs...)
 	}
 	return Headers{values: values}
 }
@@ -56,7 +82,15 @@ func (h Headers) Names() []string {
 func (h Headers) Len() int { return len(h.values) }
 
 func canonicalName(name string) string {
-	// HTTP/2 and Envoy use lower-case names; lower-casing ASCII is all that is needed.
+	// HTTP/2 and Envoy use lower-case names; lower-casing ASCII is all that is needed,
+	// and names already in lower case (the usual case) are returned as they are.
+	i := 0
+	for i < len(name) && (name[i] < 'A' || name[i] > 'Z') {
+		i++
+	}
+	if i == len(name) {
+		return name
+	}
 	lower := []byte(name)
 	for i, c := range lower {
 		if 'A' <= c && c <= 'Z' {

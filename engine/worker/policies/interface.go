@@ -31,6 +31,14 @@ type ResponsePolicy interface {
 	ExecuteResponse(ctx *ResponseContext, config map[string]interface{}) *ResponsePolicyAction
 }
 
+// Closer is implemented by policies that hold resources, such as a background
+// refresh or a connection pool. The engine calls Close once an instance is
+// retired: its configuration was replaced and in-flight requests had time to
+// finish, or the configuration that created it was rejected before it served.
+type Closer interface {
+	Close() error
+}
+
 // Factory is the signature of the GetPolicy function every policy package exports.
 type Factory func(metadata PolicyMetadata, params map[string]interface{}) (Policy, error)
 

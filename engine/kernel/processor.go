@@ -1,0 +1,327 @@
+package kernel
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+
+	extprocfilterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+
+	"github.com/policy-engine-builder/policy-engine/pkg/cel"
+	"github.com/policy-engine-builder/policy-engine/worker/core"
+	"github.com/policy-engine-builder/policy-engine/worker/policies"
+)
+
+// maxBodyBytes bounds a body buffered from streamed chunks; Envoy's own buffer
+// limit normally answers 413 long before.
+const maxBodyBytes = 8 << 20
+
+// MaxMessageBytes is the largest ext_proc message the server must accept: a whole
+// buffered body up to maxBodyBytes plus headers. gRPC's default (4 MiB) would fail
+// the stream on a large buffered body instead of answering it.
+const MaxMessageBytes = maxBodyBytes + 1<<20
+
+// Request-phase decisions counted per request.
+const (
+	decisionAllow    = "allow"
+	decisionDeny     = "deny"
+	decisionError    = "error"
+	decisionNoRoute  = "no_route"
+	decisionNotReady = "not_ready"
+)
+
+// processor is the state of one ext_proc stream, i.e. one HTTP request. It
+// handles one Envoy message at a time and always returns the matching response.
+type processor struct {
+	srv *Server
+	ctx context.Context
+
+	snap  *core.Snapshot
+	chain *core.Chain
+
+	req *policies.RequestContext
+	// reqPending: the request policies from chain.RequestBodyFrom on wait for the body.
+	reqPending bool
+	reqBody    []byte
+	// reqReplaced is a body replacement decided on request headers while later
+	// policies still wait for the body: they see it, and it is sent with the body.
+	reqReplaced *policies.BodyChange
+
+	resp         *policies.ResponseContext
+	respPending  bool
+	respBody     []byte
+	respReplaced *policies.BodyChange
+}
+
+func (p *processor) handle(req *extprocv3.ProcessingRequest) *extprocv3.ProcessingResponse {
+	switch r := req.GetRequest().(type) {
+	case *extprocv3.ProcessingRequest_RequestHeaders:
+		return p.requestHeaders(req, r.RequestHeaders)
+	case *extprocv3.ProcessingRequest_RequestBody:
+		return p.requestBody(r.RequestBody)
+	case *extprocv3.ProcessingRequest_RequestTrailers:
+		return requestTrailersResponse()
+	case *extprocv3.ProcessingRequest_ResponseHeaders:
+		return p.responseHeaders(r.ResponseHeaders)
+	case *extprocv3.ProcessingRequest_ResponseBody:
+		return p.responseBody(r.ResponseBody)
+	case *extprocv3.ProcessingRequest_ResponseTrailers:
+		return responseTrailersResponse()
+	}
+	return nil
+}
+
+func (p *processor) requestHeaders(req *extprocv3.ProcessingRequest, h *extprocv3.HttpHeaders) *extprocv3.ProcessingResponse {
+	// Request headers start a request: nothing from an earlier one may leak in.
+	*p = processor{srv: p.srv, ctx: p.ctx}
+	p.snap = p.srv.Store.Current()
+	if p.snap == nil {
+		p.srv.Metrics.RequestDecided("", decisionNotReady)
+		return plainResponse(503, "policy engine has no configuration yet\n", detailsNotReady)
+	}
+	attrs := readAttributes(req)
+	chain, how := selectChain(p.snap, attrs, req.GetMetadataContext())
+	if chain == nil {
+		p.srv.Logger.Debug("no policy chain for route", "route", attrs.routeName, "allow", p.snap.AllowNoRoute())
+		p.srv.Metrics.RequestDecided("", decisionNoRoute)
+		if p.snap.AllowNoRoute() {
+			return requestHeadersResponse(&extprocv3.CommonResponse{}, skipEverything)
+		}
+		return plainResponse(403, "no policy chain for this route\n", detailsNoRoute)
+	}
+	p.chain = chain
+	headers := policies.NewHeaders(headerValues(h.GetHeaders()))
+	p.req = &policies.RequestContext{
+		Context:       p.ctx,
+		Route:         chain.Route,
+		Headers:       headers,
+		Method:        headers.Get(":method"),
+		Path:          headers.Get(":path"),
+		Scheme:        headers.Get(":scheme"),
+		Authority:     headers.Get(":authority"),
+		ClientAddress: attrs.sourceAddress,
+		Attributes:    attrs.all,
+		Shared:        map[string]any{},
+	}
+	if p.srv.Logger.Enabled(p.ctx, slog.LevelDebug) {
+		p.srv.Logger.Debug("request mapped", "route", attrs.routeName, "chain", chain.Route, "matched_by", how)
+	}
+
+	// A request without a body runs its whole chain now.
+	instances := chain.Request
+	p.reqPending = chain.NeedsRequestBody() && !h.GetEndOfStream()
+	if p.reqPending {
+		instances = chain.Request[:chain.RequestBodyFrom]
+	}
+	ctx, cancel := p.phaseContext()
+	defer cancel()
+	res := p.srv.Executor.RunRequest(ctx, chain, instances, p.req, p.requestVars)
+	if stop := p.requestStop(res); stop != nil {
+		return stop
+	}
+	if p.reqPending && res.Body != nil {
+		p.reqReplaced, res.Body = res.Body, nil
+	}
+	if !p.reqPending {
+		p.srv.Metrics.RequestDecided(chain.Route, decisionAllow)
+	}
+	t := p.translate(mutation{headers: &res.Headers, body: res.Body, path: res.Path, method: res.Method}, true)
+	return requestHeadersResponse(t, p.mode(h.GetEndOfStream()))
+}
+
+func (p *processor) requestBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
+	if !p.reqPending {
+		return requestBodyResponse(&extprocv3.CommonResponse{})
+	}
+	if len(p.reqBody)+len(b.GetBody()) > maxBodyBytes {
+		p.reqPending = false
+		p.srv.Metrics.RequestDecided(p.chain.Route, decisionDeny)
+		return plainResponse(413, "request body too large for the policy engine\n", detailsBodyTooBig)
+	}
+	p.reqBody = append(p.reqBody, b.GetBody()...)
+	if !b.GetEndOfStream() {
+		return requestBodyResponse(&extprocv3.CommonResponse{})
+	}
+	p.reqPending = false
+	p.req.Body = p.reqBody
+	if p.reqReplaced != nil {
+		p.req.Body = p.reqReplaced.Content
+	}
+	ctx, cancel := p.phaseContext()
+	defer cancel()
+	res := p.srv.Executor.RunRequest(ctx, p.chain, p.chain.Request[p.chain.RequestBodyFrom:], p.req, p.requestVars)
+	if stop := p.requestStop(res); stop != nil {
+		return stop
+	}
+	p.srv.Metrics.RequestDecided(p.chain.Route, decisionAllow)
+	if res.Body == nil {
+		res.Body = p.reqReplaced
+	}
+	t := p.translate(mutation{headers: &res.Headers, body: res.Body, path: res.Path, method: res.Method}, false)
+	return requestBodyResponse(t)
+}
+
+func (p *processor) requestStop(res core.RequestResult) *extprocv3.ProcessingResponse {
+	switch {
+	case res.Failure != nil:
+		p.reqPending = false
+		p.srv.Metrics.RequestDecided(p.chain.Route, decisionError)
+		return errorResponse(res.Failure.ID)
+	case res.Immediate != nil:
+		p.reqPending = false
+		p.srv.Metrics.RequestDecided(p.chain.Route, decisionDeny)
+		return immediateResponse(res.Immediate)
+	}
+	return nil
+}
+
+func (p *processor) responseHeaders(h *extprocv3.HttpHeaders) *extprocv3.ProcessingResponse {
+	if stop := p.missedRequestBody(); stop != nil {
+		return stop
+	}
+	if p.chain == nil || len(p.chain.Response) == 0 {
+		return responseHeadersResponse(&extprocv3.CommonResponse{})
+	}
+	headers := policies.NewHeaders(headerValues(h.GetHeaders()))
+	status, _ := strconv.Atoi(headers.Get(":status"))
+	p.resp = &policies.ResponseContext{
+		Context: p.ctx,
+		Route:   p.chain.Route,
+		Request: p.req,
+		Status:  status,
+		Headers: headers,
+		Shared:  p.req.Shared,
+	}
+	instances := p.chain.Response
+	p.respPending = p.chain.NeedsResponseBody() && !h.GetEndOfStream()
+	if p.respPending {
+		instances = p.chain.Response[:p.chain.ResponseBodyFrom]
+	}
+	ctx, cancel := p.phaseContext()
+	defer cancel()
+	res := p.srv.Executor.RunResponse(ctx, p.chain, instances, p.resp, p.responseVars)
+	if stop := p.responseStop(res); stop != nil {
+		return stop
+	}
+	if p.respPending && res.Body != nil {
+		p.respReplaced, res.Body = res.Body, nil
+	}
+	return responseHeadersResponse(p.translate(mutation{headers: &res.Headers, body: res.Body, status: res.Status}, true))
+}
+
+func (p *processor) responseBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
+	if !p.respPending {
+		return responseBodyResponse(&extprocv3.CommonResponse{})
+	}
+	if len(p.respBody)+len(b.GetBody()) > maxBodyBytes {
+		p.respPending = false
+		return plainResponse(502, "response body too large for the policy engine\n", detailsBodyTooBig)
+	}
+	p.respBody = append(p.respBody, b.GetBody()...)
+	if !b.GetEndOfStream() {
+		return responseBodyResponse(&extprocv3.CommonResponse{})
+	}
+	p.respPending = false
+	p.resp.Body = p.respBody
+	if p.respReplaced != nil {
+		p.resp.Body = p.respReplaced.Content
+	}
+	ctx, cancel := p.phaseContext()
+	defer cancel()
+	res := p.srv.Executor.RunResponse(ctx, p.chain, p.chain.Response[p.chain.ResponseBodyFrom:], p.resp, p.responseVars)
+	if stop := p.responseStop(res); stop != nil {
+		return stop
+	}
+	if res.Body == nil {
+		res.Body = p.respReplaced
+	}
+	return responseBodyResponse(p.translate(mutation{headers: &res.Headers, body: res.Body, status: res.Status}, false))
+}
+
+func (p *processor) responseStop(res core.ResponseResult) *extprocv3.ProcessingResponse {
+	switch {
+	case res.Failure != nil:
+		p.respPending = false
+		return errorResponse(res.Failure.ID)
+	case res.Immediate != nil:
+		p.respPending = false
+		return immediateResponse(res.Immediate)
+	}
+	return nil
+}
+
+// missedRequestBody catches Envoy moving on to the response while request
+// policies still wait for the body, which happens when the filter does not allow
+// mode_override: those policies never ran, and that must not pass silently.
+func (p *processor) missedRequestBody() *extprocv3.ProcessingResponse {
+	if !p.reqPending {
+		return nil
+	}
+	p.reqPending = false
+	id := core.NewErrorID()
+	p.srv.Logger.Error("request body policies did not run: Envoy sent no request body (does the ext_proc filter set allow_mode_override?)",
+		"error_id", id, "route", p.chain.Route, "fail_open", p.chain.FailOpen)
+	if p.chain.FailOpen {
+		p.srv.Metrics.RequestDecided(p.chain.Route, decisionAllow)
+		return nil
+	}
+	p.srv.Metrics.RequestDecided(p.chain.Route, decisionError)
+	return errorResponse(id)
+}
+
+func (p *processor) translate(m mutation, replaceBody bool) *extprocv3.CommonResponse {
+	t := translate(m, p.snap.MutationRules(), replaceBody)
+	if len(t.dropped) > 0 {
+		p.srv.Logger.Warn("header changes withheld: Envoy's mutation rules ignore them (see mutationRules)",
+			"route", p.chain.Route, "headers", fmt.Sprint(t.dropped))
+		p.srv.Metrics.HeadersDropped(p.chain.Route, len(t.dropped))
+	}
+	return t.common
+}
+
+// mode asks Envoy only for what the chain needs: bodies only when a policy needs
+// them, response headers only when a response policy exists.
+func (p *processor) mode(requestEnded bool) *extprocfilterv3.ProcessingMode {
+	m := &extprocfilterv3.ProcessingMode{
+		RequestBodyMode:     extprocfilterv3.ProcessingMode_NONE,
+		ResponseHeaderMode:  extprocfilterv3.ProcessingMode_SKIP,
+		ResponseBodyMode:    extprocfilterv3.ProcessingMode_NONE,
+		RequestTrailerMode:  extprocfilterv3.ProcessingMode_SKIP,
+		ResponseTrailerMode: extprocfilterv3.ProcessingMode_SKIP,
+	}
+	if p.chain.NeedsRequestBody() && !requestEnded {
+		m.RequestBodyMode = extprocfilterv3.ProcessingMode_BUFFERED
+	}
+	if len(p.chain.Response) > 0 {
+		m.ResponseHeaderMode = extprocfilterv3.ProcessingMode_SEND
+		if p.chain.NeedsResponseBody() {
+			m.ResponseBodyMode = extprocfilterv3.ProcessingMode_BUFFERED
+		}
+	}
+	return m
+}
+
+var skipEverything = &extprocfilterv3.ProcessingMode{
+	RequestBodyMode:     extprocfilterv3.ProcessingMode_NONE,
+	ResponseHeaderMode:  extprocfilterv3.ProcessingMode_SKIP,
+	ResponseBodyMode:    extprocfilterv3.ProcessingMode_NONE,
+	RequestTrailerMode:  extprocfilterv3.ProcessingMode_SKIP,
+	ResponseTrailerMode: extprocfilterv3.ProcessingMode_SKIP,
+}
+
+// phaseContext bounds the policies run for one message together.
+func (p *processor) phaseContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(p.ctx, p.snap.PhaseTimeout(), core.ErrPhaseTimeout)
+}
+
+// requestVars and responseVars build CEL variables from the current contexts;
+// the executor calls them only when a condition needs them.
+func (p *processor) requestVars() map[string]any {
+	return cel.RequestVars(p.chain.Route, p.req.Method, p.req.Path, p.req.Headers)
+}
+
+func (p *processor) responseVars() map[string]any {
+	return cel.ResponseVars(p.requestVars(), p.resp.Status, p.resp.Headers)
+}

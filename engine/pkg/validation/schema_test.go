@@ -1,0 +1,96 @@
+package validation
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func mustSchema(t *testing.T) *ParameterSchema {
+	t.Helper()
+	spec, err := ParseSpec([]byte(apiKeySpec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := CompileSchema(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestValidateFillsDefaultsAndNormalizes(t *testing.T) {
+	s := mustSchema(t)
+	out, err := s.Validate(map[string]any{
+		"keys":    []any{"secret-1"},
+		"limit":   3,
+		"jwksUrl": "https://issuer.example/jwks.json",
+		"refresh": "1m30s",
+		"extra":   map[string]any{"a": 1},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out["header"] != "x-api-key" {
+		t.Errorf("default header: %v", out["header"])
+	}
+	if out["limit"] != float64(3) {
+		t.Errorf("limit %T %v, want float64 3", out["limit"], out["limit"])
+	}
+	if keys, ok := out["keys"].([]any); !ok || keys[0] != "secret-1" {
+		t.Errorf("keys %#v", out["keys"])
+	}
+}
+
+func TestValidateReportsEveryParameter(t *testing.T) {
+	s := mustSchema(t)
+	cases := map[string]struct {
+		params    map[string]any
+		parameter string
+		contains  string
+	}{
+		"missing required": {map[string]any{}, "keys", "required"},
+		"unknown":          {map[string]any{"keys": []any{"abcd"}, "colour": "red"}, "colour", "unknown parameter"},
+		"wrong type":       {map[string]any{"keys": "abcd"}, "keys", "array"},
+		"item too short":   {map[string]any{"keys": []any{"ab"}}, "keys", "/0"},
+		"enum":             {map[string]any{"keys": []any{"abcd"}, "mode": "loose"}, "mode", "strict"},
+		"maximum":          {map[string]any{"keys": []any{"abcd"}, "limit": 11}, "limit", "10"},
+		"integer":          {map[string]any{"keys": []any{"abcd"}, "limit": 2.5}, "limit", "integer"},
+		"relative uri":     {map[string]any{"keys": []any{"abcd"}, "jwksUrl": "/jwks.json"}, "jwksUrl", "uri"},
+		"duration":         {map[string]any{"keys": []any{"abcd"}, "refresh": "PT1M"}, "refresh", "duration"},
+		"boolean":          {map[string]any{"keys": []any{"abcd"}, "enabled": "yes"}, "enabled", "boolean"},
+		"min length":       {map[string]any{"keys": []any{"abcd"}, "header": ""}, "header", "1"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := s.Validate(tc.params)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			var perr ParameterError
+			if !errors.As(err, &perr) || perr.Parameter != tc.parameter {
+				t.Fatalf("error %v does not name parameter %q", err, tc.parameter)
+			}
+			if !strings.Contains(err.Error(), tc.contains) {
+				t.Errorf("error %q does not mention %q", err, tc.contains)
+			}
+		})
+	}
+}
+
+func TestValidateEmptySpecRejectsAnyParameter(t *testing.T) {
+	spec, err := ParseSpec([]byte("name: noop\nversion: v0.1.0\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := CompileSchema(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Validate(nil); err != nil {
+		t.Errorf("nil params: %v", err)
+	}
+	if _, err := s.Validate(map[string]any{"x": 1}); err == nil {
+		t.Error("unknown parameter accepted")
+	}
+}

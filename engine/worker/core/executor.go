@@ -1,0 +1,266 @@
+package core
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"github.com/policy-engine-builder/policy-engine/worker/policies"
+)
+
+// Decisions recorded per policy run.
+const (
+	DecisionContinue  = "continue"
+	DecisionImmediate = "immediate"
+	DecisionSkipped   = "skipped"
+	DecisionError     = "error"
+)
+
+// Phases recorded per policy run.
+const (
+	PhaseRequest  = "request"
+	PhaseResponse = "response"
+)
+
+// ErrPhaseTimeout is the cause of a phase context whose time is up: the policies of
+// one Envoy message took longer, together, than the snapshot's PhaseTimeout.
+var ErrPhaseTimeout = errors.New("the policies of this message ran out of time together (phaseTimeout)")
+
+// ExecutionObserver is told about every policy run (metrics).
+type ExecutionObserver interface {
+	PolicyExecuted(route, policy, phase, decision string, elapsed time.Duration)
+}
+
+// Executor runs policy chains. Every policy call gets its own deadline and is
+// isolated so that a panic, an error or a hang becomes a Failure (or, on a
+// fail-open route, a skipped policy), never a crash or a silent pass.
+type Executor struct {
+	Logger   *slog.Logger
+	Observer ExecutionObserver
+}
+
+// PanicError is a panic recovered from a policy.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("policy panicked: %v", e.Value) }
+
+// RunRequest runs instances (a slice of chain.Request) in order against rc. Each
+// policy sees rc as changed by the policies before it (headers, path, method).
+// vars builds the CEL variables from rc; it is called only when a condition needs
+// them and again only after rc changed, so chains without conditions pay nothing.
+func (e *Executor) RunRequest(ctx context.Context, chain *Chain, instances []*Instance, rc *policies.RequestContext, vars func() map[string]any) RequestResult {
+	var res RequestResult
+	cond := conditionVars{build: vars}
+	for _, inst := range instances {
+		start := time.Now()
+		run, err := e.shouldRun(inst, &cond)
+		var action *policies.RequestPolicyAction
+		if run && err == nil {
+			// The run gets its own copy of the context, made here so that a run
+			// abandoned at its deadline shares nothing mutable with what follows.
+			c := *rc
+			c.Shared = cloneShared(rc.Shared)
+			action, err = guard(ctx, inst.Timeout, func(ctx context.Context) *policies.RequestPolicyAction {
+				c.Context = ctx
+				return inst.Request.ExecuteRequest(&c, inst.Params)
+			})
+			if err == nil {
+				rc.Shared = c.Shared
+				err = checkRequestAction(action)
+			}
+		}
+		decision := DecisionContinue
+		switch {
+		case err != nil:
+			decision = DecisionError
+			if f := e.fail(chain, inst, PhaseRequest, err); f != nil {
+				res.Failure = f
+			}
+		case !run:
+			decision = DecisionSkipped
+		case action != nil && action.Immediate != nil:
+			decision = DecisionImmediate
+			res.Immediate = action.Immediate
+		case action != nil:
+			if res.apply(action, rc) {
+				cond.vars = nil
+			}
+		}
+		e.observe(chain, inst, PhaseRequest, decision, start)
+		if res.Immediate != nil || res.Failure != nil {
+			return res
+		}
+	}
+	return res
+}
+
+// RunResponse runs instances (a slice of chain.Response) in order against rc.
+// Each policy sees rc as changed by the policies before it (headers, status).
+func (e *Executor) RunResponse(ctx context.Context, chain *Chain, instances []*Instance, rc *policies.ResponseContext, vars func() map[string]any) ResponseResult {
+	var res ResponseResult
+	cond := conditionVars{build: vars}
+	for _, inst := range instances {
+		start := time.Now()
+		run, err := e.shouldRun(inst, &cond)
+		var action *policies.ResponsePolicyAction
+		if run && err == nil {
+			// The run gets its own copy of the context, made here so that a run
+			// abandoned at its deadline shares nothing mutable with what follows.
+			c := *rc
+			c.Shared = cloneShared(rc.Shared)
+			action, err = guard(ctx, inst.Timeout, func(ctx context.Context) *policies.ResponsePolicyAction {
+				c.Context = ctx
+				return inst.Response.ExecuteResponse(&c, inst.Params)
+			})
+			if err == nil {
+				rc.Shared = c.Shared
+				err = checkResponseAction(action)
+			}
+		}
+		decision := DecisionContinue
+		switch {
+		case err != nil:
+			decision = DecisionError
+			if f := e.fail(chain, inst, PhaseResponse, err); f != nil {
+				res.Failure = f
+			}
+		case !run:
+			decision = DecisionSkipped
+		case action != nil && action.Immediate != nil:
+			decision = DecisionImmediate
+			res.Immediate = action.Immediate
+		case action != nil:
+			if res.apply(action, rc) {
+				cond.vars = nil
+			}
+		}
+		e.observe(chain, inst, PhaseResponse, decision, start)
+		if res.Immediate != nil || res.Failure != nil {
+			return res
+		}
+	}
+	return res
+}
+
+// conditionVars caches the CEL variables of one run until the context changes.
+type conditionVars struct {
+	build func() map[string]any
+	vars  map[string]any
+}
+
+func (e *Executor) shouldRun(inst *Instance, cond *conditionVars) (bool, error) {
+	if inst.When == nil {
+		return true, nil
+	}
+	if cond.vars == nil {
+		cond.vars = cond.build()
+	}
+	return inst.When.Eval(cond.vars)
+}
+
+// fail logs a policy failure and returns the Failure that stops the chain, or nil
+// when the route is fail-open and the chain goes on without this policy.
+func (e *Executor) fail(chain *Chain, inst *Instance, phase string, err error) *Failure {
+	id := NewErrorID()
+	attrs := []any{"error_id", id, "route", chain.Route, "policy", inst.Key, "index", inst.Index,
+		"phase", phase, "error", err, "fail_open", chain.FailOpen}
+	var perr *PanicError
+	if errors.As(err, &perr) {
+		attrs = append(attrs, "stack", string(perr.Stack))
+	}
+	e.Logger.Error("policy failed", attrs...)
+	if chain.FailOpen {
+		return nil
+	}
+	return &Failure{ID: id, Policy: inst.Key, Err: err}
+}
+
+func (e *Executor) observe(chain *Chain, inst *Instance, phase, decision string, start time.Time) {
+	if e.Observer != nil {
+		e.Observer.PolicyExecuted(chain.Route, inst.Key, phase, decision, time.Since(start))
+	}
+}
+
+// NewErrorID returns a short random id that ties an error answer to its log line.
+func NewErrorID() string { return rand.Text()[:16] }
+
+// cloneShared gives each policy run its own copy of the Shared map, taken back
+// only when the run completes: a policy abandoned at its deadline may still write
+// to its copy, and must not race with the policies after it (a concurrent map
+// write would crash the process).
+func cloneShared(m map[string]any) map[string]any {
+	c := make(map[string]any, len(m)+1)
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+type outcome[T any] struct {
+	action T
+	err    error
+}
+
+// guard runs fn with a deadline, recovering panics. A policy that ignores its
+// context is abandoned at the deadline: its goroutine finishes on its own, and its
+// late result is discarded.
+func guard[T any](ctx context.Context, timeout time.Duration, fn func(context.Context) T) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	done := make(chan outcome[T], 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				done <- outcome[T]{err: &PanicError{Value: r, Stack: debug.Stack()}}
+			}
+		}()
+		done <- outcome[T]{action: fn(ctx)}
+	}()
+	select {
+	case o := <-done:
+		return o.action, o.err
+	case <-ctx.Done():
+		var zero T
+		if cause := context.Cause(ctx); !errors.Is(cause, context.DeadlineExceeded) && !errors.Is(cause, context.Canceled) {
+			return zero, cause
+		}
+		return zero, fmt.Errorf("policy did not answer within %v: %w", timeout, ctx.Err())
+	}
+}
+
+func checkRequestAction(a *policies.RequestPolicyAction) error {
+	if a == nil {
+		return nil
+	}
+	if a.Error != nil {
+		return a.Error
+	}
+	return checkImmediate(a.Immediate)
+}
+
+func checkResponseAction(a *policies.ResponsePolicyAction) error {
+	if a == nil {
+		return nil
+	}
+	if a.Error != nil {
+		return a.Error
+	}
+	if a.Status != 0 && (a.Status < 200 || a.Status > 599) {
+		return fmt.Errorf("policy asked for response status %d, outside 200-599", a.Status)
+	}
+	return checkImmediate(a.Immediate)
+}
+
+func checkImmediate(r *policies.ImmediateResponse) error {
+	if r != nil && (r.Status < 200 || r.Status > 599) {
+		return fmt.Errorf("policy answered with status %d, outside 200-599", r.Status)
+	}
+	return nil
+}

@@ -1,0 +1,226 @@
+package core
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/policy-engine-builder/policy-engine/pkg/cel"
+	"github.com/policy-engine-builder/policy-engine/worker/policies"
+)
+
+type recordingObserver struct {
+	mu        sync.Mutex
+	decisions []string
+}
+
+func (o *recordingObserver) PolicyExecuted(route, policy, phase, decision string, _ time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.decisions = append(o.decisions, phase+":"+decision)
+}
+
+func chainFor(t *testing.T, failOpen bool, steps ...string) *Chain {
+	t.Helper()
+	store, _ := newTestStore(t)
+	var b strings.Builder
+	b.WriteString("routes:\n  - name: r\n")
+	if failOpen {
+		b.WriteString("    failOpen: true\n")
+	}
+	b.WriteString("    policies:\n")
+	for _, s := range steps {
+		tag, do, _ := strings.Cut(s, "=")
+		b.WriteString("      - {name: step, version: v1.0.0, timeout: 30ms, parameters: {tag: " + tag)
+		if do != "" {
+			b.WriteString(", do: " + do)
+		}
+		b.WriteString("}}\n")
+	}
+	if err := store.Apply([]byte(b.String()), "test"); err != nil {
+		t.Fatal(err)
+	}
+	return store.Current().Chain("r")
+}
+
+func requestCtx() *policies.RequestContext {
+	return &policies.RequestContext{
+		Route:   "r",
+		Headers: policies.NewHeaders(map[string][]string{"x-in": {"v"}}),
+		Method:  "GET", Path: "/",
+		Shared: map[string]any{},
+	}
+}
+
+func noVars() map[string]any { panic("conditions not expected") }
+
+func TestRunRequestInOrderAndMerges(t *testing.T) {
+	chain := chainFor(t, false, "a", "b")
+	obs := &recordingObserver{}
+	ex := &Executor{Logger: discardLogger(), Observer: obs}
+	rc := requestCtx()
+	res := ex.RunRequest(context.Background(), chain, chain.Request, rc, noVars)
+	if res.Failure != nil || res.Immediate != nil {
+		t.Fatalf("unexpected stop: %+v", res)
+	}
+	if rc.Shared["trace"] != "ab" {
+		t.Errorf("order: trace %q, want ab", rc.Shared["trace"])
+	}
+	want := map[string]string{"x-step-a": "v", "x-step-b": "v", "x-last": "b"}
+	for k, v := range want {
+		if res.Headers.Set[k] != v {
+			t.Errorf("header %s = %q, want %q (all: %v)", k, res.Headers.Set[k], v, res.Headers.Set)
+		}
+	}
+	if len(obs.decisions) != 2 || obs.decisions[0] != "request:continue" {
+		t.Errorf("decisions %v", obs.decisions)
+	}
+}
+
+func TestRunRequestImmediateStopsChain(t *testing.T) {
+	chain := chainFor(t, false, "a", "b=deny", "c")
+	ex := &Executor{Logger: discardLogger()}
+	rc := requestCtx()
+	res := ex.RunRequest(context.Background(), chain, chain.Request, rc, noVars)
+	if res.Immediate == nil || res.Immediate.Status != 401 || string(res.Immediate.Body) != "denied by b" {
+		t.Fatalf("immediate %+v", res.Immediate)
+	}
+	if rc.Shared["trace"] != "ab" {
+		t.Errorf("c ran after the deny: trace %q", rc.Shared["trace"])
+	}
+}
+
+func TestRunRequestFailuresBecomeFailures(t *testing.T) {
+	for _, do := range []string{"panic", "error", "sleep", "hang", "badstatus"} {
+		t.Run(do, func(t *testing.T) {
+			chain := chainFor(t, false, "a", "b="+do, "c")
+			ex := &Executor{Logger: discardLogger()}
+			start := time.Now()
+			res := ex.RunRequest(context.Background(), chain, chain.Request, requestCtx(), noVars)
+			if res.Failure == nil || res.Failure.Policy != "step:v1.0.0" || len(res.Failure.ID) != 16 {
+				t.Fatalf("failure %+v", res.Failure)
+			}
+			if elapsed := time.Since(start); elapsed > 200*time.Millisecond {
+				t.Errorf("took %v; the 30ms deadline was not enforced", elapsed)
+			}
+			if res.Headers.Set["x-step-c"] != "" {
+				t.Error("chain went on after a failure on a fail-closed route")
+			}
+		})
+	}
+}
+
+func TestRunRequestFailOpenSkipsFailedPolicy(t *testing.T) {
+	chain := chainFor(t, true, "a", "b=panic", "c")
+	obs := &recordingObserver{}
+	ex := &Executor{Logger: discardLogger(), Observer: obs}
+	res := ex.RunRequest(context.Background(), chain, chain.Request, requestCtx(), noVars)
+	if res.Failure != nil {
+		t.Fatalf("fail-open route failed: %+v", res.Failure)
+	}
+	if res.Headers.Set["x-step-c"] != "v" {
+		t.Error("chain did not go on after the failed policy")
+	}
+	if got := strings.Join(obs.decisions, ","); got != "request:continue,request:error,request:continue" {
+		t.Errorf("decisions %s", got)
+	}
+}
+
+func TestAbandonedPolicyCannotRaceLaterPolicies(t *testing.T) {
+	chain := chainFor(t, true, "a=scribble", "b", "c")
+	ex := &Executor{Logger: discardLogger()}
+	rc := requestCtx()
+	res := ex.RunRequest(context.Background(), chain, chain.Request, rc, noVars)
+	if res.Failure != nil || res.Headers.Set["x-step-c"] != "v" {
+		t.Fatalf("result %+v", res)
+	}
+	if _, leaked := rc.Shared["scribble"]; leaked {
+		t.Error("a timed-out policy's writes reached the shared map")
+	}
+	if rc.Shared["trace"] != "bc" {
+		t.Errorf("trace %q, want bc", rc.Shared["trace"])
+	}
+}
+
+func TestLaterPoliciesSeeEarlierChanges(t *testing.T) {
+	chain := chainFor(t, false, "a", "b", "c")
+	cond, err := cel.Compile(`request.headers["x-last"] == "a"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain.Request[1].When = cond
+	chain.Request[2].When = cond
+	ex := &Executor{Logger: discardLogger()}
+	rc := requestCtx()
+	builds := 0
+	vars := func() map[string]any {
+		builds++
+		return cel.RequestVars("r", rc.Method, rc.Path, rc.Headers)
+	}
+	res := ex.RunRequest(context.Background(), chain, chain.Request, rc, vars)
+	if res.Headers.Set["x-prev-b"] != "a" {
+		t.Errorf("b saw x-last %q, want a's value", res.Headers.Set["x-prev-b"])
+	}
+	if _, ran := res.Headers.Set["x-step-c"]; ran {
+		t.Error("c's condition saw the headers from before b's change")
+	}
+	if builds != 2 || rc.Headers.Get("x-last") != "b" {
+		t.Errorf("condition variables built %d times (want 2), final x-last %q", builds, rc.Headers.Get("x-last"))
+	}
+}
+
+func TestRunRequestWhenConditions(t *testing.T) {
+	chain := chainFor(t, false, "a", "b")
+	cond, err := cel.Compile(`request.headers["x-tenant"] == "t1"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain.Request[1].When = cond
+	ex := &Executor{Logger: discardLogger()}
+	for tenant, wantB := range map[string]bool{"t1": true, "t2": false} {
+		rc := requestCtx()
+		rc.Headers = policies.NewHeaders(map[string][]string{"x-tenant": {tenant}})
+		vars := func() map[string]any { return cel.RequestVars("r", rc.Method, rc.Path, rc.Headers) }
+		res := ex.RunRequest(context.Background(), chain, chain.Request, rc, vars)
+		if _, ran := res.Headers.Set["x-step-b"]; ran != wantB {
+			t.Errorf("tenant %s: b ran = %v, want %v", tenant, ran, wantB)
+		}
+	}
+}
+
+func TestRunResponse(t *testing.T) {
+	chain := chainFor(t, false, "a", "b")
+	ex := &Executor{Logger: discardLogger()}
+	rc := &policies.ResponseContext{Route: "r", Status: 200, Request: requestCtx(), Shared: map[string]any{}}
+	res := ex.RunResponse(context.Background(), chain, chain.Response, rc, noVars)
+	if res.Status != 299 || res.Headers.Set["x-resp-a"] != "1" || res.Headers.Set["x-resp-b"] != "1" {
+		t.Fatalf("result %+v", res)
+	}
+	chain = chainFor(t, false, "a=panic")
+	res = ex.RunResponse(context.Background(), chain, chain.Response, rc, noVars)
+	if res.Failure == nil {
+		t.Fatal("panic in a response policy did not fail")
+	}
+}
+
+func TestHeaderMutationMergeOrder(t *testing.T) {
+	var m HeaderMutation
+	m.merge(policies.HeaderChanges{Set: map[string]string{"X-A": "1"}, Append: map[string][]string{"x-b": {"1"}}})
+	m.merge(policies.HeaderChanges{Remove: []string{"x-a"}, Append: map[string][]string{"X-B": {"2"}}})
+	m.merge(policies.HeaderChanges{Remove: []string{"x-c"}})
+	m.merge(policies.HeaderChanges{Set: map[string]string{"x-c": "3"}})
+	if _, ok := m.Set["x-a"]; ok {
+		t.Error("x-a removed later but still set")
+	}
+	if _, ok := m.Remove["x-a"]; !ok {
+		t.Error("x-a not removed")
+	}
+	if got := strings.Join(m.Append["x-b"], ","); got != "1,2" {
+		t.Errorf("x-b appends %q", got)
+	}
+	if _, ok := m.Remove["x-c"]; ok || m.Set["x-c"] != "3" {
+		t.Errorf("x-c set after removal: set %v remove %v", m.Set, m.Remove)
+	}
+}

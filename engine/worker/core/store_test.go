@@ -1,0 +1,110 @@
+package core
+
+import (
+	"sync"
+	"testing"
+	"time"
+)
+
+const goodConfig = `routes:
+  - name: orders
+    policies:
+      - name: step
+        version: v1.0.0
+        parameters: {tag: a}
+      - name: step
+        version: v1.0.0
+        enabled: false
+        parameters: {tag: off}
+      - name: step
+        version: v2.0.0
+        timeout: 20ms
+        parameters: {tag: b}
+  - name: plain
+    failOpen: true
+    policies: []
+defaultRoute: plain
+policyTimeout: 50ms
+`
+
+func TestApplyBuildsChains(t *testing.T) {
+	store, obs := newTestStore(t)
+	if err := store.Apply([]byte(goodConfig), "engine.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	snap := store.Current()
+	if snap.Version != 1 || snap.Source != "engine.yaml" || obs.applied.Load() != 1 {
+		t.Fatalf("version %d source %q applied %d", snap.Version, snap.Source, obs.applied.Load())
+	}
+	orders := snap.Chain("orders")
+	if len(orders.Request) != 2 {
+		t.Fatalf("orders has %d request instances, want 2 (disabled one skipped)", len(orders.Request))
+	}
+	if orders.Request[0].Timeout != 50*time.Millisecond || orders.Request[1].Timeout != 20*time.Millisecond {
+		t.Errorf("timeouts %v %v", orders.Request[0].Timeout, orders.Request[1].Timeout)
+	}
+	if orders.RequestBodyFrom != 1 || !orders.NeedsRequestBody() {
+		t.Errorf("RequestBodyFrom %d, want 1 (step v2 needs the body)", orders.RequestBodyFrom)
+	}
+	if len(orders.Response) != 1 || orders.NeedsResponseBody() {
+		t.Errorf("response instances %d, needs body %v", len(orders.Response), orders.NeedsResponseBody())
+	}
+	if orders.Request[1].Params["tag"] != "b" || orders.Request[0].Index != 0 || orders.Request[1].Index != 2 {
+		t.Errorf("instance data wrong: %+v", orders.Request[1])
+	}
+	if snap.DefaultChain() != snap.Chain("plain") || snap.AllowNoRoute() {
+		t.Error("default route or no-route action wrong")
+	}
+}
+
+func TestApplyRejectsAndKeepsLastGood(t *testing.T) {
+	store, obs := newTestStore(t)
+	if err := store.Apply([]byte(goodConfig), "engine.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	good := store.Current()
+	if err := store.Apply([]byte("routes:\n  - name: x\n    policies: [{name: nope, version: v1.0.0}]\n"), "engine.yaml"); err == nil {
+		t.Fatal("invalid config accepted")
+	}
+	if store.Current() != good || obs.rejected.Load() != 1 {
+		t.Fatalf("last good not kept (rejected=%d)", obs.rejected.Load())
+	}
+	if err := store.Apply([]byte("routes: []\nnoRouteAction: allow\n"), "xds"); err != nil {
+		t.Fatal(err)
+	}
+	if v := store.Current().Version; v != 2 {
+		t.Errorf("version %d, want 2", v)
+	}
+}
+
+func TestApplyConcurrentReadersSeeWholeSnapshots(t *testing.T) {
+	store, _ := newTestStore(t)
+	if err := store.Apply([]byte(goodConfig), "a"); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			snap := store.Current()
+			if snap.Chain("orders") == nil {
+				t.Error("snapshot without its routes")
+				return
+			}
+		}
+	}()
+	for range 20 {
+		if err := store.Apply([]byte(goodConfig), "b"); err != nil {
+			t.Error(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+}
