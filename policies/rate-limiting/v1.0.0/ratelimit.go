@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"log/slog"
 	"net"
 	"runtime"
 	"strconv"
@@ -70,7 +69,7 @@ func newPolicy(metadata policies.PolicyMetadata, params map[string]interface{}, 
 	if prefix == "" {
 		prefix = fmt.Sprintf("ratelimit:%s:%d:", metadata.Route, metadata.Index)
 	}
-	if p.redis, err = newRedisBackend(cfg, prefix, now); err != nil {
+	if p.redis, err = newRedisBackend(cfg, metadata.Route, prefix, now); err != nil {
 		return nil, err
 	}
 	// The SDK has no hook for retiring an instance when a new configuration replaces
@@ -104,16 +103,9 @@ func (p *Policy) ExecuteRequest(ctx *policies.RequestContext, _ map[string]inter
 	if p.local != nil {
 		d = p.local.take(key)
 	} else {
-		var (
-			tripped bool
-			err     error
-		)
-		d, tripped, err = p.redis.take(ctx.Context, key)
+		var err error
+		d, err = p.redis.take(ctx.Context, key)
 		if err != nil {
-			if tripped {
-				slog.Warn("rateLimiting: Redis unavailable; applying failure mode",
-					"route", p.route, "failureMode", p.cfg.failureMode, "error", err, "retryIn", breakerPause)
-			}
 			if p.cfg.failureMode == failClosed {
 				return unavailable(err)
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -64,9 +65,15 @@ type redisBackend struct {
 	now     func() time.Time
 	// downUntil is a UnixNano time before which Redis is not tried again.
 	downUntil atomic.Int64
+	// down is true from a failure until the next success, so that an outage is logged
+	// once when it starts and once when it ends, not on every probe.
+	down atomic.Bool
+	// route and failureMode only label log lines.
+	route       string
+	failureMode string
 }
 
-func newRedisBackend(cfg *config, prefix string, now func() time.Time) (*redisBackend, error) {
+func newRedisBackend(cfg *config, route, prefix string, now func() time.Time) (*redisBackend, error) {
 	opts, err := redis.ParseURL(cfg.redisURL)
 	if err != nil {
 		return nil, fmt.Errorf("parameter %q: %v", "redisUrl", err)
@@ -81,38 +88,49 @@ func newRedisBackend(cfg *config, prefix string, now func() time.Time) (*redisBa
 	opts.MaxRetries = -1   // no retries: a retry would outlive the deadline
 	opts.DialerRetries = 1 // the default dials five times with 100 ms pauses
 	return &redisBackend{
-		client:  redis.NewClient(opts),
-		script:  redis.NewScript(tokenBucketScript),
-		prefix:  prefix,
-		rate:    cfg.rate,
-		burst:   cfg.burst,
-		timeout: cfg.redisTimeout,
-		now:     now,
+		client:      redis.NewClient(opts),
+		script:      redis.NewScript(tokenBucketScript),
+		prefix:      prefix,
+		rate:        cfg.rate,
+		burst:       cfg.burst,
+		timeout:     cfg.redisTimeout,
+		now:         now,
+		route:       route,
+		failureMode: cfg.failureMode,
 	}, nil
 }
 
-// take runs the script. tripped reports that this call moved the backend to "down",
-// so the caller logs one line per outage rather than one per request.
-func (b *redisBackend) take(ctx context.Context, key string) (d decision, tripped bool, err error) {
+// take runs the script. While Redis is marked down it returns errRedisDown at once.
+func (b *redisBackend) take(ctx context.Context, key string) (decision, error) {
 	if b.now().UnixNano() < b.downUntil.Load() {
-		return decision{}, false, errRedisDown
+		return decision{}, errRedisDown
+	}
+	if ctx == nil {
+		ctx = context.Background()
 	}
 	ctx, cancel := context.WithTimeout(ctx, b.timeout)
 	defer cancel()
 	res, err := b.script.Run(ctx, b.client, []string{b.prefix + key}, b.rate, b.burst).Slice()
+	var d decision
 	if err == nil {
 		d, err = parseScriptReply(res, b.rate, b.burst)
 	}
 	if err != nil {
 		if context.Cause(ctx) == context.Canceled {
 			// The request itself went away; that says nothing about Redis.
-			return decision{}, false, err
+			return decision{}, err
 		}
-		until := b.now().Add(breakerPause).UnixNano()
-		prev := b.downUntil.Swap(until)
-		return decision{}, prev < b.now().UnixNano(), err
+		b.downUntil.Store(b.now().Add(breakerPause).UnixNano())
+		if !b.down.Swap(true) {
+			slog.Warn("rateLimiting: Redis unavailable; applying the failure mode until it answers again",
+				"route", b.route, "failureMode", b.failureMode, "error", err, "probeEvery", breakerPause)
+		}
+		return decision{}, err
 	}
-	return d, false, nil
+	if b.down.Swap(false) {
+		slog.Info("rateLimiting: Redis available again", "route", b.route)
+	}
+	return d, nil
 }
 
 func parseScriptReply(res []interface{}, rate float64, burst int64) (decision, error) {
