@@ -116,8 +116,11 @@ func (b *redisBackend) take(ctx context.Context, key string) (decision, error) {
 		d, err = parseScriptReply(res, b.rate, b.burst)
 	}
 	if err != nil {
-		if context.Cause(ctx) == context.Canceled {
-			// The request itself went away; that says nothing about Redis.
+		var reply redis.Error
+		if context.Cause(ctx) == context.Canceled || errors.As(err, &reply) {
+			// The request itself went away, or Redis answered with an error about this
+			// key (say, another application's value of the wrong type under it): either
+			// way Redis is up, and other keys must keep working.
 			return decision{}, err
 		}
 		b.downUntil.Store(b.now().Add(breakerPause).UnixNano())

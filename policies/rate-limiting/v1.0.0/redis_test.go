@@ -166,3 +166,20 @@ func TestRedisRespectsRequestCancellation(t *testing.T) {
 		t.Fatalf("Redis was wrongly marked down by a cancelled request: %+v", a)
 	}
 }
+
+func TestRedisErrorReplyDoesNotTripTheBreaker(t *testing.T) {
+	srv := startRedis(t)
+	p := mustPolicy(t, redisParams(srv.addr, "failureMode", "closed"), nil)
+	client := redis.NewClient(&redis.Options{Addr: srv.addr})
+	defer client.Close()
+	// Someone else's string value sits where the bucket hash would go.
+	if err := client.Set(context.Background(), "ratelimit:r1:0:10.5.5.5", "not a hash", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if a := p.ExecuteRequest(req("10.5.5.5:1", nil), nil); a == nil || a.Immediate.Status != 503 {
+		t.Fatalf("a key the script cannot use must get the failure mode, got %+v", a)
+	}
+	if a := p.ExecuteRequest(req("10.5.5.6:1", nil), nil); a != nil {
+		t.Fatalf("other keys must keep working, got %+v", a)
+	}
+}
