@@ -258,10 +258,13 @@ func optHeaderName(params map[string]interface{}, name, def string) (string, err
 	return s, nil
 }
 
-// checkQuotable accepts text that can sit inside an HTTP quoted-string unescaped.
+// maxRealmLength matches maxLength in policy.yaml.
+const maxRealmLength = 128
+
+// checkQuotable accepts short text that can sit inside an HTTP quoted-string unescaped.
 func checkQuotable(s string) error {
-	if s == "" {
-		return fmt.Errorf("must not be empty")
+	if s == "" || len(s) > maxRealmLength {
+		return fmt.Errorf("must be 1 to %d characters", maxRealmLength)
 	}
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c == 0x7f || c == '"' || c == '\\' {

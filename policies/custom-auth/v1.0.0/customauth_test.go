@@ -282,6 +282,8 @@ func TestValidateErrors(t *testing.T) {
 		{"bcrypt truncated", users("alice", bcryptHash(t, "x")[:50]), "malformed bcrypt hash"},
 		{"realm quote", withKey(map[string]interface{}{"realm": `a"b`}), `"realm": must not contain quotes`},
 		{"realm type", withKey(map[string]interface{}{"realm": 1}), `"realm": must be a string`},
+		{"realm empty", withKey(map[string]interface{}{"realm": ""}), `"realm": must be 1 to 128 characters`},
+		{"realm long", withKey(map[string]interface{}{"realm": strings.Repeat("r", 129)}), `"realm": must be 1 to 128 characters`},
 		{"apiKeyHeader bad", withKey(map[string]interface{}{"apiKeyHeader": "x key"}), `"apiKeyHeader": "x key" is not a valid header name`},
 		{"principalHeader empty", withKey(map[string]interface{}{"principalHeader": ""}), `"principalHeader": must not be empty`},
 		{"principalHeader credential", withKey(map[string]interface{}{"principalHeader": "Authorization"}), `"principalHeader": "authorization" is a credential header`},
