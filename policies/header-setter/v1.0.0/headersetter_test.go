@@ -138,3 +138,18 @@ func TestConcurrentUse(t *testing.T) {
 		t.Fatalf("configured value changed to %q", got)
 	}
 }
+
+func BenchmarkExecuteRequest(b *testing.B) {
+	pol, err := GetPolicy(meta, map[string]interface{}{"headers": map[string]interface{}{"x-a": "1", "x-b": "2", "x-c": "3"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := pol.(*Policy)
+	ctx := request()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if p.ExecuteRequest(ctx, nil) == nil {
+			b.Fatal("nil action")
+		}
+	}
+}

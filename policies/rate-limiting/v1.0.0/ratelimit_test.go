@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -360,4 +361,25 @@ func TestFloat64Integers(t *testing.T) {
 	if p.cfg.burst != 4 || p.cfg.maxKeys != 100 {
 		t.Fatalf("parsed %+v", p.cfg)
 	}
+}
+
+// BenchmarkLocalExecuteRequest measures the local backend across many client addresses,
+// in parallel, as the engine would run it.
+func BenchmarkLocalExecuteRequest(b *testing.B) {
+	p, err := newPolicy(meta, map[string]interface{}{"rate": 1e6, "burst": 1000}, time.Now)
+	if err != nil {
+		b.Fatal(err)
+	}
+	addrs := make([]*policies.RequestContext, 1024)
+	for i := range addrs {
+		addrs[i] = req("10.0."+strconv.Itoa(i/256)+"."+strconv.Itoa(i%256)+":5555", nil)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			p.ExecuteRequest(addrs[i%len(addrs)], nil)
+			i++
+		}
+	})
 }
