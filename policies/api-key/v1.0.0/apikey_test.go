@@ -1,0 +1,189 @@
+package apikey
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/policy-engine-builder/policy-engine/worker/policies"
+)
+
+var meta = policies.PolicyMetadata{Name: "apiKey", Version: "v1.0.0", Route: "r1"}
+
+func newPolicy(t *testing.T, params map[string]interface{}) *Policy {
+	t.Helper()
+	p, err := GetPolicy(meta, params)
+	if err != nil {
+		t.Fatalf("GetPolicy: %v", err)
+	}
+	if err := p.Validate(params); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	return p.(*Policy)
+}
+
+func request(headers map[string][]string) *policies.RequestContext {
+	return &policies.RequestContext{
+		Context: context.Background(),
+		Route:   "r1",
+		Headers: policies.NewHeaders(headers),
+		Method:  "GET",
+		Path:    "/",
+	}
+}
+
+func TestExecuteRequest(t *testing.T) {
+	p := newPolicy(t, map[string]interface{}{"keys": []interface{}{"alpha-key", "beta-key"}})
+	tests := []struct {
+		name     string
+		headers  map[string][]string
+		wantDeny string // expected body prefix; "" means the request continues
+	}{
+		{"first key", map[string][]string{"x-api-key": {"alpha-key"}}, ""},
+		{"second key", map[string][]string{"x-api-key": {"beta-key"}}, ""},
+		{"header name case-insensitive", map[string][]string{"X-API-Key": {"beta-key"}}, ""},
+		{"missing header", map[string][]string{"authorization": {"alpha-key"}}, "missing API key"},
+		{"empty value", map[string][]string{"x-api-key": {""}}, "missing API key"},
+		{"wrong key", map[string][]string{"x-api-key": {"gamma-key"}}, "invalid API key"},
+		{"prefix of a key", map[string][]string{"x-api-key": {"alpha"}}, "invalid API key"},
+		{"key plus suffix", map[string][]string{"x-api-key": {"alpha-key2"}}, "invalid API key"},
+		{"value case matters", map[string][]string{"x-api-key": {"ALPHA-KEY"}}, "invalid API key"},
+		{"two values", map[string][]string{"x-api-key": {"alpha-key", "gamma"}}, "invalid API key"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			action := p.ExecuteRequest(request(tc.headers), nil)
+			if tc.wantDeny == "" {
+				if action != nil {
+					t.Fatalf("want continue (nil action), got %+v", action)
+				}
+				return
+			}
+			if action == nil || action.Immediate == nil {
+				t.Fatalf("want 401 immediate response, got %+v", action)
+			}
+			im := action.Immediate
+			if im.Status != 401 {
+				t.Errorf("status = %d, want 401", im.Status)
+			}
+			if !strings.HasPrefix(string(im.Body), tc.wantDeny) {
+				t.Errorf("body = %q, want prefix %q", im.Body, tc.wantDeny)
+			}
+			if got := im.Headers["www-authenticate"]; got != `APIKey header="x-api-key"` {
+				t.Errorf("www-authenticate = %q", got)
+			}
+			if strings.Contains(im.Details, "alpha") || strings.Contains(im.Details, "gamma") {
+				t.Errorf("details leak a key: %q", im.Details)
+			}
+		})
+	}
+}
+
+func TestCustomHeaderAndRemoval(t *testing.T) {
+	p := newPolicy(t, map[string]interface{}{
+		"header":       "X-Client-Token",
+		"keys":         []string{"s3cret"},
+		"removeHeader": true,
+	})
+	action := p.ExecuteRequest(request(map[string][]string{"x-client-token": {"s3cret"}}), nil)
+	if action == nil || action.Immediate != nil {
+		t.Fatalf("want continue with header removal, got %+v", action)
+	}
+	if got := action.Headers.Remove; len(got) != 1 || got[0] != "x-client-token" {
+		t.Fatalf("Remove = %v, want [x-client-token]", got)
+	}
+	// The default header no longer counts.
+	action = p.ExecuteRequest(request(map[string][]string{"x-api-key": {"s3cret"}}), nil)
+	if action == nil || action.Immediate == nil || action.Immediate.Status != 401 {
+		t.Fatalf("key in the default header must be refused, got %+v", action)
+	}
+	if got := action.Immediate.Headers["www-authenticate"]; got != `APIKey header="x-client-token"` {
+		t.Errorf("www-authenticate = %q", got)
+	}
+}
+
+func TestValidateErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		params  map[string]interface{}
+		wantErr string
+	}{
+		{"keys missing", map[string]interface{}{}, `"keys": required`},
+		{"keys null", map[string]interface{}{"keys": nil}, `"keys": required`},
+		{"keys empty", map[string]interface{}{"keys": []interface{}{}}, `"keys": must hold at least one key`},
+		{"keys not array", map[string]interface{}{"keys": "abc"}, `"keys": must be an array`},
+		{"key not string", map[string]interface{}{"keys": []interface{}{"a", 7}}, `"keys": item 1 must be a string`},
+		{"key empty", map[string]interface{}{"keys": []interface{}{""}}, `"keys": item 0 is empty`},
+		{"key padded", map[string]interface{}{"keys": []interface{}{" k"}}, `"keys": item 0 has leading or trailing whitespace`},
+		{"header not string", map[string]interface{}{"keys": []interface{}{"k"}, "header": 3}, `"header": must be a string`},
+		{"header empty", map[string]interface{}{"keys": []interface{}{"k"}, "header": ""}, `"header": must not be empty`},
+		{"header with space", map[string]interface{}{"keys": []interface{}{"k"}, "header": "x api"}, `"header": "x api" is not a valid header name`},
+		{"pseudo-header", map[string]interface{}{"keys": []interface{}{"k"}, "header": ":path"}, `"header": ":path" is not a valid header name`},
+		{"removeHeader not bool", map[string]interface{}{"keys": []interface{}{"k"}, "removeHeader": "yes"}, `"removeHeader": must be a boolean`},
+		{"unknown", map[string]interface{}{"keys": []interface{}{"k"}, "key": "k", "zz": 1}, "unknown parameter(s) key, zz"},
+	}
+	p := &Policy{}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := p.Validate(tc.params)
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("Validate error = %v, want it to contain %q", err, tc.wantErr)
+			}
+			if _, err := GetPolicy(meta, tc.params); err == nil || !strings.Contains(err.Error(), `apiKey v1.0.0 on route "r1"`) {
+				t.Fatalf("GetPolicy error = %v, want it to name policy and route", err)
+			}
+		})
+	}
+}
+
+func TestName(t *testing.T) {
+	if got := newPolicy(t, map[string]interface{}{"keys": []interface{}{"k"}}).Name(); got != "apiKey" {
+		t.Fatalf("Name = %q", got)
+	}
+}
+
+// TestConcurrentUse runs under -race: one instance serves many requests at once.
+func TestConcurrentUse(t *testing.T) {
+	p := newPolicy(t, map[string]interface{}{"keys": []interface{}{"good"}})
+	var wg sync.WaitGroup
+	errs := make(chan string, 64)
+	for i := 0; i < 32; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			key := "good"
+			if i%2 == 1 {
+				key = "bad"
+			}
+			action := p.ExecuteRequest(request(map[string][]string{"x-api-key": {key}}), nil)
+			if (action == nil) != (key == "good") {
+				errs <- "wrong decision for " + key
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+}
+
+func BenchmarkExecuteRequest(b *testing.B) {
+	keys := make([]interface{}, 16)
+	for i := range keys {
+		keys[i] = strings.Repeat("k", 30) + string(rune('a'+i))
+	}
+	pol, err := GetPolicy(meta, map[string]interface{}{"keys": keys})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := pol.(*Policy)
+	ctx := request(map[string][]string{"x-api-key": {keys[15].(string)}})
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if p.ExecuteRequest(ctx, nil) != nil {
+			b.Fatal("denied")
+		}
+	}
+}

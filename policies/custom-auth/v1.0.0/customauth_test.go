@@ -1,0 +1,337 @@
+package customauth
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/policy-engine-builder/policy-engine/worker/policies"
+)
+
+var meta = policies.PolicyMetadata{Name: "customAuth", Version: "v1.0.0", Route: "r1"}
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+func bcryptHash(t testing.TB, password string) string {
+	t.Helper()
+	// MinCost keeps the tests fast; production hashes use cost 10 or so.
+	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(h)
+}
+
+func basic(user, password string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
+}
+
+func request(headers map[string][]string) *policies.RequestContext {
+	return &policies.RequestContext{Context: context.Background(), Headers: policies.NewHeaders(headers)}
+}
+
+func fullParams(t testing.TB) map[string]interface{} {
+	return map[string]interface{}{
+		"realm": "internal",
+		"users": map[string]interface{}{
+			"alice": bcryptHash(t, "wonderland"),
+			"bob":   "sha256:" + sha256Hex("builder"),
+		},
+		"apiKeys": []interface{}{
+			map[string]interface{}{"principal": "ci-bot", "key": "ci-key-1"},
+			map[string]interface{}{"principal": "ci-bot", "sha256": sha256Hex("ci-key-2")},
+			map[string]interface{}{"principal": "partner", "key": "partner-key"},
+		},
+	}
+}
+
+func newPolicy(t testing.TB, params map[string]interface{}) *Policy {
+	t.Helper()
+	p, err := GetPolicy(meta, params)
+	if err != nil {
+		t.Fatalf("GetPolicy: %v", err)
+	}
+	if err := p.Validate(params); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	return p.(*Policy)
+}
+
+func TestAuthentication(t *testing.T) {
+	p := newPolicy(t, fullParams(t))
+	tests := []struct {
+		name          string
+		headers       map[string][]string
+		wantPrincipal string // "" means denied
+		wantStatus    int
+		wantBody      string
+		wantRemoved   string
+	}{
+		{name: "bcrypt user", headers: map[string][]string{"authorization": {basic("alice", "wonderland")}}, wantPrincipal: "alice", wantRemoved: "authorization"},
+		{name: "sha256 user", headers: map[string][]string{"authorization": {basic("bob", "builder")}}, wantPrincipal: "bob", wantRemoved: "authorization"},
+		{name: "scheme case-insensitive", headers: map[string][]string{"authorization": {"bAsIc " + base64.StdEncoding.EncodeToString([]byte("bob:builder"))}}, wantPrincipal: "bob", wantRemoved: "authorization"},
+		{name: "password with colon", headers: map[string][]string{"authorization": {basic("alice", "wonder:land")}}, wantStatus: 401, wantBody: "invalid credentials"},
+		{name: "plain api key", headers: map[string][]string{"x-api-key": {"ci-key-1"}}, wantPrincipal: "ci-bot", wantRemoved: "x-api-key"},
+		{name: "hashed api key", headers: map[string][]string{"x-api-key": {"ci-key-2"}}, wantPrincipal: "ci-bot", wantRemoved: "x-api-key"},
+		{name: "last api key", headers: map[string][]string{"x-api-key": {"partner-key"}}, wantPrincipal: "partner", wantRemoved: "x-api-key"},
+		{name: "client-sent principal is replaced", headers: map[string][]string{"x-api-key": {"partner-key"}, "x-auth-principal": {"admin"}}, wantPrincipal: "partner", wantRemoved: "x-api-key"},
+		{name: "wrong bcrypt password", headers: map[string][]string{"authorization": {basic("alice", "wonderlans")}}, wantStatus: 401, wantBody: "invalid credentials"},
+		{name: "wrong sha256 password", headers: map[string][]string{"authorization": {basic("bob", "Builder")}}, wantStatus: 401, wantBody: "invalid credentials"},
+		{name: "unknown user", headers: map[string][]string{"authorization": {basic("mallory", "wonderland")}}, wantStatus: 401, wantBody: "invalid credentials"},
+		{name: "empty user", headers: map[string][]string{"authorization": {basic("", "x")}}, wantStatus: 401, wantBody: "invalid credentials"},
+		{name: "no colon", headers: map[string][]string{"authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte("alice"))}}, wantStatus: 401, wantBody: "invalid credentials"},
+		{name: "bad base64", headers: map[string][]string{"authorization": {"Basic !!!"}}, wantStatus: 401, wantBody: "invalid credentials"},
+		{name: "two authorization headers", headers: map[string][]string{"authorization": {basic("bob", "builder"), basic("alice", "wonderland")}}, wantStatus: 401, wantBody: "invalid credentials"},
+		{name: "wrong api key", headers: map[string][]string{"x-api-key": {"ci-key-3"}}, wantStatus: 401, wantBody: "invalid credentials"},
+		{name: "two api keys", headers: map[string][]string{"x-api-key": {"ci-key-1", "partner-key"}}, wantStatus: 401, wantBody: "invalid credentials"},
+		{name: "both credentials", headers: map[string][]string{"x-api-key": {"ci-key-1"}, "authorization": {basic("bob", "builder")}}, wantStatus: 401, wantBody: "conflicting credentials"},
+		{name: "nothing", headers: map[string][]string{}, wantStatus: 401, wantBody: "missing credentials"},
+		{name: "bearer token is not basic", headers: map[string][]string{"authorization": {"Bearer abc"}}, wantStatus: 401, wantBody: "missing credentials"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			action := p.ExecuteRequest(request(tc.headers), nil)
+			if action == nil {
+				t.Fatal("nil action: customAuth must always decide")
+			}
+			if tc.wantPrincipal == "" {
+				im := action.Immediate
+				if im == nil {
+					t.Fatalf("want %d, got continue %+v", tc.wantStatus, action.Headers)
+				}
+				if im.Status != tc.wantStatus || !strings.HasPrefix(string(im.Body), tc.wantBody) {
+					t.Fatalf("got %d %q, want %d %q", im.Status, im.Body, tc.wantStatus, tc.wantBody)
+				}
+				want := `Basic realm="internal", charset="UTF-8", APIKey realm="internal", header="x-api-key"`
+				if got := im.Headers["www-authenticate"]; got != want {
+					t.Fatalf("www-authenticate = %q, want %q", got, want)
+				}
+				return
+			}
+			if action.Immediate != nil {
+				t.Fatalf("want continue, got %d %q", action.Immediate.Status, action.Immediate.Body)
+			}
+			if got := action.Headers.Set["x-auth-principal"]; got != tc.wantPrincipal {
+				t.Fatalf("principal = %q, want %q", got, tc.wantPrincipal)
+			}
+			if len(action.Headers.Remove) != 1 || action.Headers.Remove[0] != tc.wantRemoved {
+				t.Fatalf("Remove = %v, want [%s]", action.Headers.Remove, tc.wantRemoved)
+			}
+		})
+	}
+}
+
+func TestOnlyConfiguredSchemesAreConsidered(t *testing.T) {
+	// With API keys only, basic credentials are someone else's business.
+	p := newPolicy(t, map[string]interface{}{
+		"apiKeys":          []interface{}{map[string]interface{}{"principal": "svc", "key": "k1"}},
+		"apiKeyHeader":     "X-Service-Key",
+		"principalHeader":  "X-Caller",
+		"stripCredentials": false,
+	})
+	action := p.ExecuteRequest(request(map[string][]string{
+		"x-service-key": {"k1"},
+		"authorization": {basic("alice", "wonderland")},
+	}), nil)
+	if action.Immediate != nil {
+		t.Fatalf("denied: %q", action.Immediate.Body)
+	}
+	if action.Headers.Set["x-caller"] != "svc" || len(action.Headers.Remove) != 0 {
+		t.Fatalf("unexpected changes %+v", action.Headers)
+	}
+	denied := p.ExecuteRequest(request(map[string][]string{"authorization": {basic("alice", "wonderland")}}), nil)
+	if denied.Immediate == nil || denied.Immediate.Headers["www-authenticate"] != `APIKey realm="restricted", header="x-service-key"` {
+		t.Fatalf("want APIKey-only challenge, got %+v", denied.Immediate)
+	}
+
+	// With users only, an API key header is ignored.
+	p = newPolicy(t, map[string]interface{}{"users": map[string]interface{}{"bob": "sha256:" + sha256Hex("builder")}})
+	denied = p.ExecuteRequest(request(map[string][]string{"x-api-key": {"k1"}}), nil)
+	if denied.Immediate == nil || denied.Immediate.Headers["www-authenticate"] != `Basic realm="restricted", charset="UTF-8"` {
+		t.Fatalf("want Basic-only challenge, got %+v", denied.Immediate)
+	}
+}
+
+func TestBcryptCache(t *testing.T) {
+	p := newPolicy(t, fullParams(t))
+	good := request(map[string][]string{"authorization": {basic("alice", "wonderland")}})
+	if a := p.ExecuteRequest(good, nil); a.Immediate != nil {
+		t.Fatal("first request denied")
+	}
+	if n := p.cache.len(); n != 1 {
+		t.Fatalf("cache holds %d entries after one success, want 1", n)
+	}
+	// A cached success must not let a different password through.
+	bad := request(map[string][]string{"authorization": {basic("alice", "wonderlan")}})
+	if a := p.ExecuteRequest(bad, nil); a.Immediate == nil {
+		t.Fatal("wrong password accepted after a cached success")
+	}
+	if n := p.cache.len(); n != 1 {
+		t.Fatalf("failures must not be cached; cache holds %d", n)
+	}
+	if a := p.ExecuteRequest(good, nil); a.Immediate != nil {
+		t.Fatal("cached credentials denied")
+	}
+}
+
+func TestVerifiedCacheExpiryAndBound(t *testing.T) {
+	now := time.Unix(1000, 0)
+	c := newVerifiedCache(time.Minute, 3)
+	c.now = func() time.Time { return now }
+	k1, k2 := c.key("a", "1"), c.key("a", "2")
+	if k1 == k2 || k1 == c.key("a1", "") {
+		t.Fatal("keys must differ for different credentials")
+	}
+	c.add(k1)
+	if !c.contains(k1) || c.contains(k2) {
+		t.Fatal("contains is wrong")
+	}
+	now = now.Add(time.Minute)
+	if c.contains(k1) {
+		t.Fatal("entry outlived its TTL")
+	}
+	for i := 0; i < 10; i++ {
+		c.add(c.key("u", string(rune('a'+i))))
+		if c.len() > 3 {
+			t.Fatalf("cache grew to %d, bound is 3", c.len())
+		}
+	}
+	// When full, expired entries go first and the fresh ones stay.
+	c.add(c.key("x", "1"))
+	c.add(c.key("x", "2"))
+	now = now.Add(2 * time.Minute)
+	c.add(c.key("x", "3"))
+	if !c.contains(c.key("x", "3")) || c.len() != 1 {
+		t.Fatalf("expected only the new entry after sweeping expired ones; len=%d", c.len())
+	}
+}
+
+func TestDeadlineWhileWaitingForBcrypt(t *testing.T) {
+	p := newPolicy(t, fullParams(t))
+	// Occupy every slot, as a burst of basic-auth requests would.
+	for i := 0; i < cap(p.bcryptSlots); i++ {
+		p.bcryptSlots <- struct{}{}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	req := request(map[string][]string{"authorization": {basic("alice", "wonderland")}})
+	req.Context = ctx
+	action := p.ExecuteRequest(req, nil)
+	if action.Immediate == nil || action.Immediate.Status != 503 {
+		t.Fatalf("want 503 when the deadline passes, got %+v", action)
+	}
+	// SHA-256 users and API keys do not need a slot.
+	req = request(map[string][]string{"authorization": {basic("bob", "builder")}})
+	req.Context = ctx
+	if a := p.ExecuteRequest(req, nil); a.Immediate != nil {
+		t.Fatalf("sha256 user denied: %q", a.Immediate.Body)
+	}
+}
+
+func TestValidateErrors(t *testing.T) {
+	cost13 := strings.Replace(bcryptHash(t, "x"), "$04$", "$13$", 1)
+	key := func(fields map[string]interface{}) map[string]interface{} {
+		return map[string]interface{}{"apiKeys": []interface{}{fields}}
+	}
+	users := func(name string, hash interface{}) map[string]interface{} {
+		return map[string]interface{}{"users": map[string]interface{}{name: hash}}
+	}
+	withKey := func(extra map[string]interface{}) map[string]interface{} {
+		m := map[string]interface{}{"apiKeys": []interface{}{map[string]interface{}{"principal": "p", "key": "k"}}}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	tests := []struct {
+		name    string
+		params  map[string]interface{}
+		wantErr string
+	}{
+		{"nothing configured", map[string]interface{}{}, "configure at least one API key or user"},
+		{"unknown", withKey(map[string]interface{}{"user": 1}), "unknown parameter(s) user"},
+		{"apiKeys type", map[string]interface{}{"apiKeys": "k"}, `"apiKeys": must be an array`},
+		{"apiKeys item type", map[string]interface{}{"apiKeys": []interface{}{"k"}}, `"apiKeys": item 0 must be an object`},
+		{"no principal", key(map[string]interface{}{"key": "k"}), `"principal" must be a non-empty string`},
+		{"principal with newline", key(map[string]interface{}{"principal": "a\nb", "key": "k"}), "principal: contains control character"},
+		{"neither key nor sha", key(map[string]interface{}{"principal": "p"}), `give exactly one of "key" and "sha256"`},
+		{"both key and sha", key(map[string]interface{}{"principal": "p", "key": "k", "sha256": sha256Hex("k")}), "give exactly one"},
+		{"empty key", key(map[string]interface{}{"principal": "p", "key": ""}), `"key" must be a non-empty string`},
+		{"bad sha", key(map[string]interface{}{"principal": "p", "sha256": "abc"}), "must be 64 hex digits"},
+		{"unknown key field", key(map[string]interface{}{"principal": "p", "key": "k", "secret": "x"}), `unknown field "secret"`},
+		{"duplicate key", map[string]interface{}{"apiKeys": []interface{}{
+			map[string]interface{}{"principal": "a", "key": "k"},
+			map[string]interface{}{"principal": "b", "sha256": sha256Hex("k")},
+		}}, `same key as principal "a"`},
+		{"users type", map[string]interface{}{"users": []interface{}{}}, `"users": must be an object`},
+		{"plain password", users("alice", "wonderland"), "plain-text passwords are not accepted"},
+		{"hash not string", users("alice", 5), "password hash must be a string"},
+		{"bad sha user", users("alice", "sha256:zz"), "must be 64 hex digits"},
+		{"colon in user", users("a:b", "sha256:"+sha256Hex("x")), "must not contain ':'"},
+		{"bcrypt too costly", users("alice", cost13), "bcrypt cost 13 is above 12"},
+		{"bcrypt truncated", users("alice", bcryptHash(t, "x")[:50]), "malformed bcrypt hash"},
+		{"realm quote", withKey(map[string]interface{}{"realm": `a"b`}), `"realm": must not contain quotes`},
+		{"realm type", withKey(map[string]interface{}{"realm": 1}), `"realm": must be a string`},
+		{"realm empty", withKey(map[string]interface{}{"realm": ""}), `"realm": must be 1 to 128 characters`},
+		{"realm long", withKey(map[string]interface{}{"realm": strings.Repeat("r", 129)}), `"realm": must be 1 to 128 characters`},
+		{"apiKeyHeader bad", withKey(map[string]interface{}{"apiKeyHeader": "x key"}), `"apiKeyHeader": "x key" is not a valid header name`},
+		{"principalHeader empty", withKey(map[string]interface{}{"principalHeader": ""}), `"principalHeader": must not be empty`},
+		{"principalHeader credential", withKey(map[string]interface{}{"principalHeader": "Authorization"}), `"principalHeader": "authorization" is a credential header`},
+		{"principalHeader envoy", withKey(map[string]interface{}{"principalHeader": "x-envoy-user"}), "Envoy ignores changes"},
+		{"stripCredentials type", withKey(map[string]interface{}{"stripCredentials": "no"}), `"stripCredentials": must be a boolean`},
+	}
+	p := &Policy{}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := p.Validate(tc.params)
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("Validate error = %v, want it to contain %q", err, tc.wantErr)
+			}
+			if _, err := GetPolicy(meta, tc.params); err == nil || !strings.Contains(err.Error(), `customAuth v1.0.0 on route "r1"`) {
+				t.Fatalf("GetPolicy error = %v, want it to name policy and route", err)
+			}
+		})
+	}
+}
+
+func TestConcurrentUse(t *testing.T) {
+	p := newPolicy(t, fullParams(t))
+	creds := []struct {
+		header, value string
+		ok            bool
+	}{
+		{"authorization", basic("alice", "wonderland"), true},
+		{"authorization", basic("alice", "nope"), false},
+		{"authorization", basic("bob", "builder"), true},
+		{"x-api-key", "partner-key", true},
+		{"x-api-key", "nope", false},
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 100)
+	for i := 0; i < 40; i++ {
+		c := creds[i%len(creds)]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a := p.ExecuteRequest(request(map[string][]string{c.header: {c.value}}), nil)
+			if (a.Immediate == nil) != c.ok {
+				errs <- "wrong decision for " + c.value
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+}

@@ -1,0 +1,8 @@
+module github.com/policy-engine-builder/policies/custom-auth/v1.0.0
+
+go 1.26.0
+
+require (
+	github.com/policy-engine-builder/policy-engine v0.0.0-00010101000000-000000000000
+	golang.org/x/crypto v0.59.0
+)

@@ -1,0 +1,48 @@
+// Package headersetter is the setHeaders policy: it sets configured request headers,
+// replacing whatever value the client sent for them.
+package headersetter
+
+import (
+	"fmt"
+
+	"github.com/policy-engine-builder/policy-engine/worker/policies"
+)
+
+const policyName = "setHeaders"
+
+// Policy is one configured setHeaders instance; immutable after GetPolicy and safe for
+// concurrent use.
+type Policy struct {
+	headers map[string]string
+}
+
+var _ policies.RequestPolicy = (*Policy)(nil)
+
+// GetPolicy is the factory the engine calls once per configured instance.
+func GetPolicy(metadata policies.PolicyMetadata, params map[string]interface{}) (policies.Policy, error) {
+	headers, err := parseHeaders(params)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s on route %q: %w", policyName, metadata.Version, metadata.Route, err)
+	}
+	return &Policy{headers: headers}, nil
+}
+
+// Name returns the name declared in policy.yaml.
+func (p *Policy) Name() string { return policyName }
+
+// Validate checks one instance's parameters.
+func (p *Policy) Validate(config map[string]interface{}) error {
+	_, err := parseHeaders(config)
+	return err
+}
+
+// ExecuteRequest continues the request with the configured headers set. It hands out a
+// fresh map each time: the engine merges actions of a chain and must be free to modify
+// what it receives without racing other requests.
+func (p *Policy) ExecuteRequest(_ *policies.RequestContext, _ map[string]interface{}) *policies.RequestPolicyAction {
+	set := make(map[string]string, len(p.headers))
+	for name, value := range p.headers {
+		set[name] = value
+	}
+	return policies.SetRequestHeaders(set)
+}

@@ -1,0 +1,155 @@
+package headersetter
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/policy-engine-builder/policy-engine/worker/policies"
+)
+
+var meta = policies.PolicyMetadata{Name: "setHeaders", Version: "v1.0.0", Route: "r1"}
+
+func request() *policies.RequestContext {
+	return &policies.RequestContext{
+		Context: context.Background(),
+		Headers: policies.NewHeaders(map[string][]string{"x-team": {"from-client"}}),
+	}
+}
+
+func TestSetsHeaders(t *testing.T) {
+	params := map[string]interface{}{"headers": map[string]interface{}{
+		"X-Team":    "platform",
+		"x-version": "2",
+	}}
+	pol, err := GetPolicy(meta, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pol.Validate(params); err != nil {
+		t.Fatal(err)
+	}
+	p := pol.(*Policy)
+	action := p.ExecuteRequest(request(), params)
+	if action == nil || action.Immediate != nil {
+		t.Fatalf("want a continue action, got %+v", action)
+	}
+	want := map[string]string{"x-team": "platform", "x-version": "2"}
+	if !reflect.DeepEqual(action.Headers.Set, want) {
+		t.Fatalf("Set = %v, want %v", action.Headers.Set, want)
+	}
+	if len(action.Headers.Append) != 0 || len(action.Headers.Remove) != 0 {
+		t.Fatalf("unexpected changes: %+v", action.Headers)
+	}
+
+	// A caller modifying one action must not affect the next.
+	action.Headers.Set["x-team"] = "tampered"
+	again := p.ExecuteRequest(request(), params)
+	if again.Headers.Set["x-team"] != "platform" {
+		t.Fatalf("actions share state: %v", again.Headers.Set)
+	}
+	if p.Name() != "setHeaders" {
+		t.Fatalf("Name = %q", p.Name())
+	}
+}
+
+func TestAcceptsStringMap(t *testing.T) {
+	if _, err := GetPolicy(meta, map[string]interface{}{"headers": map[string]string{"x-a": "b"}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestValidateErrors(t *testing.T) {
+	h := func(kv ...interface{}) map[string]interface{} {
+		m := map[string]interface{}{}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return map[string]interface{}{"headers": m}
+	}
+	tests := []struct {
+		name    string
+		params  map[string]interface{}
+		wantErr string
+	}{
+		{"missing", map[string]interface{}{}, `"headers": required`},
+		{"wrong type", map[string]interface{}{"headers": []interface{}{"x"}}, `"headers": must be an object`},
+		{"empty", h(), `"headers": must set at least one header`},
+		{"unknown param", map[string]interface{}{"headers": map[string]interface{}{"a": "b"}, "header": 1}, "unknown parameter(s) header"},
+		{"number value", h("x-a", 1), `header "x-a": value must be a string, got int`},
+		{"bool value", h("x-a", true), `value must be a string, got bool`},
+		{"CRLF injection", h("x-a", "v\r\nx-admin: 1"), `header "x-a": value contains control character`},
+		{"padded value", h("x-a", " v"), "leading or trailing whitespace"},
+		{"empty name", h("", "v"), "name must not be empty"},
+		{"bad name", h("x a", "v"), `header "x a": not a valid header name`},
+		{"pseudo", h(":path", "/admin"), "pseudo-headers cannot be set"},
+		{"host", h("Host", "evil"), `header "Host": cannot be set`},
+		{"envoy internal", h("x-envoy-original-path", "/"), "x-envoy-* headers"},
+		{"framing", h("content-length", "0"), "body framing"},
+		{"duplicate", h("X-A", "1", "x-a", "2"), "given twice"},
+	}
+	p := &Policy{}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := p.Validate(tc.params)
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("Validate error = %v, want it to contain %q", err, tc.wantErr)
+			}
+			if _, err := GetPolicy(meta, tc.params); err == nil || !strings.Contains(err.Error(), `setHeaders v1.0.0 on route "r1"`) {
+				t.Fatalf("GetPolicy error = %v, want it to name policy and route", err)
+			}
+		})
+	}
+}
+
+func TestAllowsEmptyValueAndTab(t *testing.T) {
+	// An empty value is legal HTTP and a deliberate way to blank a header.
+	if _, err := GetPolicy(meta, h1("x-a", "")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := GetPolicy(meta, h1("x-a", "a\tb")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func h1(name, value string) map[string]interface{} {
+	return map[string]interface{}{"headers": map[string]interface{}{name: value}}
+}
+
+func TestConcurrentUse(t *testing.T) {
+	pol, err := GetPolicy(meta, h1("x-a", "b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pol.(*Policy)
+	done := make(chan struct{})
+	for i := 0; i < 16; i++ {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			a := p.ExecuteRequest(request(), nil)
+			a.Headers.Set["x-a"] = "mutated by the engine"
+		}()
+	}
+	for i := 0; i < 16; i++ {
+		<-done
+	}
+	if got := p.ExecuteRequest(request(), nil).Headers.Set["x-a"]; got != "b" {
+		t.Fatalf("configured value changed to %q", got)
+	}
+}
+
+func BenchmarkExecuteRequest(b *testing.B) {
+	pol, err := GetPolicy(meta, map[string]interface{}{"headers": map[string]interface{}{"x-a": "1", "x-b": "2", "x-c": "3"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := pol.(*Policy)
+	ctx := request()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if p.ExecuteRequest(ctx, nil) == nil {
+			b.Fatal("nil action")
+		}
+	}
+}

@@ -1,0 +1,198 @@
+// Package ratelimit is the rateLimiting policy: a token bucket per client (header value,
+// client address or route), kept in process memory or, for a fleet of engine replicas,
+// in Redis.
+package ratelimit
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/policy-engine-builder/policy-engine/worker/policies"
+)
+
+const (
+	policyName = "rateLimiting"
+	// maxKeyLength bounds what a client-chosen key (a header value) costs in memory;
+	// longer keys are replaced by their SHA-256.
+	maxKeyLength = 128
+)
+
+// Policy is one configured rateLimiting instance. Buckets are the only mutable state and
+// are guarded by the backends, so ExecuteRequest/ExecuteResponse are safe for concurrent
+// use.
+type Policy struct {
+	cfg   *config
+	route string
+	// sharedKey names this instance's entry in the request's Shared map, which carries
+	// the decision to the response phase; the chain index keeps two instances apart.
+	sharedKey string
+	local     *localBackend
+	redis     *redisBackend
+}
+
+var (
+	_ policies.RequestPolicy  = (*Policy)(nil)
+	_ policies.ResponsePolicy = (*Policy)(nil)
+)
+
+// GetPolicy is the factory the engine calls once per configured instance. A Redis
+// backend connects lazily, so an engine starts even while Redis is down; requests then
+// get the configured failure mode.
+func GetPolicy(metadata policies.PolicyMetadata, params map[string]interface{}) (policies.Policy, error) {
+	p, err := newPolicy(metadata, params, time.Now)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s on route %q: %w", policyName, metadata.Version, metadata.Route, err)
+	}
+	return p, nil
+}
+
+func newPolicy(metadata policies.PolicyMetadata, params map[string]interface{}, now func() time.Time) (*Policy, error) {
+	cfg, err := parseConfig(params)
+	if err != nil {
+		return nil, err
+	}
+	p := &Policy{
+		cfg:       cfg,
+		route:     metadata.Route,
+		sharedKey: fmt.Sprintf("%s/%d", policyName, metadata.Index),
+	}
+	if cfg.backend == backendLocal {
+		p.local = newLocalBackend(cfg.rate, cfg.burst, cfg.maxKeys, now)
+		return p, nil
+	}
+	prefix := cfg.redisKeyPrefix
+	if prefix == "" {
+		prefix = fmt.Sprintf("ratelimit:%s:%d:", metadata.Route, metadata.Index)
+	}
+	if p.redis, err = newRedisBackend(cfg, metadata.Route, prefix, now); err != nil {
+		return nil, err
+	}
+	// The SDK has no hook for retiring an instance when a new configuration replaces
+	// it; closing the Redis pool when the instance becomes unreachable keeps reloads
+	// from leaking connections. Close does it deterministically for callers that can.
+	runtime.AddCleanup(p, func(b *redisBackend) { _ = b.close() }, p.redis)
+	return p, nil
+}
+
+// Close releases the Redis connection pool, if any.
+func (p *Policy) Close() error {
+	if p.redis != nil {
+		return p.redis.close()
+	}
+	return nil
+}
+
+// Name returns the name declared in policy.yaml.
+func (p *Policy) Name() string { return policyName }
+
+// Validate checks one instance's parameters.
+func (p *Policy) Validate(config map[string]interface{}) error {
+	_, err := parseConfig(config)
+	return err
+}
+
+// ExecuteRequest takes a token for the request's key, or answers 429.
+func (p *Policy) ExecuteRequest(ctx *policies.RequestContext, _ map[string]interface{}) *policies.RequestPolicyAction {
+	key := p.key(ctx)
+	var d decision
+	if p.local != nil {
+		d = p.local.take(key)
+	} else {
+		var err error
+		d, err = p.redis.take(ctx.Context, key)
+		if err != nil {
+			if p.cfg.failureMode == failClosed {
+				return unavailable(err)
+			}
+			return nil
+		}
+	}
+	if !d.allowed {
+		return tooManyRequests(d)
+	}
+	if p.cfg.headersOnSuccess && ctx.Shared != nil {
+		ctx.Shared[p.sharedKey] = d
+	}
+	return nil
+}
+
+// ExecuteResponse adds the rate-limit headers to the response of an admitted request
+// when headersOnSuccess is on.
+func (p *Policy) ExecuteResponse(ctx *policies.ResponseContext, _ map[string]interface{}) *policies.ResponsePolicyAction {
+	if !p.cfg.headersOnSuccess || ctx.Shared == nil {
+		return nil
+	}
+	d, ok := ctx.Shared[p.sharedKey].(decision)
+	if !ok {
+		return nil
+	}
+	return &policies.ResponsePolicyAction{Headers: policies.HeaderChanges{Set: rateLimitHeaders(d)}}
+}
+
+// key picks the bucket for a request. Requests without the header (or without a client
+// address) share one bucket, the empty key, rather than escaping the limit.
+func (p *Policy) key(ctx *policies.RequestContext) string {
+	var key string
+	switch p.cfg.keyBy {
+	case keyByHeader:
+		key = ctx.Headers.Get(p.cfg.header)
+	case keyByRoute:
+		key = ctx.Route
+		if key == "" {
+			key = p.route
+		}
+	default:
+		key = clientIP(ctx.ClientAddress)
+	}
+	if len(key) > maxKeyLength {
+		sum := sha256.Sum256([]byte(key))
+		key = "sha256:" + hex.EncodeToString(sum[:])
+	}
+	return key
+}
+
+// clientIP drops the port: each connection of one client has its own port, and limiting
+// per connection would let a client open more connections to get more requests.
+func clientIP(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
+}
+
+func rateLimitHeaders(d decision) map[string]string {
+	return map[string]string{
+		"x-ratelimit-limit":     strconv.FormatInt(d.limit, 10),
+		"x-ratelimit-remaining": strconv.FormatInt(d.remaining, 10),
+		"x-ratelimit-reset":     strconv.FormatInt(ceilSeconds(d.reset), 10),
+	}
+}
+
+func tooManyRequests(d decision) *policies.RequestPolicyAction {
+	headers := rateLimitHeaders(d)
+	headers["retry-after"] = strconv.FormatInt(max(1, ceilSeconds(d.retryAfter)), 10)
+	headers["content-type"] = "text/plain; charset=utf-8"
+	return &policies.RequestPolicyAction{Immediate: &policies.ImmediateResponse{
+		Status:  429,
+		Headers: headers,
+		Body:    []byte("rate limit exceeded\n"),
+		Details: policyName + ": limit exceeded",
+	}}
+}
+
+func unavailable(err error) *policies.RequestPolicyAction {
+	return &policies.RequestPolicyAction{Immediate: &policies.ImmediateResponse{
+		Status: 503,
+		Headers: map[string]string{
+			"content-type": "text/plain; charset=utf-8",
+			"retry-after":  "1",
+		},
+		Body:    []byte("rate limiter unavailable\n"),
+		Details: policyName + ": redis unavailable, failing closed: " + err.Error(),
+	}}
+}
