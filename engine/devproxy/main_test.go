@@ -1,0 +1,61 @@
+package devproxy
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCLIRejectsBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{},                        // no upstream
+		{"--upstream", "ftp://x"}, // not http
+		{"--upstream", "http://127.0.0.1:1", "--route", "api=name"}, // prefix must start with /
+		{"--upstream", "http://127.0.0.1:1", "--request-body-mode", "SOMETIMES"},
+		{"--upstream", "http://127.0.0.1:1", "--response-body-mode", "FULL_DUPLEX_STREAMED"},
+	} {
+		var stderr bytes.Buffer
+		if code := cli(args, &stderr); code == 0 {
+			t.Errorf("cli(%q) = 0, want non-zero", args)
+		}
+	}
+}
+
+func TestParseRoute(t *testing.T) {
+	r, err := ParseRoute("/api=api-route=http://127.0.0.1:9")
+	if err != nil || r.Prefix != "/api" || r.Name != "api-route" || r.Upstream.Host != "127.0.0.1:9" {
+		t.Errorf("ParseRoute = %+v, %v", r, err)
+	}
+}
+
+func TestRunServesUntilCancelled(t *testing.T) {
+	up := newUpstream(t, "default")
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() {
+		// No processor is listening: with failure_mode_allow the request still passes.
+		done <- Run(ctx, Config{Listen: "127.0.0.1:0", Upstream: up.url(t), ExtProc: "127.0.0.1:1",
+			FailureModeAllow: true}, nil, ready)
+	}()
+	addr := <-ready
+	resp, err := http.Get("http://" + addr.String() + "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	equal(t, "status", resp.StatusCode, http.StatusOK)
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil && !strings.Contains(err.Error(), "closed") {
+			t.Fatal(err)
+		}
+	case <-time.After(6 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+}
