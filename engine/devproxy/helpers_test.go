@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
@@ -136,6 +137,11 @@ func start(t *testing.T, cfg Config, h handler) *env {
 		cfg.Upstream = up.url(t)
 	}
 	cfg.ExtProc = ln.Addr().String()
+	if cfg.MessageTimeout == 0 {
+		// Generous under -race on a busy machine; the default is checked in
+		// TestEnvoyDefaults and timeouts in TestProcessorFailures.
+		cfg.MessageTimeout = 2 * time.Second
+	}
 	p, err := New(cfg, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -5,9 +5,12 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	filterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 )
 
 func TestCLIRejectsBadFlags(t *testing.T) {
@@ -57,5 +60,23 @@ func TestRunServesUntilCancelled(t *testing.T) {
 		}
 	case <-time.After(6 * time.Second):
 		t.Fatal("Run did not return after cancel")
+	}
+}
+
+func TestEnvoyDefaults(t *testing.T) {
+	c, err := (&Config{Upstream: &url.URL{Scheme: "http", Host: "127.0.0.1:1"}, ExtProc: "127.0.0.1:2"}).withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "message timeout", c.MessageTimeout, 200*time.Millisecond)
+	equal(t, "max body", c.MaxBody, int64(1<<20))
+	m := c.Mode
+	if m.GetRequestHeaderMode() != filterv3.ProcessingMode_SEND || m.GetResponseHeaderMode() != filterv3.ProcessingMode_SEND ||
+		m.GetRequestBodyMode() != filterv3.ProcessingMode_NONE || m.GetResponseBodyMode() != filterv3.ProcessingMode_NONE ||
+		m.GetRequestTrailerMode() != filterv3.ProcessingMode_SKIP || m.GetResponseTrailerMode() != filterv3.ProcessingMode_SKIP {
+		t.Errorf("default mode = %v", m)
+	}
+	if c.FailureModeAllow {
+		t.Error("failure_mode_allow must default to false")
 	}
 }

@@ -92,12 +92,13 @@ func eventually(t *testing.T, what string, cond func() bool) {
 type nackRecord struct{ node, version, detail string }
 
 type fleetEnv struct {
-	path  string
-	addr  string
-	mu    sync.Mutex
-	nacks []nackRecord
-	stop  context.CancelFunc
-	done  chan error
+	path    string
+	addr    string
+	mu      sync.Mutex
+	nacks   []nackRecord
+	invalid int
+	stop    context.CancelFunc
+	done    chan error
 }
 
 func (f *fleetEnv) serverNACKs() []nackRecord {
@@ -113,6 +114,11 @@ func (f *fleetEnv) startServer(t *testing.T) {
 		OnNACK: func(node, version, detail string) {
 			f.mu.Lock()
 			f.nacks = append(f.nacks, nackRecord{node, version, detail})
+			f.mu.Unlock()
+		},
+		OnInvalid: func(error) {
+			f.mu.Lock()
+			f.invalid++
 			f.mu.Unlock()
 		},
 	}})
@@ -185,6 +191,9 @@ func TestFleetSharesOneSource(t *testing.T) {
 	write(t, f.path, config("default", "api", "admin:setHeaders"))
 	both("changed config", "default", "api", "admin")
 	for i, c := range counters {
+		// The hook runs just after Apply returns: wait for it, then make sure
+		// nothing was applied twice.
+		eventually(t, fmt.Sprintf("engine-%d update count", i), func() bool { return c.Updates.Load() >= 2 })
 		if got := c.Updates.Load(); got != 2 {
 			t.Errorf("engine-%d updates = %d, want 2", i, got)
 		}
@@ -212,6 +221,20 @@ func TestFleetSharesOneSource(t *testing.T) {
 		}
 	}
 	both("last good config after NACK", "default", "api", "admin")
+
+	// A file that is not even a config document is not published at all.
+	write(t, f.path, "routes: {not: a list}\n")
+	eventually(t, "invalid file reported", func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.invalid == 1
+	})
+	time.Sleep(100 * time.Millisecond)
+	for i, c := range counters {
+		if c.NACKs.Load() != 1 || c.Updates.Load() != 2 {
+			t.Errorf("engine-%d saw the unpublishable file: %d NACKs, %d updates", i, c.NACKs.Load(), c.Updates.Load())
+		}
+	}
 
 	// Server restart: the subscribers reconnect and pick up what changed meanwhile.
 	f.stopServer()
