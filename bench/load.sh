@@ -11,8 +11,8 @@
 #                   compared with a second no-op server, which shows the noise level
 #   ENGINE_CONFIG   engine config [bench/engine-config.yaml]
 #   ENGINE_ADDR     engine ext_proc address [127.0.0.1:9001]
-#   ENGINE_ARGS     engine arguments [--config $ENGINE_CONFIG]; make them bind
-#                   ENGINE_ADDR on loopback
+#   ENGINE_ARGS     engine arguments [serve --config $ENGINE_CONFIG --listen
+#                   $ENGINE_ADDR --admin 127.0.0.1:9103 --log-level warn]
 #   NOOP_ADDR       no-op server address [127.0.0.1:9101]
 #   CONCURRENCY [32]  DURATION [10s per target]  ROUNDS [3]  WARMUP [1s]
 #   ROUTE [api]     xds.route_name sent;  HEADERS ["x-api-key=bench-key"] space-separated
@@ -24,7 +24,7 @@ GO=${GO:-go}
 ENGINE_BIN=${ENGINE_BIN:-}
 ENGINE_CONFIG=${ENGINE_CONFIG:-$root/bench/engine-config.yaml}
 ENGINE_ADDR=${ENGINE_ADDR:-127.0.0.1:9001}
-ENGINE_ARGS=${ENGINE_ARGS:---config $ENGINE_CONFIG}
+ENGINE_ARGS=${ENGINE_ARGS:-serve --config $ENGINE_CONFIG --listen $ENGINE_ADDR --admin 127.0.0.1:9103 --log-level warn}
 NOOP_ADDR=${NOOP_ADDR:-127.0.0.1:9101}
 CONCURRENCY=${CONCURRENCY:-32}
 DURATION=${DURATION:-10s}

@@ -2,6 +2,7 @@ package devproxy
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -27,15 +28,34 @@ func (r *routeFlags) Set(s string) error {
 	return nil
 }
 
-// Main is the `policy-engine devproxy` subcommand: args exclude the subcommand name.
-// It returns the process exit code.
+// Main is the `policy-engine devproxy` subcommand as a process: args exclude the
+// subcommand name; it stops on SIGINT/SIGTERM and returns the exit code.
 func Main(args []string) int {
-	return cli(args, os.Stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := Command(ctx, args, os.Stderr)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, new(usageError)):
+		fmt.Fprintln(os.Stderr, "devproxy:", err)
+		return 2
+	default:
+		fmt.Fprintln(os.Stderr, "devproxy:", err)
+		return 1
+	}
 }
 
-func cli(args []string, stderr io.Writer) int {
+// usageError is a bad command line, as opposed to a failure while running.
+type usageError struct{ error }
+
+// Command parses the devproxy flags and runs the proxy until ctx is done, logging to
+// logOut. It fits a subcommand table of func(ctx, args, writer) error.
+func Command(ctx context.Context, args []string, logOut io.Writer) error {
 	fs := flag.NewFlagSet("devproxy", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(logOut)
 	var (
 		cfg      Config
 		routes   routeFlags
@@ -53,12 +73,14 @@ func cli(args []string, stderr io.Writer) int {
 	fs.BoolVar(&cfg.FailureModeAllow, "failure-mode-allow", false, "on ext_proc failure, continue unprocessed instead of failing the request")
 	fs.BoolVar(&cfg.AllowModeOverride, "allow-mode-override", true, "honour mode_override on headers responses")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected arguments %v", fs.Args())}
 	}
 	u, err := parseUpstream(upstream)
 	if err != nil {
-		fmt.Fprintln(stderr, "devproxy: --upstream:", err)
-		return 2
+		return usageError{fmt.Errorf("--upstream: %w", err)}
 	}
 	cfg.Upstream, cfg.Routes = u, routes
 	cfg.Mode = DefaultMode()
@@ -68,20 +90,15 @@ func cli(args []string, stderr io.Writer) int {
 	}{"request-body-mode": {*reqBody, &cfg.Mode.RequestBodyMode}, "response-body-mode": {*respBody, &cfg.Mode.ResponseBodyMode}} {
 		m, ok := filterv3.ProcessingMode_BodySendMode_value[spec.v]
 		if !ok {
-			fmt.Fprintf(stderr, "devproxy: --%s: unknown body mode %q\n", flagName, spec.v)
-			return 2
+			return usageError{fmt.Errorf("--%s: unknown body mode %q", flagName, spec.v)}
 		}
 		*spec.dst = filterv3.ProcessingMode_BodySendMode(m)
 	}
 	if !*respHdrs {
 		cfg.Mode.ResponseHeaderMode = filterv3.ProcessingMode_SKIP
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	log := slog.New(slog.NewTextHandler(stderr, nil))
-	if err := Run(ctx, cfg, log, nil); err != nil {
-		fmt.Fprintln(stderr, "devproxy:", err)
-		return 1
+	if err := checkMode(cfg.Mode); err != nil {
+		return usageError{err}
 	}
-	return 0
+	return Run(ctx, cfg, slog.New(slog.NewTextHandler(logOut, nil)), nil)
 }
