@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	filterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 )
 
@@ -85,4 +86,29 @@ func TestUnreachableProcessorFailsClosed(t *testing.T) {
 		t.Errorf("status %d, want 500 or 504", rec.Code)
 	}
 	equal(t, "upstream hits", len(up.seen()), 0)
+}
+
+func TestResponsePhaseTimeoutFailOpenPassesUpstreamResponse(t *testing.T) {
+	e := start(t, Config{MessageTimeout: 50 * time.Millisecond, FailureModeAllow: true},
+		func(req *extprocv3.ProcessingRequest) (*extprocv3.ProcessingResponse, error) {
+			if req.GetResponseHeaders() != nil {
+				time.Sleep(150 * time.Millisecond)
+			}
+			return cont(req)
+		})
+	r := e.do(t, http.MethodGet, "/slow", "", nil)
+	equal(t, "status", r.status, http.StatusOK)
+	equal(t, "body", r.body, "default saw /slow ")
+	equal(t, "x-upstream", r.header.Get("X-Upstream"), "default")
+}
+
+func TestUnsupportedModeOverrideFailsTheRequest(t *testing.T) {
+	e := start(t, Config{AllowModeOverride: true}, func(req *extprocv3.ProcessingRequest) (*extprocv3.ProcessingResponse, error) {
+		resp, _ := cont(req)
+		resp.ModeOverride = &filterv3.ProcessingMode{RequestBodyMode: filterv3.ProcessingMode_FULL_DUPLEX_STREAMED}
+		return resp, nil
+	})
+	r := e.do(t, http.MethodPost, "/o", "body", nil)
+	equal(t, "status", r.status, http.StatusInternalServerError)
+	equal(t, "upstream hits", len(e.up.seen()), 0)
 }

@@ -103,3 +103,26 @@ func TestAssembleNeedsSettings(t *testing.T) {
 		t.Error("Assemble accepted a resource of another type")
 	}
 }
+
+func TestSnapshotVersionsPerResource(t *testing.T) {
+	a, err := Split([]byte(sample), "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Split([]byte(strings.Replace(sample, "50ms", "60ms", 1)), "v2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa, _ := newSnapshot("v1", a)
+	sb, _ := newSnapshot("v2", b)
+	va, vb := sa.GetVersionMap(TypeURL), sb.GetVersionMap(TypeURL)
+	if va["route/zeta"] != vb["route/zeta"] {
+		t.Error("unchanged chain got a new version")
+	}
+	if va["route/alpha"] == vb["route/alpha"] || va["settings"] == vb["settings"] {
+		t.Error("changed chain (or settings carrying the snapshot version) kept its version")
+	}
+	if sa.GetVersion(TypeURL) != "v1" || sa.GetVersion("other") != "" || len(sa.GetResources(TypeURL)) != 3 {
+		t.Error("snapshot accessors")
+	}
+}

@@ -111,7 +111,11 @@ func (s *Server) reload() error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.cfg.ConfigPath, err)
 	}
-	if err := s.cache.SetSnapshot(context.Background(), fleetKey, newSnapshot(version, parts)); err != nil {
+	snap, err := newSnapshot(version, parts)
+	if err != nil {
+		return err
+	}
+	if err := s.cache.SetSnapshot(context.Background(), fleetKey, snap); err != nil {
 		return err
 	}
 	s.log.Info("policy discovery: published", "version", version, "parts", len(parts))

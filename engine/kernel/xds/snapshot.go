@@ -1,9 +1,13 @@
 package xds
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	"google.golang.org/protobuf/proto"
 )
 
 // snapshot is one version of the config parts. go-control-plane's own Snapshot knows
@@ -11,16 +15,28 @@ import (
 type snapshot struct {
 	version   string
 	resources map[string]types.ResourceWithTTL
+	versions  map[string]string // per resource, for delta xDS
 }
 
 var _ cachev3.ResourceSnapshot = (*snapshot)(nil)
 
-func newSnapshot(version string, parts []types.Resource) *snapshot {
-	s := &snapshot{version: version, resources: make(map[string]types.ResourceWithTTL, len(parts))}
+// newSnapshot also gives each resource a version of its own, a hash of its content,
+// so a delta xDS subscriber would be sent only the chains that changed.
+func newSnapshot(version string, parts []types.Resource) (*snapshot, error) {
+	s := &snapshot{version: version,
+		resources: make(map[string]types.ResourceWithTTL, len(parts)),
+		versions:  make(map[string]string, len(parts))}
 	for _, p := range parts {
-		s.resources[cachev3.GetResourceName(p)] = types.ResourceWithTTL{Resource: p}
+		name := cachev3.GetResourceName(p)
+		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(p)
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(b)
+		s.resources[name] = types.ResourceWithTTL{Resource: p}
+		s.versions[name] = hex.EncodeToString(sum[:8])
 	}
-	return s
+	return s, nil
 }
 
 func (s *snapshot) GetVersion(typeURL string) string {
@@ -48,19 +64,15 @@ func (s *snapshot) GetResources(typeURL string) map[string]types.Resource {
 	return out
 }
 
-// ConstructVersionMap has nothing to precompute: every part carries the snapshot
-// version (delta xDS is not used by the subscriber, but stays coherent).
+// ConstructVersionMap has nothing left to do: newSnapshot built the map, so the
+// snapshot stays immutable once the cache has it.
 func (s *snapshot) ConstructVersionMap() error { return nil }
 
 func (s *snapshot) GetVersionMap(typeURL string) map[string]string {
 	if typeURL != TypeURL {
 		return nil
 	}
-	out := make(map[string]string, len(s.resources))
-	for name := range s.resources {
-		out[name] = s.version
-	}
-	return out
+	return s.versions
 }
 
 // fleet is the cache's node hash: every subscriber gets the same snapshot, which is
