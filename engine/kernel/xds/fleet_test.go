@@ -1,0 +1,249 @@
+package xds
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeStore stands in for worker/core's store: it validates something real (every
+// policy must be one the binary knows) and keeps the last good document.
+type fakeStore struct {
+	mu      sync.Mutex
+	current map[string]any
+	applied int
+}
+
+var knownPolicies = map[string]bool{"apiKey": true, "setHeaders": true, "rateLimiting": true}
+
+func (s *fakeStore) Apply(raw []byte, source string) error {
+	var doc struct {
+		Routes []struct {
+			Name     string `json:"name"`
+			Policies []struct {
+				Name string `json:"name"`
+			} `json:"policies"`
+		} `json:"routes"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return err
+	}
+	for _, r := range doc.Routes {
+		for _, p := range r.Policies {
+			if !knownPolicies[p.Name] {
+				return fmt.Errorf("route %q: unknown policy %q", r.Name, p.Name)
+			}
+		}
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.current, s.applied = m, s.applied+1
+	return nil
+}
+
+// routes lists the route names of the current config.
+func (s *fakeStore) routes() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	rs, _ := s.current["routes"].([]any)
+	for _, r := range rs {
+		out = append(out, r.(map[string]any)["name"].(string))
+	}
+	return out
+}
+
+func config(routes ...string) string {
+	var b strings.Builder
+	b.WriteString("defaultRoute: default\nroutes:\n")
+	for _, r := range routes {
+		name, policy, _ := strings.Cut(r, ":")
+		if policy == "" {
+			policy = "apiKey"
+		}
+		fmt.Fprintf(&b, "  - name: %s\n    policies:\n      - {name: %s, version: v1.0.0}\n", name, policy)
+	}
+	return b.String()
+}
+
+// eventually polls cond for up to five seconds.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+type nackRecord struct{ node, version, detail string }
+
+type fleetEnv struct {
+	path    string
+	addr    string
+	mu      sync.Mutex
+	nacks   []nackRecord
+	invalid int
+	stop    context.CancelFunc
+	done    chan error
+}
+
+func (f *fleetEnv) serverNACKs() []nackRecord {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]nackRecord(nil), f.nacks...)
+}
+
+// startServer serves f.path on f.addr (a fresh port when empty).
+func (f *fleetEnv) startServer(t *testing.T) {
+	t.Helper()
+	s, err := NewServer(ServerConfig{ConfigPath: f.path, PollInterval: 20 * time.Millisecond, Hooks: ServerHooks{
+		OnNACK: func(node, version, detail string) {
+			f.mu.Lock()
+			f.nacks = append(f.nacks, nackRecord{node, version, detail})
+			f.mu.Unlock()
+		},
+		OnInvalid: func(error) {
+			f.mu.Lock()
+			f.invalid++
+			f.mu.Unlock()
+		},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := f.addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.addr = ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	f.stop, f.done = cancel, make(chan error, 1)
+	go func() { f.done <- s.Serve(ctx, ln) }()
+}
+
+func (f *fleetEnv) stopServer() {
+	f.stop()
+	<-f.done
+}
+
+func write(t *testing.T, path, content string) {
+	t.Helper()
+	// Write then rename, as config management tools do, so the poller never reads
+	// a half-written file.
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFleetSharesOneSource(t *testing.T) {
+	f := &fleetEnv{path: filepath.Join(t.TempDir(), "config.yaml")}
+	write(t, f.path, config("default", "api"))
+	f.startServer(t)
+	t.Cleanup(func() { f.stopServer() })
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	stores := []*fakeStore{{}, {}}
+	counters := []*Counters{{}, {}}
+	for i := range stores {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = Subscribe(ctx, SubscriberConfig{Server: f.addr, NodeID: fmt.Sprintf("engine-%d", i),
+				Applier: stores[i], Hooks: counters[i].Hooks(), MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
+		}()
+	}
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+	})
+	both := func(what string, want ...string) {
+		t.Helper()
+		for i, s := range stores {
+			eventually(t, fmt.Sprintf("engine-%d %s", i, what), func() bool { return strings.Join(s.routes(), ",") == strings.Join(want, ",") })
+		}
+	}
+	both("initial config", "default", "api")
+
+	// A file change reaches both subscribers.
+	write(t, f.path, config("default", "api", "admin:setHeaders"))
+	both("changed config", "default", "api", "admin")
+	for i, c := range counters {
+		// The hook runs just after Apply returns: wait for it, then make sure
+		// nothing was applied twice.
+		eventually(t, fmt.Sprintf("engine-%d update count", i), func() bool { return c.Updates.Load() >= 2 })
+		if got := c.Updates.Load(); got != 2 {
+			t.Errorf("engine-%d updates = %d, want 2", i, got)
+		}
+	}
+
+	// An invalid chain is NACKed by both, with the reason reaching the server, and
+	// both keep the last good config.
+	write(t, f.path, config("default", "api", "admin:noSuchPolicy"))
+	eventually(t, "NACKs at the server", func() bool { return len(f.serverNACKs()) >= 2 })
+	nodes := map[string]bool{}
+	for _, n := range f.serverNACKs() {
+		nodes[n.node] = true
+		if !strings.Contains(n.detail, `unknown policy "noSuchPolicy"`) || n.version == "" {
+			t.Errorf("NACK from %s: version %q detail %q", n.node, n.version, n.detail)
+		}
+	}
+	if !nodes["engine-0"] || !nodes["engine-1"] {
+		t.Errorf("NACKs came from %v, want both engines", nodes)
+	}
+	// The server must not resend the rejected version in a loop.
+	time.Sleep(200 * time.Millisecond)
+	for i, c := range counters {
+		if got := c.NACKs.Load(); got != 1 {
+			t.Errorf("engine-%d NACKs = %d, want exactly 1 (no resend loop)", i, got)
+		}
+	}
+	both("last good config after NACK", "default", "api", "admin")
+
+	// A file that is not even a config document is not published at all.
+	write(t, f.path, "routes: {not: a list}\n")
+	eventually(t, "invalid file reported", func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.invalid == 1
+	})
+	time.Sleep(100 * time.Millisecond)
+	for i, c := range counters {
+		if c.NACKs.Load() != 1 || c.Updates.Load() != 2 {
+			t.Errorf("engine-%d saw the unpublishable file: %d NACKs, %d updates", i, c.NACKs.Load(), c.Updates.Load())
+		}
+	}
+
+	// Server restart: the subscribers reconnect and pick up what changed meanwhile.
+	f.stopServer()
+	write(t, f.path, config("default", "v3"))
+	f.startServer(t)
+	both("config from the restarted server", "default", "v3")
+	for i, c := range counters {
+		if c.Reconnects.Load() == 0 {
+			t.Errorf("engine-%d never reconnected", i)
+		}
+	}
+}
