@@ -1,0 +1,142 @@
+package main
+
+import (
+	"fmt"
+	"go/version"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"golang.org/x/tools/go/packages"
+)
+
+// check runs every check on every policy. Policies whose go.mod or syntax is broken are
+// left out of the shared workspace so one bad policy cannot hide the others' problems.
+func check(req Request) (*Response, error) {
+	resp := &Response{Results: make([]*Result, 0, len(req.Policies))}
+	healthy := map[string]*Result{} // module path -> result
+	inputs := map[string]PolicyInput{}
+	seenModule := map[string]string{}
+	goLine := "1.21"
+	for _, in := range req.Policies {
+		res := &Result{ID: in.ID, GoFiles: []string{}, Imports: []string{}, Problems: []Problem{}}
+		resp.Results = append(resp.Results, res)
+		mod, problems := readModule(req, in)
+		res.Module = mod
+		res.Problems = append(res.Problems, problems...)
+		res.Problems = append(res.Problems, parseSources(in.Dir, res)...)
+		if mod == nil || len(res.Problems) > 0 {
+			continue
+		}
+		if other, dup := seenModule[mod.Path]; dup {
+			res.Problems = append(res.Problems, Problem{Code: "gomod-duplicate-module", File: "go.mod", Line: 1,
+				Message: fmt.Sprintf("module path %s is also used by %s; every policy version needs its own module path", mod.Path, other)})
+			continue
+		}
+		seenModule[mod.Path] = in.ID
+		healthy[mod.Path] = res
+		inputs[mod.Path] = in
+		if mod.GoVersion != "" && version.Compare("go"+mod.GoVersion, "go"+goLine) > 0 {
+			goLine = mod.GoVersion
+		}
+	}
+	if len(healthy) == 0 {
+		return resp, nil
+	}
+	if err := typeCheck(req, healthy, inputs, goLine); err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// typeCheck loads the SDK and every healthy policy package in one go/packages call.
+func typeCheck(req Request, healthy map[string]*Result, inputs map[string]PolicyInput, goLine string) error {
+	engineGo, err := engineGoVersion(req.EngineDir)
+	if err != nil {
+		return err
+	}
+	if version.Compare("go"+engineGo, "go"+goLine) > 0 {
+		goLine = engineGo
+	}
+	paths := make([]string, 0, len(healthy))
+	for p := range healthy {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	var work strings.Builder
+	fmt.Fprintf(&work, "go %s\n\nuse %s\n", goLine, quote(req.EngineDir))
+	for _, p := range paths {
+		fmt.Fprintf(&work, "use %s\n", quote(inputs[p].Dir))
+	}
+	workFile := filepath.Join(req.WorkDir, "go.work")
+	if err := os.WriteFile(workFile, []byte(work.String()), 0o644); err != nil {
+		return err
+	}
+	cfg := &packages.Config{
+		Mode: packages.NeedName | packages.NeedFiles | packages.NeedImports | packages.NeedTypes |
+			packages.NeedTypesInfo | packages.NeedSyntax,
+		Dir: req.WorkDir,
+		// GOTOOLCHAIN=local: a policy must never make the builder download another Go.
+		Env:   append(os.Environ(), "GOWORK="+workFile, "GOTOOLCHAIN=local", "GOFLAGS="),
+		Tests: false,
+	}
+	pkgs, err := packages.Load(cfg, paths...)
+	if err != nil {
+		return fmt.Errorf("loading packages: %w", err)
+	}
+	for _, pkg := range pkgs {
+		res, ok := healthy[pkg.PkgPath]
+		if !ok {
+			continue
+		}
+		dir := inputs[pkg.PkgPath].Dir
+		for _, e := range pkg.Errors {
+			res.Problems = append(res.Problems, packageProblem(dir, e))
+		}
+		if len(pkg.Errors) > 0 || pkg.Types == nil {
+			continue
+		}
+		res.Problems = append(res.Problems, checkFactory(req.SDKPackage, dir, pkg, inputs[pkg.PkgPath])...)
+	}
+	return nil
+}
+
+func engineGoVersion(engineDir string) (string, error) {
+	in := PolicyInput{ID: "engine", Dir: engineDir}
+	mod, problems := readModule(Request{PoliciesDir: engineDir, GoVersion: "go9999"}, in)
+	if mod == nil {
+		return "", fmt.Errorf("engine go.mod: %v", problems)
+	}
+	return mod.GoVersion, nil
+}
+
+func quote(s string) string { return fmt.Sprintf("%q", s) }
+
+// packageProblem locates a go/packages error ("file:line:col: msg") relative to dir.
+func packageProblem(dir string, e packages.Error) Problem {
+	code := map[packages.ErrorKind]string{
+		packages.ParseError: "go-syntax",
+		packages.TypeError:  "go-type",
+	}[e.Kind]
+	if code == "" {
+		code = "go-load"
+	}
+	p := Problem{Code: code, Message: e.Msg}
+	pos := e.Pos
+	if pos != "" && pos != "-" {
+		parts := strings.Split(pos, ":")
+		p.File = relTo(dir, parts[0])
+		if len(parts) > 1 {
+			fmt.Sscanf(parts[1], "%d", &p.Line)
+		}
+	}
+	return p
+}
+
+func relTo(dir, file string) string {
+	if rel, err := filepath.Rel(dir, file); err == nil && !strings.HasPrefix(rel, "..") {
+		return filepath.ToSlash(rel)
+	}
+	return filepath.Base(file)
+}
