@@ -91,8 +91,16 @@ func typeCheck(req Request, healthy map[string]*Result, inputs map[string]Policy
 			continue
 		}
 		dir := inputs[pkg.PkgPath].Dir
+		// When Go located the problem (parse or type error), the list error that repeats
+		// the compiler's output adds nothing but an absolute path.
+		located := false
 		for _, e := range pkg.Errors {
-			res.Problems = append(res.Problems, packageProblem(dir, e))
+			located = located || e.Kind == packages.ParseError || e.Kind == packages.TypeError
+		}
+		for _, e := range pkg.Errors {
+			if !located || e.Kind != packages.ListError {
+				res.Problems = append(res.Problems, packageProblem(dir, e))
+			}
 		}
 		if len(pkg.Errors) > 0 || pkg.Types == nil {
 			continue

@@ -218,25 +218,30 @@ def build_command(settings: Settings, output: Path) -> list[str]:
 
 def compile_engine(manifest: Manifest, ws: Workspace, settings: Settings, out_dir: Path) -> Path:
     """Build the binary into out_dir/policy-engine (replaced atomically) and return it."""
+    upx = upx_binary() if settings.upx else None
     check_engine_dependencies(manifest, ws)
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / BINARY
     tmp = out_dir / f".{BINARY}.tmp"
     _run(build_command(settings, tmp.resolve()), ws.engine, _go_env(ws, settings), "go build")
-    if settings.upx:
-        _compress(tmp)
+    if upx is not None:
+        _compress(upx, tmp)
     tmp.replace(target)
     return target
 
 
-def _compress(binary: Path) -> None:
+def upx_binary() -> str:
+    """upx (or Debian's upx-ucl); checked before compiling so a missing tool fails fast."""
     upx = shutil.which("upx") or shutil.which("upx-ucl")
     if upx is None:
-        binary.unlink(missing_ok=True)
         raise ToolMissing(
             "ENABLE_UPX_COMPRESSION is on but upx is not installed; install upx "
             "(apt-get install upx-ucl) or turn compression off"
         )
+    return upx
+
+
+def _compress(upx: str, binary: Path) -> None:
     proc = subprocess.run(
         [upx, "-q", "--best", "--lzma", str(binary)], capture_output=True, text=True
     )

@@ -1,0 +1,1 @@
+"""Shared fixtures for the Python and end-to-end suites."""
