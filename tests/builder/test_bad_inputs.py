@@ -9,8 +9,8 @@ import os
 from pathlib import Path
 
 import pytest
-
 from policy_builder.safe_yaml import MAX_YAML_BYTES
+
 from tests.builder.policytree import (
     ENGINE,
     ENGINE_REQUIRE,
@@ -45,13 +45,27 @@ def _line(text: str, needle: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def bad_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, int, dict[str, object]]:
+def bad_run(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, Path, int, dict[str, object]]:
     root = tmp_path_factory.mktemp("bad") / "policies"
     out = root.parent / "out"
     w = write_policy
     w(root, "good/v1.0.0", "good", "v1.0.0")
-    w(root, "malformed/v1.0.0", "m", "v1.0.0", yaml_text="name: m\nversion: [v1\nparameters: []\n")
-    w(root, "dupkey/v1.0.0", "d", "v1.0.0", yaml_text="name: a\nname: b\nversion: v1.0.0\n")
+    w(
+        root,
+        "malformed/v1.0.0",
+        "m",
+        "v1.0.0",
+        yaml_text="name: m\nversion: [v1\nparameters: []\n",
+    )
+    w(
+        root,
+        "dupkey/v1.0.0",
+        "d",
+        "v1.0.0",
+        yaml_text="name: a\nname: b\nversion: v1.0.0\n",
+    )
     bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
         f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8)
     )
@@ -61,13 +75,19 @@ def bad_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, int, 
     d = w(root, "huge/v1.0.0", "h", "v1.0.0")
     (d / "policy.yaml").write_text(policy_yaml("h", "v1.0.0") + "#" * (MAX_YAML_BYTES + 10))
     for rel, name in [
-        ("quote/v1.0.0", '\'a"b\''),
+        ("quote/v1.0.0", "'a\"b'"),
         ("backtick/v1.0.0", "'a`b'"),
         ("newline/v1.0.0", '"a\\nb"'),
         ("slash/v1.0.0", "a/b"),
     ]:
         w(root, rel, "x", "v1.0.0", yaml_text=policy_yaml(name, "v1.0.0"))
-    w(root, "slashver/v1.0.0", "x", "v1.0.0", yaml_text=policy_yaml("slashVer", "v1.0.0/../x"))
+    w(
+        root,
+        "slashver/v1.0.0",
+        "x",
+        "v1.0.0",
+        yaml_text=policy_yaml("slashVer", "v1.0.0/../x"),
+    )
     w(
         root,
         "replace-outside/v1.0.0",
@@ -103,7 +123,13 @@ def bad_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, int, 
         "v1.0.0",
         yaml_text="name: badParam\nversion: v1.0.0\nparameters:\n  - name: a\n    type: strng\n",
     )
-    w(root, "no-params/v1.0.0", "noParams", "v1.0.0", yaml_text="name: noParams\nversion: v1.0.0\n")
+    w(
+        root,
+        "no-params/v1.0.0",
+        "noParams",
+        "v1.0.0",
+        yaml_text="name: noParams\nversion: v1.0.0\n",
+    )
     w(root, "mismatch/v2.0.0", "mismatch", "v1.0.0")
     before = tree_state(root)
     code = main_validate(root, out)
@@ -121,7 +147,9 @@ def errors(run: tuple[Path, Path, int, dict[str, object]], rel: str) -> list[dic
     return report_errors(run[1], rel)
 
 
-def test_exit_code_and_build_error(bad_run: tuple[Path, Path, int, dict[str, object]]) -> None:
+def test_exit_code_and_build_error(
+    bad_run: tuple[Path, Path, int, dict[str, object]],
+) -> None:
     _, out, code, build_error = bad_run
     assert code == 1
     assert build_error["phase"] == "validation"
@@ -132,7 +160,7 @@ def test_exit_code_and_build_error(bad_run: tuple[Path, Path, int, dict[str, obj
     assert "bad-types/v1.0.0" in invalid
     report = json.loads((out / "validation_report.json").read_text())
     assert report["valid"] is False
-    good = [r for r in report["policies"] if r["path"] == "good/v1.0.0"][0]
+    good = next(r for r in report["policies"] if r["path"] == "good/v1.0.0")
     assert good["status"] == "valid"
 
 
@@ -140,9 +168,19 @@ def test_exit_code_and_build_error(bad_run: tuple[Path, Path, int, dict[str, obj
     ("rel", "code", "line", "message"),
     [
         ("malformed/v1.0.0", "yaml-syntax", 3, "malformed YAML"),
-        ("dupkey/v1.0.0", "yaml-duplicate-key", 2, "duplicate key 'name' (first at line 1)"),
+        (
+            "dupkey/v1.0.0",
+            "yaml-duplicate-key",
+            2,
+            "duplicate key 'name' (first at line 1)",
+        ),
         ("aliasbomb/v1.0.0", "yaml-aliases", 0, "more than 16 YAML aliases"),
-        ("latin1/v1.0.0", "yaml-not-utf8", 1, "not valid UTF-8 (byte 0xe9 at offset 9)"),
+        (
+            "latin1/v1.0.0",
+            "yaml-not-utf8",
+            1,
+            "not valid UTF-8 (byte 0xe9 at offset 9)",
+        ),
         ("huge/v1.0.0", "yaml-too-large", 0, f"the limit is {MAX_YAML_BYTES} bytes"),
         ("quote/v1.0.0", "schema", 1, 'name: "a\\"b" is not allowed'),
         ("backtick/v1.0.0", "schema", 1, 'name: "a`b" is not allowed'),
@@ -151,20 +189,40 @@ def test_exit_code_and_build_error(bad_run: tuple[Path, Path, int, dict[str, obj
         ("slashver/v1.0.0", "schema", 2, 'version: "v1.0.0/../x" is not allowed'),
         ("bad-param/v1.0.0", "schema", 5, "parameters[0].type: 'strng' is not one of"),
         ("no-params/v1.0.0", "schema", 1, "missing required field 'parameters'"),
-        ("replace-outside/v1.0.0", "gomod-replace-outside", 7, "points outside the policies"),
+        (
+            "replace-outside/v1.0.0",
+            "gomod-replace-outside",
+            7,
+            "points outside the policies",
+        ),
         ("no-go/v1.0.0", "no-go-files", 0, "no .go file in the policy directory"),
         ("bad-syntax/v1.0.0", "go-syntax", 6, "expected '}', found 'EOF'"),
         ("bad-types/v1.0.0", "go-type", 8, "undefined: undefinedThing"),
-        ("bad-factory/v1.0.0", "factory-signature", 7, "GetPolicy has type func(params map"),
+        (
+            "bad-factory/v1.0.0",
+            "factory-signature",
+            7,
+            "GetPolicy has type func(params map",
+        ),
         (
             "no-response/v1.0.0",
             "interface-missing",
             7,
             "does not implement policies.ResponsePolicy (missing method ExecuteResponse)",
         ),
-        ("dup-a/v1.0.0", "duplicate-policy", 0, "dupName:v1.0.0 is declared both in dup-a/v1.0.0"),
+        (
+            "dup-a/v1.0.0",
+            "duplicate-policy",
+            0,
+            "dupName:v1.0.0 is declared both in dup-a/v1.0.0",
+        ),
         ("dup-b/v1.0.0", "duplicate-policy", 0, "and in dup-a/v1.0.0"),
-        ("go-too-new/v1.0.0", "gomod-go-too-new", 3, "go.mod says 'go 1.99' but the builder's Go"),
+        (
+            "go-too-new/v1.0.0",
+            "gomod-go-too-new",
+            3,
+            "go.mod says 'go 1.99' but the builder's Go",
+        ),
     ],
 )
 def test_problem(
@@ -182,7 +240,9 @@ def test_problem(
         assert any(e["line"] == line for e in matching), matching
 
 
-def test_file_names_are_relative(bad_run: tuple[Path, Path, int, dict[str, object]]) -> None:
+def test_file_names_are_relative(
+    bad_run: tuple[Path, Path, int, dict[str, object]],
+) -> None:
     for e in errors(bad_run, "bad-types/v1.0.0"):
         assert e["file"] == "policy.go"
 
@@ -191,15 +251,24 @@ def test_version_directory_mismatch_is_a_warning(
     bad_run: tuple[Path, Path, int, dict[str, object]],
 ) -> None:
     report = json.loads((bad_run[1] / "validation_report.json").read_text())
-    row = [r for r in report["policies"] if r["path"] == "mismatch/v2.0.0"][0]
+    row = next(r for r in report["policies"] if r["path"] == "mismatch/v2.0.0")
     assert row["status"] == "valid"
-    assert row["warnings"][0]["message"] == "directory version (v2.0.0) != policy.yaml version (v1.0.0)"
+    assert (
+        row["warnings"][0]["message"]
+        == "directory version (v2.0.0) != policy.yaml version (v1.0.0)"
+    )
 
 
 def test_empty_policies_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "policies").mkdir()
     code, out = run_json(
-        ["build", "--policies", str(tmp_path / "policies"), "--output", str(tmp_path / "o")],
+        [
+            "build",
+            "--policies",
+            str(tmp_path / "policies"),
+            "--output",
+            str(tmp_path / "o"),
+        ],
         capsys,
     )
     assert code == 1

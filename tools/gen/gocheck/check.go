@@ -52,12 +52,12 @@ func check(req Request) (*Response, error) {
 
 // typeCheck loads the SDK and every healthy policy package in one go/packages call.
 func typeCheck(req Request, healthy map[string]*Result, inputs map[string]PolicyInput, goLine string) error {
-	engineGo, err := engineGoVersion(req.EngineDir)
+	engine, err := engineModule(req.EngineDir)
 	if err != nil {
 		return err
 	}
-	if version.Compare("go"+engineGo, "go"+goLine) > 0 {
-		goLine = engineGo
+	if version.Compare("go"+engine.GoVersion, "go"+goLine) > 0 {
+		goLine = engine.GoVersion
 	}
 	paths := make([]string, 0, len(healthy))
 	for p := range healthy {
@@ -66,8 +66,24 @@ func typeCheck(req Request, healthy map[string]*Result, inputs map[string]Policy
 	sort.Strings(paths)
 	var work strings.Builder
 	fmt.Fprintf(&work, "go %s\n\nuse %s\n", goLine, quote(req.EngineDir))
+	// Policies require the engine at versions no module proxy has; pin each to the engine
+	// directory so loading a graph with non-workspace modules needs no download.
+	engineVersions := map[string]bool{}
 	for _, p := range paths {
 		fmt.Fprintf(&work, "use %s\n", quote(inputs[p].Dir))
+		for _, r := range healthy[p].Module.Requires {
+			if r[0] == engine.Path {
+				engineVersions[r[1]] = true
+			}
+		}
+	}
+	versions := make([]string, 0, len(engineVersions))
+	for v := range engineVersions {
+		versions = append(versions, v)
+	}
+	sort.Strings(versions)
+	for _, v := range versions {
+		fmt.Fprintf(&work, "replace %s %s => %s\n", engine.Path, v, quote(req.EngineDir))
 	}
 	workFile := filepath.Join(req.WorkDir, "go.work")
 	if err := os.WriteFile(workFile, []byte(work.String()), 0o644); err != nil {
@@ -110,13 +126,13 @@ func typeCheck(req Request, healthy map[string]*Result, inputs map[string]Policy
 	return nil
 }
 
-func engineGoVersion(engineDir string) (string, error) {
+func engineModule(engineDir string) (*Module, error) {
 	in := PolicyInput{ID: "engine", Dir: engineDir}
 	mod, problems := readModule(Request{PoliciesDir: engineDir, GoVersion: "go9999"}, in)
 	if mod == nil {
-		return "", fmt.Errorf("engine go.mod: %v", problems)
+		return nil, fmt.Errorf("engine go.mod: %v", problems)
 	}
-	return mod.GoVersion, nil
+	return mod, nil
 }
 
 func quote(s string) string { return fmt.Sprintf("%q", s) }

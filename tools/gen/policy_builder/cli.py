@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from policy_builder import __version__, reports
+from policy_builder.compile import engine_go_version
 from policy_builder.errors import BuilderError, UsageError
-from policy_builder.gocheck import go_version
 from policy_builder.home import find_home
 from policy_builder.pipeline import Options, Pipeline
 from policy_builder.progress import Progress
@@ -86,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="Go module path prefix (default example.com/policies)",
     )
     p.add_argument("--json", action="store_true", help="print a JSON result on stdout")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
     return parser
 
 
@@ -112,8 +113,8 @@ def _run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
     if args.command == "new":
         home = find_home(args.engine_dir)
         policies = _dir(args.policies, "POLICIES_DIR", "policies")
-        engine_go = go_version().removeprefix("go")
-        engine_go = ".".join(engine_go.split(".")[:2]) if engine_go else "1.24"
+        # The engine's own go directive: a scaffold never needs a newer Go than the engine.
+        engine_go = engine_go_version(home)
         created = scaffold(home, policies, args.name, args.version, args.module_prefix, engine_go)
         progress.say(f"created {created}")
         return {"created": str(created)}

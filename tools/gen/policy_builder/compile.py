@@ -77,7 +77,7 @@ def go_work_text(manifest: Manifest, engine_go: str) -> str:
     return text + (f"\n{replaces}" if replaces else "")
 
 
-def _engine_go_version(home: Home) -> str:
+def engine_go_version(home: Home) -> str:
     for line in (home.engine_dir / "go.mod").read_text().splitlines():
         if line.startswith("go "):
             return line.split()[1]
@@ -98,7 +98,7 @@ def prepare(manifest: Manifest, home: Home, root: Path, generated: dict[str, str
     shutil.copytree(manifest.policies_dir, ws.policies, ignore=_ignore_hidden, symlinks=False)
     _rewrite_absolute_replaces(manifest, ws)
     write_files(ws.engine, generated)
-    write_files(ws.root, {"go.work": go_work_text(manifest, _engine_go_version(home))})
+    write_files(ws.root, {"go.work": go_work_text(manifest, engine_go_version(home))})
     return ws
 
 
