@@ -131,6 +131,13 @@ def bad_run(
         yaml_text="name: noParams\nversion: v1.0.0\n",
     )
     w(root, "mismatch/v2.0.0", "mismatch", "v1.0.0")
+    w(
+        root,
+        "engine-path/v1.0.0",
+        "enginePath",
+        "v1.0.0",
+        go_mod=f"module {ENGINE}/policies/x\n\ngo 1.24\n",
+    )
     before = tree_state(root)
     code = main_validate(root, out)
     assert tree_state(root) == before, "validation wrote into the policies directory"
@@ -217,6 +224,7 @@ def test_exit_code_and_build_error(
             "dupName:v1.0.0 is declared both in dup-a/v1.0.0",
         ),
         ("dup-b/v1.0.0", "duplicate-policy", 0, "and in dup-a/v1.0.0"),
+        ("engine-path/v1.0.0", "gomod-module-path", 1, "lies inside the engine's module"),
         (
             "go-too-new/v1.0.0",
             "gomod-go-too-new",

@@ -19,6 +19,10 @@ func check(req Request) (*Response, error) {
 	inputs := map[string]PolicyInput{}
 	seenModule := map[string]string{}
 	goLine := "1.21"
+	enginePath := ""
+	if engine, err := engineModule(req.EngineDir); err == nil {
+		enginePath = engine.Path
+	}
 	for _, in := range req.Policies {
 		res := &Result{ID: in.ID, GoFiles: []string{}, Imports: []string{}, Problems: []Problem{}}
 		resp.Results = append(resp.Results, res)
@@ -27,6 +31,11 @@ func check(req Request) (*Response, error) {
 		res.Problems = append(res.Problems, problems...)
 		res.Problems = append(res.Problems, parseSources(in.Dir, res)...)
 		if mod == nil || len(res.Problems) > 0 {
+			continue
+		}
+		if enginePath != "" && (mod.Path == enginePath || strings.HasPrefix(mod.Path, enginePath+"/")) {
+			res.Problems = append(res.Problems, Problem{Code: "gomod-module-path", File: "go.mod", Line: 1,
+				Message: fmt.Sprintf("module path %s lies inside the engine's module %s; give the policy a module path of its own", mod.Path, enginePath)})
 			continue
 		}
 		if other, dup := seenModule[mod.Path]; dup {
