@@ -18,5 +18,6 @@ lint-python: $(VENV)/.installed
 test-python: $(VENV)/.installed go-mod-download
 	$(VENV)/bin/pytest -q tests
 
+# 500 synthetic policies through discover + validate + generate, twice (docs/builder.md).
 bench-python: $(VENV)/.installed
-	@echo "no Python benchmarks yet"
+	$(PYTHON) -m tests.bench.gen_synthetic --count 500

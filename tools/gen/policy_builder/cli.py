@@ -121,7 +121,7 @@ def _run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
     pipeline = Pipeline(_options(args), progress)
     result: dict[str, Any] = {"output": str(pipeline.output)}
     try:
-        found = pipeline.discover()
+        found = pipeline.discover(write=args.command == "discover")
         result["policies"] = reports.policies_json(found)
         if args.command == "discover":
             return result

@@ -40,10 +40,13 @@ class Pipeline:
     def output(self) -> Path:
         return self.options.output_dir
 
-    def discover(self) -> Discovery:
+    def discover(self, write: bool) -> Discovery:
+        """Find the policies; write policies.json when validation will not (it adds the
+        module paths and writes the file itself, so a no-op build rewrites nothing)."""
         with self.progress.phase("discover"):
             found = discover(self.options.policies_dir)
-            self._write({reports.POLICIES_JSON: reports.to_json(reports.policies_json(found))})
+            if write:
+                self._write({reports.POLICIES_JSON: reports.to_json(reports.policies_json(found))})
         return found
 
     def validate(self, found: Discovery) -> Validation:
