@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-
 from policy_builder.cli import main
 from policy_builder.errors import UsageError
 from policy_builder.settings import load_settings, split_go_build_flags
+
 from tests.builder.policytree import run_json, tree_state, write_policy
 
 
