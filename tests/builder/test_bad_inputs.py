@@ -131,6 +131,18 @@ def bad_run(
         yaml_text="name: noParams\nversion: v1.0.0\n",
     )
     w(root, "mismatch/v2.0.0", "mismatch", "v1.0.0")
+    newgo = root / "lib" / "newgo"
+    newgo.mkdir(parents=True)
+    (newgo / "go.mod").write_text("module example.com/newgo\n\ngo 1.99\n")
+    (newgo / "newgo.go").write_text("package newgo\n")
+    w(
+        root,
+        "needs-newer-go/v1.0.0",
+        "needsNewerGo",
+        "v1.0.0",
+        go_mod=f"module example.com/nng\n\ngo 1.24\n\n{ENGINE_REQUIRE}"
+        "require example.com/newgo v0.0.0\n\nreplace example.com/newgo => ../../lib/newgo\n",
+    )
     w(
         root,
         "engine-path/v1.0.0",
@@ -225,6 +237,12 @@ def test_exit_code_and_build_error(
         ),
         ("dup-b/v1.0.0", "duplicate-policy", 0, "and in dup-a/v1.0.0"),
         ("engine-path/v1.0.0", "gomod-module-path", 1, "lies inside the engine's module"),
+        (
+            "needs-newer-go/v1.0.0",
+            "gomod-graph",
+            0,
+            "go: example.com/newgo@v0.0.0: module lib/newgo requires go >= 1.99 (running go",
+        ),
         (
             "go-too-new/v1.0.0",
             "gomod-go-too-new",

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"go/version"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -68,42 +69,33 @@ func typeCheck(req Request, healthy map[string]*Result, inputs map[string]Policy
 	if version.Compare("go"+engine.GoVersion, "go"+goLine) > 0 {
 		goLine = engine.GoVersion
 	}
-	paths := make([]string, 0, len(healthy))
-	for p := range healthy {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
-	var work strings.Builder
-	fmt.Fprintf(&work, "go %s\n\nuse %s\n", goLine, quote(req.EngineDir))
-	// Policies require the engine at versions no module proxy has; pin each to the engine
-	// directory so loading a graph with non-workspace modules needs no download.
-	engineVersions := map[string]bool{}
-	for _, p := range paths {
-		fmt.Fprintf(&work, "use %s\n", quote(inputs[p].Dir))
-		for _, r := range healthy[p].Module.Requires {
-			if r[0] == engine.Path {
-				engineVersions[r[1]] = true
-			}
+	env := append(os.Environ(), "GOWORK="+filepath.Join(req.WorkDir, "go.work"), "GOTOOLCHAIN=local", "GOFLAGS=")
+	var paths []string
+	// The module graph must load before packages can: a dependency needing a newer Go or a
+	// missing go.sum entry breaks it. Each round removes the policies the error names.
+	for round := 0; ; round++ {
+		paths = sortedKeys(healthy)
+		if len(paths) == 0 {
+			return nil
 		}
-	}
-	versions := make([]string, 0, len(engineVersions))
-	for v := range engineVersions {
-		versions = append(versions, v)
-	}
-	sort.Strings(versions)
-	for _, v := range versions {
-		fmt.Fprintf(&work, "replace %s %s => %s\n", engine.Path, v, quote(req.EngineDir))
-	}
-	workFile := filepath.Join(req.WorkDir, "go.work")
-	if err := os.WriteFile(workFile, []byte(work.String()), 0o644); err != nil {
-		return err
+		if err := writeWork(req, engine, healthy, inputs, paths, goLine); err != nil {
+			return err
+		}
+		culprits, message := moduleGraph(req, env, healthy)
+		if len(culprits) == 0 || round > len(inputs) {
+			break
+		}
+		for _, c := range culprits {
+			healthy[c].Problems = append(healthy[c].Problems, Problem{Code: "gomod-graph", File: "go.mod", Message: message})
+			delete(healthy, c)
+		}
 	}
 	cfg := &packages.Config{
 		Mode: packages.NeedName | packages.NeedFiles | packages.NeedImports | packages.NeedTypes |
 			packages.NeedTypesInfo | packages.NeedSyntax,
 		Dir: req.WorkDir,
 		// GOTOOLCHAIN=local: a policy must never make the builder download another Go.
-		Env:   append(os.Environ(), "GOWORK="+workFile, "GOTOOLCHAIN=local", "GOFLAGS="),
+		Env:   env,
 		Tests: false,
 	}
 	pkgs, err := packages.Load(cfg, paths...)
@@ -172,4 +164,81 @@ func relTo(dir, file string) string {
 		return filepath.ToSlash(rel)
 	}
 	return filepath.Base(file)
+}
+
+func sortedKeys(m map[string]*Result) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// writeWork writes the go.work over the engine and the given policies. Policies require
+// the engine at versions no module proxy has; each is pinned to the engine directory so a
+// graph with non-workspace modules needs no download.
+func writeWork(req Request, engine *Module, healthy map[string]*Result, inputs map[string]PolicyInput, paths []string, goLine string) error {
+	var work strings.Builder
+	fmt.Fprintf(&work, "go %s\n\nuse %s\n", goLine, quote(req.EngineDir))
+	engineVersions := map[string]bool{}
+	for _, p := range paths {
+		fmt.Fprintf(&work, "use %s\n", quote(inputs[p].Dir))
+		for _, r := range healthy[p].Module.Requires {
+			if r[0] == engine.Path {
+				engineVersions[r[1]] = true
+			}
+		}
+	}
+	versions := make([]string, 0, len(engineVersions))
+	for v := range engineVersions {
+		versions = append(versions, v)
+	}
+	sort.Strings(versions)
+	for _, v := range versions {
+		fmt.Fprintf(&work, "replace %s %s => %s\n", engine.Path, v, quote(req.EngineDir))
+	}
+	return os.WriteFile(filepath.Join(req.WorkDir, "go.work"), []byte(work.String()), 0o644)
+}
+
+// moduleGraph runs `go list -m all` over the workspace. On failure it returns the
+// policies that require or replace the module Go names ("go: MODULE@VERSION: ..."), or
+// all of them when none does, with Go's message (policies-root paths made relative).
+func moduleGraph(req Request, env []string, healthy map[string]*Result) ([]string, string) {
+	cmd := exec.Command("go", "list", "-m", "all")
+	cmd.Dir = req.WorkDir
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		return nil, ""
+	}
+	// Go prints policy directories absolute or relative to the go.work; either way they
+	// read best relative to the policies root, as the user knows them.
+	message := strings.TrimSpace(string(out))
+	root, _ := filepath.Abs(req.PoliciesDir)
+	prefixes := []string{root + string(filepath.Separator)}
+	if rel, rerr := filepath.Rel(req.WorkDir, root); rerr == nil {
+		prefixes = append(prefixes, rel+string(filepath.Separator))
+	}
+	for _, prefix := range prefixes {
+		message = strings.ReplaceAll(message, prefix, "")
+	}
+	module := ""
+	if rest, ok := strings.CutPrefix(message, "go: "); ok {
+		module, _, _ = strings.Cut(rest, "@")
+	}
+	var culprits []string
+	for _, p := range sortedKeys(healthy) {
+		mod := healthy[p].Module
+		for _, r := range append(append([][2]string{}, mod.Requires...), mod.Replaces...) {
+			if module != "" && (r[0] == module || strings.HasPrefix(r[0], module+"@")) {
+				culprits = append(culprits, p)
+				break
+			}
+		}
+	}
+	if len(culprits) == 0 {
+		culprits = sortedKeys(healthy)
+	}
+	return culprits, message
 }
