@@ -300,6 +300,9 @@ def test_empty_policies_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert code == 1
     assert str(out["error"]).startswith("no policies found:")
     assert os.listdir(tmp_path / "policies") == []
+    error = json.loads((tmp_path / "o" / "build_error.json").read_text())
+    assert error["phase"] == "discovery"
+    assert error["error"] == out["error"]
 
 
 def test_symlink_out_of_policies_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
