@@ -31,7 +31,14 @@ def make_tree(root: Path) -> None:
     policy using a local module through its own replace directive."""
     assert main(["new", "hello", "--policies", str(root), "--quiet"]) == 0
     write_policy(root, "both-phases/v1.0.0", "bothPhases", "v1.0.0", response=True)
-    write_policy(root, "clash/v1.0.0", "clash", "v1.0.0")  # package `policy` too
+    # Package `policy` too, in a directory whose name needs quoting in go.work.
+    write_policy(
+        root,
+        "clash policy/v1.0.0",
+        "clash",
+        "v1.0.0",
+        go_mod=f"module example.com/test/clash\n\ngo 1.24\n\n{ENGINE_REQUIRE}",
+    )
     lib = root / "lib" / "greeting"
     lib.mkdir(parents=True)
     (lib / "go.mod").write_text("module example.com/greeting\n\ngo 1.24\n")

@@ -131,6 +131,9 @@ def bad_run(
         yaml_text="name: noParams\nversion: v1.0.0\n",
     )
     w(root, "mismatch/v2.0.0", "mismatch", "v1.0.0")
+    d = w(root, "no-gomod/v1.0.0", "noGomod", "v1.0.0")
+    (d / "go.mod").unlink()
+    w(root, "bad-gomod/v1.0.0", "badGomod", "v1.0.0", go_mod="module example.com/x\n\nrequire (\n")
     newgo = root / "lib" / "newgo"
     newgo.mkdir(parents=True)
     (newgo / "go.mod").write_text("module example.com/newgo\n\ngo 1.99\n")
@@ -237,6 +240,8 @@ def test_exit_code_and_build_error(
         ),
         ("dup-b/v1.0.0", "duplicate-policy", 0, "and in dup-a/v1.0.0"),
         ("engine-path/v1.0.0", "gomod-module-path", 1, "lies inside the engine's module"),
+        ("no-gomod/v1.0.0", "gomod-missing", 0, "go.mod is missing"),
+        ("bad-gomod/v1.0.0", "gomod-parse", 4, "unterminated block started at go.mod:3:1"),
         (
             "needs-newer-go/v1.0.0",
             "gomod-graph",

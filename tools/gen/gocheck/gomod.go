@@ -25,7 +25,8 @@ func readModule(req Request, in PolicyInput) (*Module, []Problem) {
 	if err != nil {
 		return nil, []Problem{{Code: "gomod-unreadable", File: "go.mod", Message: err.Error()}}
 	}
-	f, err := modfile.Parse(path, data, nil)
+	// "go.mod", not the full path: messages are read relative to the policy directory.
+	f, err := modfile.Parse("go.mod", data, nil)
 	if err != nil {
 		return nil, parseProblems(err)
 	}
