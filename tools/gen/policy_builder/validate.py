@@ -151,7 +151,7 @@ class Validation:
     report: ValidationReport
 
 
-def validate(discovery: Discovery, home: Home, go_checks: bool = True) -> Validation:
+def validate(discovery: Discovery, home: Home) -> Validation:
     """Validate every candidate; the manifest holds the valid policies only."""
     errors: dict[str, list[Problem]] = defaultdict(list)
     warnings: dict[str, list[Problem]] = defaultdict(list)
@@ -183,16 +183,14 @@ def validate(discovery: Discovery, home: Home, go_checks: bool = True) -> Valida
                     POLICY_FILE,
                 )
             )
-    go_results: dict[str, GoCheckResult] = {}
-    if go_checks:
-        inputs = [
-            GoCheckInput(c.rel_path, c.path, *_phases(c))
-            for c in discovery.candidates
-            if c.path.is_dir()
-        ]
-        go_results = run_gocheck(home, discovery.root, inputs)
-        for rel, result in go_results.items():
-            errors[rel].extend(result.problems)
+    inputs = [
+        GoCheckInput(c.rel_path, c.path, *_phases(c))
+        for c in discovery.candidates
+        if c.path.is_dir()
+    ]
+    go_results: dict[str, GoCheckResult] = run_gocheck(home, discovery.root, inputs)
+    for rel, result in go_results.items():
+        errors[rel].extend(result.problems)
     reports: list[PolicyReport] = []
     entries: list[PolicyEntry] = []
     for c in discovery.candidates:

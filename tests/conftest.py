@@ -1,1 +1,0 @@
-"""Shared fixtures for the Python and end-to-end suites."""
