@@ -40,8 +40,10 @@ BAD_FACTORY_GO = REQUEST_GO.format(pkg="policy", engine=ENGINE, name="badFactory
 )
 
 
-def _line(text: str, needle: str) -> int:
-    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
+# GetPolicy hands out an interface value: the type behind it is not visible at the return.
+IFACE_RETURN_GO = REQUEST_GO.format(pkg="policy", engine=ENGINE, name="ifaceReturn").replace(
+    "return &policy{}, nil", "var p policies.Policy = &policy{}\n\treturn p, nil"
+)
 
 
 @pytest.fixture(scope="module")
@@ -131,6 +133,15 @@ def bad_run(
         yaml_text="name: noParams\nversion: v1.0.0\n",
     )
     w(root, "mismatch/v2.0.0", "mismatch", "v1.0.0")
+    w(root, "iface-return/v1.0.0", "ifaceReturn", "v1.0.0", go_text=IFACE_RETURN_GO)
+    w(
+        root,
+        "iface-return-response/v1.0.0",
+        "ifaceReturnResponse",
+        "v1.0.0",
+        go_text=IFACE_RETURN_GO,
+        yaml_text=policy_yaml("ifaceReturnResponse", "v1.0.0", "supportsResponsePhase: true\n"),
+    )
     d = w(root, "no-gomod/v1.0.0", "noGomod", "v1.0.0")
     (d / "go.mod").unlink()
     w(root, "bad-gomod/v1.0.0", "badGomod", "v1.0.0", go_mod="module example.com/x\n\nrequire (\n")
@@ -182,8 +193,9 @@ def test_exit_code_and_build_error(
     assert "bad-types/v1.0.0" in invalid
     report = json.loads((out / "validation_report.json").read_text())
     assert report["valid"] is False
-    good = next(r for r in report["policies"] if r["path"] == "good/v1.0.0")
-    assert good["status"] == "valid"
+    for path in ("good/v1.0.0", "iface-return/v1.0.0"):
+        row = next(r for r in report["policies"] if r["path"] == path)
+        assert row["status"] == "valid", row
 
 
 @pytest.mark.parametrize(
@@ -241,6 +253,13 @@ def test_exit_code_and_build_error(
         ("dup-b/v1.0.0", "duplicate-policy", 0, "and in dup-a/v1.0.0"),
         ("engine-path/v1.0.0", "gomod-module-path", 1, "lies inside the engine's module"),
         ("no-gomod/v1.0.0", "gomod-missing", 0, "go.mod is missing"),
+        (
+            "iface-return-response/v1.0.0",
+            "factory-returns-unknown",
+            7,
+            "no type of package policy implements policies.ResponsePolicy, which policy.yaml's "
+            "response phase needs",
+        ),
         ("bad-gomod/v1.0.0", "gomod-parse", 4, "unterminated block started at go.mod:3:1"),
         (
             "needs-newer-go/v1.0.0",

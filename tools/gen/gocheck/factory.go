@@ -55,15 +55,19 @@ func checkFactory(sdkPath, dir string, pkg *packages.Package, in PolicyInput) []
 			continue
 		}
 		if len(returned) == 0 {
-			problems = append(problems, Problem{Code: "factory-returns-unknown", File: file, Line: line,
-				Message: fmt.Sprintf("cannot tell which type GetPolicy returns; return a concrete value (for example &MyPolicy{}) that implements policies.%s", phase.iface)})
+			// GetPolicy returns only interface values: accept the package when one of its
+			// own types implements the interface, since that is what it can return.
+			if !declaresImplementation(pkg, iface) {
+				problems = append(problems, Problem{Code: "factory-returns-unknown", File: file, Line: line,
+					Message: fmt.Sprintf("no type of package %s implements policies.%s, which policy.yaml's %s phase needs", pkg.Name, phase.iface, phaseName(phase.iface))})
+			}
 			continue
 		}
 		for _, t := range returned {
 			if missing, _ := types.MissingMethod(t, iface, true); missing != nil {
 				problems = append(problems, Problem{Code: "interface-missing", File: file, Line: line,
 					Message: fmt.Sprintf("GetPolicy returns %s, which does not implement policies.%s (missing method %s); policy.yaml declares the %s phase",
-						typeString(pkg, t), phase.iface, missing.Name(), map[string]string{"RequestPolicy": "request", "ResponsePolicy": "response"}[phase.iface])})
+						typeString(pkg, t), phase.iface, missing.Name(), phaseName(phase.iface))})
 			}
 		}
 	}
@@ -123,4 +127,27 @@ func typeString(pkg *packages.Package, t types.Type) string {
 		}
 		return p.Name()
 	})
+}
+
+func phaseName(iface string) string {
+	if iface == "ResponsePolicy" {
+		return "response"
+	}
+	return "request"
+}
+
+// declaresImplementation reports whether a named type T of the package, or *T,
+// implements iface.
+func declaresImplementation(pkg *packages.Package, iface *types.Interface) bool {
+	scope := pkg.Types.Scope()
+	for _, name := range scope.Names() {
+		tn, ok := scope.Lookup(name).(*types.TypeName)
+		if !ok || types.IsInterface(tn.Type()) {
+			continue
+		}
+		if types.Implements(tn.Type(), iface) || types.Implements(types.NewPointer(tn.Type()), iface) {
+			return true
+		}
+	}
+	return false
 }
