@@ -218,3 +218,12 @@ def test_cross_compile_arm64(built: Built, tmp_path: Path) -> None:
     assert header[:4] == b"\x7fELF"
     assert int.from_bytes(header[18:20], "little") == 183  # EM_AARCH64
     assert 'LABEL policy-engine.platform="linux/arm64"' in (tmp_path / "Dockerfile").read_text()
+
+
+def test_closing_summary(built: Built, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["build", "--policies", str(built.policies), "--output", str(tmp_path)]
+    assert main([*args, "--skip-compilation"]) == 0
+    err = capsys.readouterr().err
+    listed = "".join(f"  - {key}\n" for key in KEYS.split(", "))
+    assert f"Loaded policies: 4\n{listed}Dockerfile: {tmp_path / 'Dockerfile'}\n" in err
+    assert f"next: cd {tmp_path} && docker build -t policy-engine:custom .\n" in err

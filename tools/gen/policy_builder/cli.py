@@ -17,6 +17,7 @@ from policy_builder import __version__, reports
 from policy_builder.compile import engine_go_version
 from policy_builder.errors import BuilderError, UsageError
 from policy_builder.home import find_home
+from policy_builder.manifest import PolicyEntry
 from policy_builder.pipeline import Options, Pipeline
 from policy_builder.progress import Progress
 from policy_builder.scaffold import scaffold
@@ -142,10 +143,23 @@ def _run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
         if not args.skip_package:
             result["dockerfile"] = str(pipeline.package(validation))
         pipeline.clear_failure()
+        _summary(progress, validation.manifest.policies, result)
         return result
     except BuilderError as error:
         pipeline.record_failure(error)
         raise
+
+
+def _summary(progress: Progress, policies: tuple[PolicyEntry, ...], result: dict[str, Any]) -> None:
+    """The seed's closing summary: what was built and what to do next."""
+    lines = [f"Loaded policies: {len(policies)}"]
+    lines += [f"  - {p.key}" for p in policies]
+    for label, key in (("binary", "binary"), ("Dockerfile", "dockerfile")):
+        if key in result:
+            lines.append(f"{label}: {result[key]}")
+    if "dockerfile" in result:
+        lines.append(f"next: cd {result['output']} && docker build -t policy-engine:custom .")
+    progress.say("\n".join(lines))
 
 
 def main(argv: list[str] | None = None) -> int:
