@@ -227,3 +227,24 @@ def test_closing_summary(built: Built, tmp_path: Path, capsys: pytest.CaptureFix
     listed = "".join(f"  - {key}\n" for key in KEYS.split(", "))
     assert f"Loaded policies: 4\n{listed}Dockerfile: {tmp_path / 'Dockerfile'}\n" in err
     assert f"next: cd {tmp_path} && docker build -t policy-engine:custom .\n" in err
+
+
+def test_go_build_error_is_shown_plainly(
+    built: Built, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copytree(built.output / "generated", tmp_path / "generated")
+    registry = tmp_path / "generated" / "plugin_registry.go"
+    registry.write_text(registry.read_text() + "\nfunc broken() { return 1 }\n")
+    code, out = run_json(
+        ["build", "--policies", str(built.policies), "--output", str(tmp_path), "--skip-generate"],
+        capsys,
+    )
+    assert code == 1
+    assert out["phase"] == "compilation"
+    message = str(out["error"])
+    assert message.startswith("go build failed:\n")
+    assert "plugin_registry.go" in message
+    assert "too many return values" in message
+    error = json.loads((tmp_path / "build_error.json").read_text())
+    assert error["details"]["message"] == message
+    assert not (tmp_path / "policy-engine").exists()

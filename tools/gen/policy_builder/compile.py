@@ -128,7 +128,7 @@ def _rewrite_absolute_replaces(manifest: Manifest, ws: Workspace) -> None:
 def _run(cmd: list[str], cwd: Path, env: dict[str, str], what: str) -> str:
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise CompileFailed(f"{what} failed: {' '.join(cmd[1:3])}\n{_explain(proc.stderr)}")
+        raise CompileFailed(f"{what} failed:\n{_explain(proc.stderr)}")
     return proc.stdout
 
 
