@@ -33,16 +33,15 @@ def _go_mod_sum(version: str, scratch: Path) -> str:
     return f"{CMP} {version}/go.mod {json.loads(proc.stdout)['GoModSum']}\n"
 
 
-def test_policy_cannot_upgrade_engine_dependency(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def _setup(tmp_path: Path, engine_comment: str) -> tuple[Path, Path]:
     home = tmp_path / "home"
     shutil.copytree(REPO / "engine", home / "engine")
     shutil.copytree(REPO / "templates", home / "templates")
     shutil.copytree(REPO / "tools" / "gen" / "gocheck", home / "tools" / "gen" / "gocheck")
     with (home / "engine" / "go.mod").open("a") as f:
-        f.write(f"\nrequire {CMP} v0.5.9\n")
-    (home / "engine" / "go.sum").write_text(_go_mod_sum("v0.5.9", tmp_path / "q"))
+        f.write(f"\nrequire {CMP} v0.5.9{engine_comment}\n")
+    with (home / "engine" / "go.sum").open("a") as f:
+        f.write(_go_mod_sum("v0.5.9", tmp_path / "q"))
     root = tmp_path / "policies"
     d = write_policy(
         root,
@@ -52,6 +51,16 @@ def test_policy_cannot_upgrade_engine_dependency(
         go_mod=f"module example.com/conflict\n\ngo 1.24\n\n{ENGINE_REQUIRE}require {CMP} v0.6.0\n",
     )
     (d / "go.sum").write_text(_go_mod_sum("v0.6.0", tmp_path / "q"))
+    return home, root
+
+
+UPGRADE = f"{CMP}: the engine uses v0.5.9, the build would use v0.6.0 (required by conflict:v1.0.0)"
+
+
+def test_policy_cannot_upgrade_a_direct_engine_dependency(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home, root = _setup(tmp_path, "")
     out = tmp_path / "out"
     code, result = run_json(
         ["build", "--engine-dir", str(home), "--policies", str(root), "--output", str(out)],
@@ -59,11 +68,24 @@ def test_policy_cannot_upgrade_engine_dependency(
     )
     assert code == 1
     assert result["phase"] == "compilation"
-    assert (
-        f"  {CMP}: the engine uses v0.5.9, the build would use v0.6.0 (required by conflict:v1.0.0)"
-        in str(result["error"])
-    )
+    assert f"\n  {UPGRADE}\n" in str(result["error"])
     assert not (out / "policy-engine").exists()
     error = json.loads((out / "build_error.json").read_text())
     assert error["phase"] == "compilation"
-    assert error["error"] == "policies would change the engine's dependency versions:"
+    assert error["error"] == (
+        "policies would change the versions of the engine's direct dependencies:"
+    )
+
+
+def test_indirect_engine_dependency_upgrade_is_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home, root = _setup(tmp_path, " // indirect")
+    out = tmp_path / "out"
+    code, result = run_json(
+        ["build", "--engine-dir", str(home), "--policies", str(root), "--output", str(out)],
+        capsys,
+    )
+    assert code == 0, result
+    assert result["warnings"] == [f"engine dependency upgraded by policies: {UPGRADE}"]
+    assert (out / "policy-engine").is_file()

@@ -140,6 +140,7 @@ def _run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
             pipeline.generate(validation)
         if not args.skip_compilation:
             result["binary"] = str(pipeline.compile(validation))
+            result["warnings"] = list(pipeline.warnings)
         if not args.skip_package:
             result["dockerfile"] = str(pipeline.package(validation))
         pipeline.clear_failure()

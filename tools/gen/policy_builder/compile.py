@@ -6,6 +6,7 @@ The user's policies directory and the engine sources are only ever read.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -164,32 +165,76 @@ def _module_versions(cmd_dir: Path, env: dict[str, str]) -> dict[str, str]:
     return versions
 
 
-def check_engine_dependencies(manifest: Manifest, ws: Workspace) -> None:
-    """Fail when the workspace would build the engine with other dependency versions than
-    the engine's own go.mod selects: a policy must not silently upgrade the engine's core."""
+def _engine_direct_requirements(ws: Workspace) -> set[str]:
+    """Modules the engine's go.mod requires directly (not `// indirect`): its core."""
+    env = dict(_go_env(ws), GOWORK="off")
+    data = json.loads(_run([go_binary(), "mod", "edit", "-json"], ws.engine, env, "reading go.mod"))
+    return {r["Path"] for r in data.get("Require") or () if not r.get("Indirect")}
+
+
+def _requirers(ws: Workspace) -> dict[str, set[str]]:
+    """`go mod graph` of the build, reversed: module@version -> modules requiring it."""
+    out = _run([go_binary(), "mod", "graph"], ws.root, _go_env(ws), "reading the module graph")
+    parents: dict[str, set[str]] = {}
+    for line in out.splitlines():
+        parent, _, child = line.partition(" ")
+        parents.setdefault(child, set()).add(parent)
+    return parents
+
+
+def _policies_requiring(manifest: Manifest, graph: dict[str, set[str]], target: str) -> list[str]:
+    """The policies from which target is reachable in the module graph."""
+    by_module = {p.module_path: p.key for p in manifest.policies}
+    found: set[str] = set()
+    seen = {target}
+    todo = [target]
+    while todo:
+        for parent in graph.get(todo.pop(), ()):
+            if parent in by_module:
+                found.add(by_module[parent])
+            elif parent not in seen:
+                seen.add(parent)
+                todo.append(parent)
+    return sorted(found)
+
+
+def check_engine_dependencies(manifest: Manifest, ws: Workspace) -> tuple[str, ...]:
+    """Compare the versions the engine selects alone with those of the whole build.
+
+    A policy must not silently change the engine's core: a different version of a module
+    the engine requires directly stops the build. Other (indirect) changes are allowed by
+    Go's compatibility promise but returned as warnings, so they are never silent."""
     engine_env = dict(_go_env(ws), GOWORK="off")
     engine_alone = _module_versions(ws.engine, engine_env)
     together = _module_versions(ws.root, _go_env(ws))
+    direct = _engine_direct_requirements(ws)
     conflicts: list[str] = []
+    warnings: list[str] = []
+    graph: dict[str, set[str]] | None = None
     for path, version in sorted(engine_alone.items()):
         if path == ENGINE_MODULE or together.get(path, version) == version:
             continue
-        culprits = sorted(
-            p.key
-            for p in manifest.policies
-            if p.go_mod and any(r[0] == path for r in (*p.go_mod.requires, *p.go_mod.replaces))
-        )
+        if graph is None:
+            graph = _requirers(ws)
+        culprits = _policies_requiring(manifest, graph, f"{path}@{together[path].split()[0]}")
         by = ", ".join(culprits) if culprits else "the policies' dependencies"
-        conflicts.append(
-            f"  {path}: the engine uses {version}, the build would use {together[path]} "
-            f"(required by {by})"
-        )
+        line = f"{path}: the engine uses {version}, the build would use {together[path]}"
+        (conflicts if path in direct else warnings).append(f"{line} (required by {by})")
     if conflicts:
         raise CompileFailed(
-            "policies would change the engine's dependency versions:\n"
-            + "\n".join(conflicts)
-            + "\nRequire the engine's versions in the policy's go.mod, or upgrade the engine."
+            "policies would change the versions of the engine's direct dependencies:\n"
+            + "".join(f"  {c}\n" for c in conflicts)
+            + "Require the engine's versions in the policy's go.mod (or older ones), or "
+            "upgrade the engine."
         )
+    return tuple(f"engine dependency upgraded by policies: {w}" for w in warnings)
+
+
+@dataclass(frozen=True)
+class Compiled:
+    binary: Path
+    # Indirect engine dependencies the policies upgraded (see check_engine_dependencies).
+    warnings: tuple[str, ...]
 
 
 def ldflags(settings: Settings) -> str:
@@ -220,10 +265,12 @@ def build_command(settings: Settings, output: Path) -> list[str]:
     ]
 
 
-def compile_engine(manifest: Manifest, ws: Workspace, settings: Settings, out_dir: Path) -> Path:
-    """Build the binary into out_dir/policy-engine (replaced atomically) and return it."""
+def compile_engine(
+    manifest: Manifest, ws: Workspace, settings: Settings, out_dir: Path
+) -> Compiled:
+    """Build the binary into out_dir/policy-engine (replaced atomically)."""
     upx = upx_binary() if settings.upx else None
-    check_engine_dependencies(manifest, ws)
+    warnings = check_engine_dependencies(manifest, ws)
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / BINARY
     tmp = out_dir / f".{BINARY}.tmp"
@@ -231,7 +278,7 @@ def compile_engine(manifest: Manifest, ws: Workspace, settings: Settings, out_di
     if upx is not None:
         _compress(upx, tmp)
     tmp.replace(target)
-    return target
+    return Compiled(target, warnings)
 
 
 def upx_binary() -> str:

@@ -34,6 +34,8 @@ class Pipeline:
     def __init__(self, options: Options, progress: Progress) -> None:
         self.options = options
         self.progress = progress
+        # Warnings of the phases run so far, for the --json result.
+        self.warnings: tuple[str, ...] = ()
         _check_output_outside_policies(options.policies_dir, options.output_dir)
 
     @property
@@ -109,9 +111,13 @@ class Pipeline:
     def _compile_in(self, validation: Validation, root: Path, generated: dict[str, str]) -> Path:
         root.mkdir(parents=True, exist_ok=True)
         ws = compile_phase.prepare(validation.manifest, self.options.home, root, generated)
-        return compile_phase.compile_engine(
+        compiled = compile_phase.compile_engine(
             validation.manifest, ws, self.options.settings, self.output
         )
+        for warning in compiled.warnings:
+            self.progress.say(f"warning: {warning}")
+        self.warnings += compiled.warnings
+        return compiled.binary
 
     def _read_generated(self) -> dict[str, str]:
         target = self.output / GENERATED_DIR
