@@ -162,3 +162,16 @@ def test_validation_summary_on_the_terminal(
         in err
     )
     assert "phase validate: failed in" in err
+
+
+def test_summary_escapes_terminal_control_characters(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "pol"
+    hostile = 'name: "\\e[2J\\rowned\\nline"\nversion: v1.0.0\nparameters: []\n'
+    write_policy(root, "a/v1.0.0", "x", "v1.0.0", yaml_text=hostile)
+    assert main(["validate", "--policies", str(root), "--output", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert "\x1b" not in err
+    assert "\r" not in err
+    assert "FAILED Validation failed for \\x1b[2J\\x0downed\\nline:v1.0.0 (a/v1.0.0)" in err

@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     except BuilderError as error:
         if wants_json:
             print(json.dumps({"ok": False, "phase": error.phase, "error": str(error)}, indent=2))
-        print(f"policy-builder: error: {error}", file=sys.stderr)
+        print(f"policy-builder: error: {reports.printable(str(error))}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print("policy-builder: interrupted", file=sys.stderr)

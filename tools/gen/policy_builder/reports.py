@@ -93,6 +93,20 @@ def error_report(error: BuilderError) -> dict[str, Any]:
     }
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F] if c != 0x0A}
+
+
+def printable(text: str) -> str:
+    """text with control characters (ANSI escapes, carriage returns) spelled out, so a
+    hostile policy name cannot rewrite the user's terminal. Newlines are kept."""
+    return text.translate(_CONTROL)
+
+
+def _indented(text: str) -> str:
+    # Multi-line messages (Go's own output) continue under their bullet.
+    return printable(text).replace("\n", "\n    ")
+
+
 def summary(report: ValidationReport, fancy: bool) -> str:
     """Seed 10.2: one block per invalid policy, warnings after."""
     bad, bullet = ("❌", "•") if fancy else ("FAILED", "-")
@@ -100,10 +114,13 @@ def summary(report: ValidationReport, fancy: bool) -> str:
     for r in report.policies:
         if r.valid:
             continue
-        lines.append(f"{bad} Validation failed for {_key(r)} ({r.rel_path})")
-        lines.extend(f"  {bullet} {problem_line(p)}" for p in r.errors)
+        name = printable(_key(r)).replace("\n", "\\n")
+        lines.append(f"{bad} Validation failed for {name} ({printable(r.rel_path)})")
+        lines.extend(f"  {bullet} {_indented(problem_line(p))}" for p in r.errors)
     for r in report.policies:
-        lines.extend(f"warning: {r.rel_path}: {problem_line(p)}" for p in r.warnings)
+        lines.extend(
+            f"warning: {printable(r.rel_path)}: {_indented(problem_line(p))}" for p in r.warnings
+        )
     if not report.valid:
         lines += ["", "Fix these errors and rebuild."]
     return "\n".join(lines)
