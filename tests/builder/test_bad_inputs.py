@@ -346,6 +346,20 @@ def test_symlink_out_of_policies_dir(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert tree_state(root) == before
 
 
+def test_success_removes_a_stale_build_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "policies"
+    d = write_policy(root, "a/v1.0.0", "a", "v1.0.0", go_text="")
+    out = tmp_path / "o"
+    assert main_validate(root, out) == 1
+    assert (out / "build_error.json").is_file()
+    write_policy(root, "a/v1.0.0", "a", "v1.0.0")
+    assert (d / "policy.go").is_file()
+    assert main_validate(root, out) == 0
+    assert not (out / "build_error.json").exists()
+
+
 def test_output_inside_policies_dir_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

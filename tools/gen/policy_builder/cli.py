@@ -120,35 +120,42 @@ def _run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
         progress.say(f"created {created}")
         return {"created": str(created)}
     pipeline = Pipeline(_options(args), progress)
-    result: dict[str, Any] = {"output": str(pipeline.output)}
     try:
-        found = pipeline.discover(write=args.command == "discover")
-        result["policies"] = reports.policies_json(found)
-        if args.command == "discover":
-            return result
-        validation = pipeline.validate(found)
-        result["policies"] = reports.policies_json(found, validation.manifest)
-        if args.command == "validate":
-            return result
-        if args.command == "generate":
-            result["written"] = list(pipeline.generate(validation, check=args.check))
-            return result
-        if args.command == "package":
-            result["dockerfile"] = str(pipeline.package(validation))
-            return result
-        if not args.skip_generate:
-            pipeline.generate(validation)
-        if not args.skip_compilation:
-            result["binary"] = str(pipeline.compile(validation))
-            result["warnings"] = list(pipeline.warnings)
-        if not args.skip_package:
-            result["dockerfile"] = str(pipeline.package(validation))
-        pipeline.clear_failure()
-        _summary(progress, validation.manifest.policies, result)
-        return result
+        result = _phases(args, pipeline, progress)
     except BuilderError as error:
         pipeline.record_failure(error)
         raise
+    # A build_error.json left by an earlier failed run would now be misleading.
+    pipeline.clear_failure()
+    return result
+
+
+def _phases(args: argparse.Namespace, pipeline: Pipeline, progress: Progress) -> dict[str, Any]:
+    """Run the phases the command asks for, in order; return the --json result."""
+    result: dict[str, Any] = {"output": str(pipeline.output)}
+    found = pipeline.discover(write=args.command == "discover")
+    result["policies"] = reports.policies_json(found)
+    if args.command == "discover":
+        return result
+    validation = pipeline.validate(found)
+    result["policies"] = reports.policies_json(found, validation.manifest)
+    if args.command == "validate":
+        return result
+    if args.command == "generate":
+        result["written"] = list(pipeline.generate(validation, check=args.check))
+        return result
+    if args.command == "package":
+        result["dockerfile"] = str(pipeline.package(validation))
+        return result
+    if not args.skip_generate:
+        pipeline.generate(validation)
+    if not args.skip_compilation:
+        result["binary"] = str(pipeline.compile(validation))
+        result["warnings"] = list(pipeline.warnings)
+    if not args.skip_package:
+        result["dockerfile"] = str(pipeline.package(validation))
+    _summary(progress, validation.manifest.policies, result)
+    return result
 
 
 def _summary(progress: Progress, policies: tuple[PolicyEntry, ...], result: dict[str, Any]) -> None:
