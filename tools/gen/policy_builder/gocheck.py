@@ -67,7 +67,7 @@ def helper_binary(home: Home) -> Path:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + f".{os.getpid()}.tmp")
-    env = dict(os.environ, GOWORK="off", CGO_ENABLED="0", GOTOOLCHAIN="local")
+    env = dict(os.environ, GOWORK="off", GOFLAGS="", CGO_ENABLED="0", GOTOOLCHAIN="local")
     proc = subprocess.run(
         [go_binary(), "build", "-trimpath", "-o", str(tmp), "."],
         cwd=home.gocheck_dir,
