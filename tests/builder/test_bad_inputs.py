@@ -142,6 +142,15 @@ def bad_run(
         go_text=IFACE_RETURN_GO,
         yaml_text=policy_yaml("ifaceReturnResponse", "v1.0.0", "supportsResponsePhase: true\n"),
     )
+    w(
+        root,
+        "bad-default/v1.0.0",
+        "badDefault",
+        "v1.0.0",
+        yaml_text="name: badDefault\nversion: v1.0.0\nparameters:\n  - name: n\n    type: integer\n"
+        "    default: true\n  - name: mode\n    type: string\n    enum: [fast, safe]\n"
+        "    default: slow\n",
+    )
     d = w(root, "no-gomod/v1.0.0", "noGomod", "v1.0.0")
     (d / "go.mod").unlink()
     w(root, "bad-gomod/v1.0.0", "badGomod", "v1.0.0", go_mod="module example.com/x\n\nrequire (\n")
@@ -223,6 +232,18 @@ def test_exit_code_and_build_error(
         ("slashver/v1.0.0", "schema", 2, 'version: "v1.0.0/../x" is not allowed'),
         ("bad-param/v1.0.0", "schema", 5, "parameters[0].type: 'strng' is not one of"),
         ("no-params/v1.0.0", "schema", 1, "missing required field 'parameters'"),
+        (
+            "bad-default/v1.0.0",
+            "schema-default",
+            6,
+            "parameters[0].default: true is not a valid integer",
+        ),
+        (
+            "bad-default/v1.0.0",
+            "schema-default",
+            10,
+            'parameters[1].default: "slow" is not one of its enum',
+        ),
         (
             "replace-outside/v1.0.0",
             "gomod-replace-outside",

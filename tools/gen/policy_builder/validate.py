@@ -8,6 +8,7 @@ in one call. Nothing stops at the first problem.
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache
@@ -28,6 +29,7 @@ from policy_builder.manifest import (
     Problem,
     ValidationReport,
 )
+from policy_builder.safe_yaml import LoadedYaml
 
 
 @cache
@@ -94,6 +96,7 @@ def schema_problems(candidate: Candidate) -> list[Problem]:
         )
     params = data.get("parameters")
     if isinstance(params, list):
+        problems.extend(_default_problems(loaded, params))
         seen: dict[str, int] = {}
         for i, p in enumerate(params):
             name = p.get("name") if isinstance(p, dict) else None
@@ -110,6 +113,55 @@ def schema_problems(candidate: Candidate) -> list[Problem]:
                     )
                 )
             seen.setdefault(name, i)
+    return problems
+
+
+_DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$")
+
+
+def _matches(kind: str, value: Any) -> bool:
+    """Whether value fits a parameter type (bool is not a number here, unlike in Python)."""
+    if kind in ("string", "uri"):
+        return isinstance(value, str)
+    if kind == "duration":
+        return isinstance(value, str) and bool(_DURATION.match(value))
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind == "array":
+        return isinstance(value, list)
+    return isinstance(value, dict)
+
+
+def _default_problems(loaded: LoadedYaml, params: list[Any]) -> list[Problem]:
+    """A parameter's default must have the parameter's type and be one of its enum."""
+    problems: list[Problem] = []
+    for i, p in enumerate(params):
+        if not isinstance(p, dict) or "default" not in p or not isinstance(p.get("type"), str):
+            continue
+        default, kind = p["default"], p["type"]
+        line = loaded.line_of(("parameters", i, "default"))
+        if not _matches(kind, default):
+            problems.append(
+                Problem(
+                    "schema-default",
+                    f"parameters[{i}].default: {json.dumps(default)} is not a valid {kind}",
+                    POLICY_FILE,
+                    line,
+                )
+            )
+        elif isinstance(p.get("enum"), list) and default not in p["enum"]:
+            problems.append(
+                Problem(
+                    "schema-default",
+                    f"parameters[{i}].default: {json.dumps(default)} is not one of its enum",
+                    POLICY_FILE,
+                    line,
+                )
+            )
     return problems
 
 
