@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import io
-
 import pytest
-from policy_builder.progress import Progress
 from policy_builder.safe_yaml import YamlProblem, load_yaml
 
 
@@ -34,24 +31,3 @@ def test_rejected(raw: bytes, code: str) -> None:
     with pytest.raises(YamlProblem) as info:
         load_yaml(raw)
     assert info.value.code == code
-
-
-class _Tty(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
-def test_progress_on_a_terminal_and_in_ci() -> None:
-    tty = _Tty()
-    progress = Progress(stream=tty)
-    with progress.phase("compile"):
-        pass
-    assert tty.getvalue().startswith("… compile\r✔ compile ")
-    plain = io.StringIO()
-    progress = Progress(stream=plain)
-    with pytest.raises(RuntimeError), progress.phase("compile"):
-        raise RuntimeError("boom")
-    lines = plain.getvalue().splitlines()
-    assert lines[0] == "phase compile: started"
-    assert lines[1].startswith("phase compile: failed in ")
-    assert set(progress.timings) == {"compile"}

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TextIO
+
+# How often the running phase's elapsed time is redrawn on a terminal.
+TICK_SECONDS = 0.5
 
 
 class Progress:
@@ -20,12 +24,22 @@ class Progress:
         if not self.quiet:
             print(text, file=self.stream, flush=True)
 
+    def _ticker(self, name: str, start: float, stop: threading.Event) -> None:
+        # A compile can take a minute: show that it is alive, on one rewritten line.
+        while not stop.wait(TICK_SECONDS):
+            took = time.monotonic() - start
+            print(f"… {name:<10} {took:6.0f}s", end="\r", file=self.stream, flush=True)
+
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
-        """Time one phase; on a terminal the line is rewritten when the phase ends."""
+        """Time one phase; on a terminal a line counts up until the phase ends."""
         start = time.monotonic()
+        stop = threading.Event()
+        ticker: threading.Thread | None = None
         if self.fancy and not self.quiet:
             print(f"… {name}", end="\r", file=self.stream, flush=True)
+            ticker = threading.Thread(target=self._ticker, args=(name, start, stop), daemon=True)
+            ticker.start()
         elif not self.quiet:
             self.say(f"phase {name}: started")
         ok = False
@@ -33,11 +47,13 @@ class Progress:
             yield
             ok = True
         finally:
+            stop.set()
+            if ticker is not None:
+                ticker.join()
             took = time.monotonic() - start
             self.timings[name] = round(took, 3)
-            status = "done" if ok else "failed"
             if self.fancy:
                 mark = "✔" if ok else "✘"
                 self.say(f"{mark} {name:<10} {took:6.2f}s")
             else:
-                self.say(f"phase {name}: {status} in {took:.2f}s")
+                self.say(f"phase {name}: {'done' if ok else 'failed'} in {took:.2f}s")
