@@ -6,7 +6,9 @@ $(VENV)/.installed: tools/gen/pyproject.toml
 	$(VENV)/bin/pip install --quiet -e 'tools/gen[dev]'
 	touch $@
 
-.PHONY: venv lint-python test-python bench-python
+GOCHECK := tools/gen/gocheck
+
+.PHONY: venv lint-python test-python bench-python gocheck-mod-download
 
 venv: $(VENV)/.installed
 
@@ -14,9 +16,16 @@ lint-python: $(VENV)/.installed
 	$(VENV)/bin/ruff check tools/gen tests
 	$(VENV)/bin/ruff format --check tools/gen tests
 	$(VENV)/bin/mypy tools/gen/policy_builder
+	@out=$$(gofmt -l $(GOCHECK)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	cd $(GOCHECK) && GOWORK=off $(GO) vet ./...
 
-test-python: $(VENV)/.installed go-mod-download
+# The Go helper is its own module (golang.org/x/tools, x/mod), outside the workspace.
+gocheck-mod-download:
+	cd $(GOCHECK) && GOWORK=off $(GO) mod download
+
+test-python: $(VENV)/.installed go-mod-download gocheck-mod-download
 	$(VENV)/bin/pytest -q tests
 
+# 500 synthetic policies through discover + validate + generate, twice (docs/builder.md).
 bench-python: $(VENV)/.installed
-	@echo "no Python benchmarks yet"
+	$(PYTHON) -m tests.bench.gen_synthetic --count 500

@@ -1,11 +1,196 @@
-"""Command-line entry point `policy-builder`."""
+"""Command-line entry point `policy-builder`.
+
+Exit codes: 0 success, 1 the input is invalid or the build failed, 2 usage error.
+Errors are printed as one plain message, never as a traceback.
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
 import sys
+from pathlib import Path
+from typing import Any
+
+from policy_builder import __version__, reports
+from policy_builder.compile import engine_go_version
+from policy_builder.errors import BuilderError, UsageError
+from policy_builder.home import find_home
+from policy_builder.manifest import PolicyEntry
+from policy_builder.pipeline import Options, Pipeline
+from policy_builder.progress import Progress
+from policy_builder.scaffold import scaffold
+from policy_builder.settings import PLATFORMS, load_settings
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so main() owns every exit code."""
+
+    def error(self, message: str) -> Any:
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--policies", help="policies directory (env POLICIES_DIR, default ./policies)")
+    p.add_argument("--output", help="output directory (env OUTPUT_DIR, default ./output)")
+    p.add_argument("--engine-dir", help="engine sources and templates (env POLICY_ENGINE_HOME)")
+    p.add_argument("--json", action="store_true", help="print a JSON result on stdout")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def _build_settings(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--build-version", help="version stamped into the binary (BUILD_VERSION)")
+    p.add_argument("--git-commit", help="commit stamped into the binary (GIT_COMMIT)")
+    p.add_argument(
+        "--upx",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="compress the binary with UPX (ENABLE_UPX_COMPRESSION)",
+    )
+    p.add_argument("--go-build-flags", help="extra go build flags (GO_BUILD_FLAGS), appended")
+    p.add_argument("--image-base", help="runtime image base (FINAL_IMAGE_BASE)")
+    p.add_argument(
+        "--platform", help=f"target platform: {' or '.join(PLATFORMS)} (TARGET_PLATFORM)"
+    )
+    p.add_argument("--build-dir", help="keep the scratch build directory here (BUILD_DIR)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="policy-builder", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"policy-builder {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = sub.add_parser("discover", help="find policies, write policies.json")
+    _common(p)
+    p = sub.add_parser("validate", help="check every policy, write validation_report.json")
+    _common(p)
+    p = sub.add_parser("generate", help="write the generated Go files to OUTPUT/generated/")
+    _common(p)
+    p.add_argument("--check", action="store_true", help="write nothing; fail with a diff if stale")
+    p = sub.add_parser("package", help="write the runtime Dockerfile")
+    _common(p)
+    _build_settings(p)
+    p = sub.add_parser("build", help="discover, validate, generate, compile and package")
+    _common(p)
+    _build_settings(p)
+    p.add_argument("--skip-generate", action="store_true", help="reuse OUTPUT/generated/")
+    p.add_argument("--skip-compilation", action="store_true", help="do not run go build")
+    p.add_argument("--skip-package", action="store_true", help="do not write the Dockerfile")
+    p = sub.add_parser("new", help="scaffold a policy that validates and builds as it is")
+    p.add_argument("name", help="policy name, e.g. rateLimiting")
+    p.add_argument("--version", default="v1.0.0", help="policy version (default v1.0.0)")
+    p.add_argument("--policies", help="policies directory (env POLICIES_DIR, default ./policies)")
+    p.add_argument("--engine-dir", help="engine sources and templates (env POLICY_ENGINE_HOME)")
+    p.add_argument(
+        "--module-prefix",
+        default="example.com/policies",
+        help="Go module path prefix (default example.com/policies)",
+    )
+    p.add_argument("--json", action="store_true", help="print a JSON result on stdout")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    return parser
+
+
+def _dir(arg: str | None, var: str, default: str) -> Path:
+    return Path(arg or os.environ.get(var) or default)
+
+
+def _options(args: argparse.Namespace) -> Options:
+    flags = {
+        k: getattr(args, k, None)
+        for k in ("build_version", "git_commit", "upx", "go_build_flags", "image_base", "platform")
+    }
+    build_dir = getattr(args, "build_dir", None) or os.environ.get("BUILD_DIR")
+    return Options(
+        policies_dir=_dir(args.policies, "POLICIES_DIR", "policies"),
+        output_dir=_dir(args.output, "OUTPUT_DIR", "output"),
+        home=find_home(args.engine_dir),
+        settings=load_settings(os.environ, flags),
+        build_dir=Path(build_dir) if build_dir else None,
+    )
+
+
+def _run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
+    if args.command == "new":
+        home = find_home(args.engine_dir)
+        policies = _dir(args.policies, "POLICIES_DIR", "policies")
+        # The engine's own go directive: a scaffold never needs a newer Go than the engine.
+        engine_go = engine_go_version(home)
+        created = scaffold(home, policies, args.name, args.version, args.module_prefix, engine_go)
+        progress.say(f"created {created}")
+        return {"created": str(created)}
+    pipeline = Pipeline(_options(args), progress)
+    try:
+        result = _phases(args, pipeline, progress)
+    except BuilderError as error:
+        pipeline.record_failure(error)
+        raise
+    # A build_error.json left by an earlier failed run would now be misleading.
+    pipeline.clear_failure()
+    return result
+
+
+def _phases(args: argparse.Namespace, pipeline: Pipeline, progress: Progress) -> dict[str, Any]:
+    """Run the phases the command asks for, in order; return the --json result."""
+    result: dict[str, Any] = {"output": str(pipeline.output)}
+    found = pipeline.discover(write=args.command == "discover")
+    result["policies"] = reports.policies_json(found)
+    if args.command == "discover":
+        return result
+    validation = pipeline.validate(found)
+    result["policies"] = reports.policies_json(found, validation.manifest)
+    if args.command == "validate":
+        return result
+    if args.command == "generate":
+        result["written"] = list(pipeline.generate(validation, check=args.check))
+        return result
+    if args.command == "package":
+        result["dockerfile"] = str(pipeline.package(validation))
+        return result
+    if not args.skip_generate:
+        pipeline.generate(validation)
+    if not args.skip_compilation:
+        result["binary"] = str(pipeline.compile(validation))
+        result["warnings"] = list(pipeline.warnings)
+    if not args.skip_package:
+        result["dockerfile"] = str(pipeline.package(validation))
+    _summary(progress, validation.manifest.policies, result)
+    return result
+
+
+def _summary(progress: Progress, policies: tuple[PolicyEntry, ...], result: dict[str, Any]) -> None:
+    """The seed's closing summary: what was built and what to do next."""
+    lines = [f"Loaded policies: {len(policies)}"]
+    lines += [f"  - {p.key}" for p in policies]
+    for label, key in (("binary", "binary"), ("Dockerfile", "dockerfile")):
+        if key in result:
+            lines.append(f"{label}: {result[key]}")
+    if "dockerfile" in result:
+        lines.append(f"next: cd {result['output']} && docker build -t policy-engine:custom .")
+    progress.say("\n".join(lines))
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    print(f"policy-builder: not implemented yet: {args}", file=sys.stderr)
-    return 2
+    args_list = sys.argv[1:] if argv is None else argv
+    wants_json = "--json" in args_list
+    progress = Progress(quiet="--quiet" in args_list)
+    try:
+        try:
+            args = build_parser().parse_args(args_list)
+        except SystemExit as exc:  # --help and --version
+            return int(exc.code or 0)
+        result = _run(args, progress)
+    except BuilderError as error:
+        if wants_json:
+            print(json.dumps({"ok": False, "phase": error.phase, "error": str(error)}, indent=2))
+        print(f"policy-builder: error: {reports.printable(str(error))}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("policy-builder: interrupted", file=sys.stderr)
+        return 1
+    if wants_json:
+        print(json.dumps({"ok": True, "timings": progress.timings, **result}, indent=2))
+    elif progress.timings:
+        total = sum(progress.timings.values())
+        progress.say(f"done in {total:.2f}s; outputs in {result.get('output', '')}")
+    return 0

@@ -34,6 +34,8 @@ class PolicySpec:
     requires_request_body: bool = False
     requires_response_body: bool = False
     parameters: tuple[Parameter, ...] = ()
+    # Go duration string from `timeout`, "" when absent.
+    timeout: str = ""
 
 
 @dataclass(frozen=True)
@@ -92,3 +94,44 @@ class Manifest:
 
     policies_dir: Path
     policies: tuple[PolicyEntry, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding about one policy; file is relative to the policy directory."""
+
+    code: str
+    message: str
+    file: str = ""
+    line: int = 0
+
+    def where(self) -> str:
+        if not self.file:
+            return ""
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+
+@dataclass(frozen=True)
+class PolicyReport:
+    """Validation result of one policy directory (a row of validation_report.json)."""
+
+    name: str
+    version: str
+    rel_path: str
+    errors: tuple[Problem, ...] = ()
+    warnings: tuple[Problem, ...] = ()
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """Every problem of every policy, sorted by policy path."""
+
+    policies: tuple[PolicyReport, ...] = ()
+
+    @property
+    def valid(self) -> bool:
+        return all(p.valid for p in self.policies)

@@ -1,0 +1,107 @@
+"""Small policy trees for tests, written into tmp_path, SDK-only Go code."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from policy_builder.cli import main
+
+ENGINE = "github.com/policy-engine-builder/policy-engine"
+ENGINE_REQUIRE = f"require {ENGINE} v0.0.0-00010101000000-000000000000\n"
+
+REQUEST_GO = """package {pkg}
+
+import "{engine}/worker/policies"
+
+type policy struct{{}}
+
+func GetPolicy(metadata policies.PolicyMetadata, params map[string]interface{{}}) (policies.Policy, error) {{
+	return &policy{{}}, nil
+}}
+
+func (p *policy) Name() string {{ return "{name}" }}
+
+func (p *policy) Validate(config map[string]interface{{}}) error {{ return nil }}
+
+func (p *policy) ExecuteRequest(ctx *policies.RequestContext, config map[string]interface{{}}) *policies.RequestPolicyAction {{
+	return nil
+}}
+"""
+
+RESPONSE_METHOD = """
+func (p *policy) ExecuteResponse(ctx *policies.ResponseContext, config map[string]interface{}) *policies.ResponsePolicyAction {
+	return nil
+}
+"""
+
+
+def policy_yaml(name: str, version: str, extra: str = "") -> str:
+    return (
+        f"name: {name}\nversion: {version}\ndescription: test policy\n"
+        f"supportsRequestPhase: true\n{extra}parameters:\n"
+        "  - name: header\n    type: string\n    required: false\n"
+    )
+
+
+def write_policy(
+    root: Path,
+    rel: str,
+    name: str,
+    version: str,
+    *,
+    pkg: str = "policy",
+    yaml_text: str | None = None,
+    go_text: str | None = None,
+    go_mod: str | None = None,
+    response: bool = False,
+) -> Path:
+    """root/rel/{policy.yaml, policy.go, go.mod}; None texts take working defaults."""
+    d = root / rel
+    d.mkdir(parents=True, exist_ok=True)
+    extra = "supportsResponsePhase: true\n" if response else ""
+    (d / "policy.yaml").write_text(
+        yaml_text if yaml_text is not None else policy_yaml(name, version, extra)
+    )
+    if go_text is None:
+        go_text = REQUEST_GO.format(pkg=pkg, engine=ENGINE, name=name)
+        if response:
+            go_text += RESPONSE_METHOD
+    if go_text:
+        (d / "policy.go").write_text(go_text)
+    module = f"example.com/test/{rel}"
+    (d / "go.mod").write_text(
+        go_mod if go_mod is not None else f"module {module}\n\ngo 1.24\n\n{ENGINE_REQUIRE}"
+    )
+    return d
+
+
+def tree_state(root: Path) -> dict[str, tuple[str, int]]:
+    """Every entry under root with a content hash and mtime: proof nothing was written."""
+    state: dict[str, tuple[str, int]] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            st = p.lstat()
+            digest = ""
+            if p.is_file() and not p.is_symlink():
+                digest = hashlib.sha256(p.read_bytes()).hexdigest()
+            state[str(p.relative_to(root))] = (digest, st.st_mtime_ns)
+    return state
+
+
+def run_json(argv: list[str], capsys: object) -> tuple[int, dict[str, object]]:
+    """Run the real CLI in-process with --json; return exit code and parsed stdout."""
+    code = main([*argv, "--json", "--quiet"])
+    out = capsys.readouterr().out  # type: ignore[attr-defined]
+    return code, json.loads(out)
+
+
+def report_errors(output: Path, rel: str) -> list[dict[str, object]]:
+    report = json.loads((output / "validation_report.json").read_text())
+    rows = [r for r in report["policies"] if r["path"] == rel]
+    assert rows, f"{rel} not in report"
+    errors: list[dict[str, object]] = rows[0]["errors"]
+    return errors

@@ -1,0 +1,91 @@
+"""A policy must not silently upgrade the engine's own dependencies: the build stops and
+names the module, both versions and the policy. The engine here is a copy of the real
+one whose go.mod requires an older go-cmp than the policy does."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.builder.policytree import ENGINE_REQUIRE, run_json, write_policy
+
+REPO = Path(__file__).resolve().parents[2]
+CMP = "github.com/google/go-cmp"
+
+
+def _go_mod_sum(version: str, scratch: Path) -> str:
+    scratch.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        ["go", "mod", "download", "-json", f"{CMP}@{version}"],
+        cwd=scratch,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "GOWORK": "off", "GOFLAGS": "-mod=mod"},
+    )
+    if proc.returncode != 0:
+        pytest.skip(f"module proxy unreachable: {proc.stderr.strip()}")
+    return f"{CMP} {version}/go.mod {json.loads(proc.stdout)['GoModSum']}\n"
+
+
+def _setup(tmp_path: Path, engine_comment: str) -> tuple[Path, Path]:
+    home = tmp_path / "home"
+    shutil.copytree(REPO / "engine", home / "engine")
+    shutil.copytree(REPO / "templates", home / "templates")
+    shutil.copytree(REPO / "tools" / "gen" / "gocheck", home / "tools" / "gen" / "gocheck")
+    with (home / "engine" / "go.mod").open("a") as f:
+        f.write(f"\nrequire {CMP} v0.5.9{engine_comment}\n")
+    with (home / "engine" / "go.sum").open("a") as f:
+        f.write(_go_mod_sum("v0.5.9", tmp_path / "q"))
+    root = tmp_path / "policies"
+    d = write_policy(
+        root,
+        "conflict/v1.0.0",
+        "conflict",
+        "v1.0.0",
+        go_mod=f"module example.com/conflict\n\ngo 1.24\n\n{ENGINE_REQUIRE}require {CMP} v0.6.0\n",
+    )
+    (d / "go.sum").write_text(_go_mod_sum("v0.6.0", tmp_path / "q"))
+    return home, root
+
+
+UPGRADE = f"{CMP}: the engine uses v0.5.9, the build would use v0.6.0 (required by conflict:v1.0.0)"
+
+
+def test_policy_cannot_upgrade_a_direct_engine_dependency(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home, root = _setup(tmp_path, "")
+    out = tmp_path / "out"
+    code, result = run_json(
+        ["build", "--engine-dir", str(home), "--policies", str(root), "--output", str(out)],
+        capsys,
+    )
+    assert code == 1
+    assert result["phase"] == "compilation"
+    assert f"\n  {UPGRADE}\n" in str(result["error"])
+    assert not (out / "policy-engine").exists()
+    error = json.loads((out / "build_error.json").read_text())
+    assert error["phase"] == "compilation"
+    assert error["error"] == (
+        "policies would change the versions of the engine's direct dependencies:"
+    )
+
+
+def test_indirect_engine_dependency_upgrade_is_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home, root = _setup(tmp_path, " // indirect")
+    out = tmp_path / "out"
+    code, result = run_json(
+        ["build", "--engine-dir", str(home), "--policies", str(root), "--output", str(out)],
+        capsys,
+    )
+    assert code == 0, result
+    assert result["warnings"] == [f"engine dependency upgraded by policies: {UPGRADE}"]
+    assert (out / "policy-engine").is_file()

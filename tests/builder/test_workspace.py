@@ -1,0 +1,94 @@
+"""How policies are wired into the scratch build: absolute replace targets inside the
+policies directory point at the copy, and a scaffolded policy's own test passes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from policy_builder.cli import main
+
+from tests.builder.policytree import ENGINE_REQUIRE, run_json, tree_state, write_policy
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_absolute_replace_inside_policies_dir(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "policies"
+    lib = root / "shared" / "util"
+    lib.mkdir(parents=True)
+    (lib / "go.mod").write_text("module example.com/util\n\ngo 1.24\n")
+    (lib / "util.go").write_text(
+        'package util\n\n// Name is used by the policy.\nconst Name = "abs"\n'
+    )
+    go = (
+        'package abs\n\nimport (\n\t"example.com/util"\n'
+        '\t"github.com/policy-engine-builder/policy-engine/worker/policies"\n)\n\n'
+        "type p struct{}\n\n"
+        "func GetPolicy(metadata policies.PolicyMetadata, params map[string]interface{}) (policies.Policy, error) {\n\treturn p{}, nil\n}\n\n"
+        "func (p) Name() string { return util.Name }\n\n"
+        "func (p) Validate(config map[string]interface{}) error { return nil }\n\n"
+        "func (p) ExecuteRequest(ctx *policies.RequestContext, config map[string]interface{}) *policies.RequestPolicyAction {\n\treturn nil\n}\n"
+    )
+    write_policy(
+        root,
+        "abs/v1.0.0",
+        "abs",
+        "v1.0.0",
+        go_text=go,
+        go_mod=f"module example.com/abs\n\ngo 1.24\n\n{ENGINE_REQUIRE}require example.com/util v0.0.0\n\n"
+        f"replace example.com/util => {lib}\n",
+    )
+    before = tree_state(root)
+    build_dir = tmp_path / "scratch"
+    code, out = run_json(
+        [
+            "build",
+            "--policies",
+            str(root),
+            "--output",
+            str(tmp_path / "out"),
+            "--skip-package",
+            "--build-dir",
+            str(build_dir),
+        ],
+        capsys,
+    )
+    assert code == 0, out
+    copy_mod = (build_dir / "policies" / "abs" / "v1.0.0" / "go.mod").read_text()
+    assert "replace example.com/util => ../../shared/util" in copy_mod
+    assert str(root) not in copy_mod
+    assert tree_state(root) == before
+    version = subprocess.run(
+        [str(tmp_path / "out" / "policy-engine"), "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert version.stdout.endswith("policies: abs:v1.0.0\n")
+
+
+def test_scaffolded_policy_passes_its_own_test(tmp_path: Path) -> None:
+    root = tmp_path / "policies"
+    assert main(["new", "greeter", "--version", "v2.1.0", "--policies", str(root), "--quiet"]) == 0
+    policy = root / "greeter" / "v2.1.0"
+    work = tmp_path / "go.work"
+    work.write_text(
+        f"go 1.24\n\nuse (\n\t{REPO / 'engine'}\n\t{policy}\n)\n\n"
+        "replace github.com/policy-engine-builder/policy-engine "
+        f"v0.0.0-00010101000000-000000000000 => {REPO / 'engine'}\n"
+    )
+    proc = subprocess.run(
+        ["go", "test", "./..."],
+        cwd=policy,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "GOWORK": str(work), "GOFLAGS": ""},
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "module example.com/policies/greeter/v2.1.0" in (policy / "go.mod").read_text()

@@ -1,0 +1,244 @@
+package main
+
+import (
+	"fmt"
+	"go/version"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"golang.org/x/tools/go/packages"
+)
+
+// check runs every check on every policy. Policies whose go.mod or syntax is broken are
+// left out of the shared workspace so one bad policy cannot hide the others' problems.
+func check(req Request) (*Response, error) {
+	resp := &Response{Results: make([]*Result, 0, len(req.Policies))}
+	healthy := map[string]*Result{} // module path -> result
+	inputs := map[string]PolicyInput{}
+	seenModule := map[string]string{}
+	goLine := "1.21"
+	enginePath := ""
+	if engine, err := engineModule(req.EngineDir); err == nil {
+		enginePath = engine.Path
+	}
+	for _, in := range req.Policies {
+		res := &Result{ID: in.ID, GoFiles: []string{}, Imports: []string{}, Problems: []Problem{}}
+		resp.Results = append(resp.Results, res)
+		mod, problems := readModule(req, in)
+		res.Module = mod
+		res.Problems = append(res.Problems, problems...)
+		res.Problems = append(res.Problems, parseSources(in.Dir, res)...)
+		if mod == nil || len(res.Problems) > 0 {
+			continue
+		}
+		if enginePath != "" && (mod.Path == enginePath || strings.HasPrefix(mod.Path, enginePath+"/")) {
+			res.Problems = append(res.Problems, Problem{Code: "gomod-module-path", File: "go.mod", Line: 1,
+				Message: fmt.Sprintf("module path %s lies inside the engine's module %s; give the policy a module path of its own", mod.Path, enginePath)})
+			continue
+		}
+		if other, dup := seenModule[mod.Path]; dup {
+			res.Problems = append(res.Problems, Problem{Code: "gomod-duplicate-module", File: "go.mod", Line: 1,
+				Message: fmt.Sprintf("module path %s is also used by %s; every policy version needs its own module path", mod.Path, other)})
+			continue
+		}
+		seenModule[mod.Path] = in.ID
+		healthy[mod.Path] = res
+		inputs[mod.Path] = in
+		if mod.GoVersion != "" && version.Compare("go"+mod.GoVersion, "go"+goLine) > 0 {
+			goLine = mod.GoVersion
+		}
+	}
+	if len(healthy) == 0 {
+		return resp, nil
+	}
+	if err := typeCheck(req, healthy, inputs, goLine); err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// typeCheck loads the SDK and every healthy policy package in one go/packages call.
+func typeCheck(req Request, healthy map[string]*Result, inputs map[string]PolicyInput, goLine string) error {
+	engine, err := engineModule(req.EngineDir)
+	if err != nil {
+		return err
+	}
+	if version.Compare("go"+engine.GoVersion, "go"+goLine) > 0 {
+		goLine = engine.GoVersion
+	}
+	env := append(os.Environ(), "GOWORK="+filepath.Join(req.WorkDir, "go.work"), "GOTOOLCHAIN=local", "GOFLAGS=")
+	var paths []string
+	// The module graph must load before packages can: a dependency needing a newer Go or a
+	// missing go.sum entry breaks it. Each round removes the policies the error names.
+	for round := 0; ; round++ {
+		paths = sortedKeys(healthy)
+		if len(paths) == 0 {
+			return nil
+		}
+		if err := writeWork(req, engine, healthy, inputs, paths, goLine); err != nil {
+			return err
+		}
+		culprits, message := moduleGraph(req, env, healthy)
+		if len(culprits) == 0 || round > len(inputs) {
+			break
+		}
+		for _, c := range culprits {
+			healthy[c].Problems = append(healthy[c].Problems, Problem{Code: "gomod-graph", File: "go.mod", Message: message})
+			delete(healthy, c)
+		}
+	}
+	cfg := &packages.Config{
+		Mode: packages.NeedName | packages.NeedFiles | packages.NeedImports | packages.NeedTypes |
+			packages.NeedTypesInfo | packages.NeedSyntax,
+		Dir: req.WorkDir,
+		// GOTOOLCHAIN=local: a policy must never make the builder download another Go.
+		Env:   env,
+		Tests: false,
+	}
+	pkgs, err := packages.Load(cfg, paths...)
+	if err != nil {
+		return fmt.Errorf("loading packages: %w", err)
+	}
+	for _, pkg := range pkgs {
+		res, ok := healthy[pkg.PkgPath]
+		if !ok {
+			continue
+		}
+		dir := inputs[pkg.PkgPath].Dir
+		// When Go located the problem (parse or type error), the list error that repeats
+		// the compiler's output adds nothing but an absolute path.
+		located := false
+		for _, e := range pkg.Errors {
+			located = located || e.Kind == packages.ParseError || e.Kind == packages.TypeError
+		}
+		for _, e := range pkg.Errors {
+			if !located || e.Kind != packages.ListError {
+				res.Problems = append(res.Problems, packageProblem(dir, e))
+			}
+		}
+		if len(pkg.Errors) > 0 || pkg.Types == nil {
+			continue
+		}
+		res.Problems = append(res.Problems, checkFactory(req.SDKPackage, dir, pkg, inputs[pkg.PkgPath])...)
+	}
+	return nil
+}
+
+func engineModule(engineDir string) (*Module, error) {
+	in := PolicyInput{ID: "engine", Dir: engineDir}
+	mod, problems := readModule(Request{PoliciesDir: engineDir, GoVersion: "go9999"}, in)
+	if mod == nil {
+		return nil, fmt.Errorf("engine go.mod: %v", problems)
+	}
+	return mod, nil
+}
+
+func quote(s string) string { return fmt.Sprintf("%q", s) }
+
+// packageProblem locates a go/packages error ("file:line:col: msg") relative to dir.
+func packageProblem(dir string, e packages.Error) Problem {
+	code := map[packages.ErrorKind]string{
+		packages.ParseError: "go-syntax",
+		packages.TypeError:  "go-type",
+	}[e.Kind]
+	if code == "" {
+		code = "go-load"
+	}
+	p := Problem{Code: code, Message: e.Msg}
+	pos := e.Pos
+	if pos != "" && pos != "-" {
+		parts := strings.Split(pos, ":")
+		p.File = relTo(dir, parts[0])
+		if len(parts) > 1 {
+			fmt.Sscanf(parts[1], "%d", &p.Line)
+		}
+	}
+	return p
+}
+
+func relTo(dir, file string) string {
+	if rel, err := filepath.Rel(dir, file); err == nil && !strings.HasPrefix(rel, "..") {
+		return filepath.ToSlash(rel)
+	}
+	return filepath.Base(file)
+}
+
+func sortedKeys(m map[string]*Result) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// writeWork writes the go.work over the engine and the given policies. Policies require
+// the engine at versions no module proxy has; each is pinned to the engine directory so a
+// graph with non-workspace modules needs no download.
+func writeWork(req Request, engine *Module, healthy map[string]*Result, inputs map[string]PolicyInput, paths []string, goLine string) error {
+	var work strings.Builder
+	fmt.Fprintf(&work, "go %s\n\nuse %s\n", goLine, quote(req.EngineDir))
+	engineVersions := map[string]bool{}
+	for _, p := range paths {
+		fmt.Fprintf(&work, "use %s\n", quote(inputs[p].Dir))
+		for _, r := range healthy[p].Module.Requires {
+			if r[0] == engine.Path {
+				engineVersions[r[1]] = true
+			}
+		}
+	}
+	versions := make([]string, 0, len(engineVersions))
+	for v := range engineVersions {
+		versions = append(versions, v)
+	}
+	sort.Strings(versions)
+	for _, v := range versions {
+		fmt.Fprintf(&work, "replace %s %s => %s\n", engine.Path, v, quote(req.EngineDir))
+	}
+	return os.WriteFile(filepath.Join(req.WorkDir, "go.work"), []byte(work.String()), 0o644)
+}
+
+// moduleGraph runs `go list -m all` over the workspace. On failure it returns the
+// policies that require or replace the module Go names ("go: MODULE@VERSION: ..."), or
+// all of them when none does, with Go's message (policies-root paths made relative).
+func moduleGraph(req Request, env []string, healthy map[string]*Result) ([]string, string) {
+	cmd := exec.Command("go", "list", "-m", "all")
+	cmd.Dir = req.WorkDir
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		return nil, ""
+	}
+	// Go prints policy directories absolute or relative to the go.work; either way they
+	// read best relative to the policies root, as the user knows them.
+	message := strings.TrimSpace(string(out))
+	root, _ := filepath.Abs(req.PoliciesDir)
+	prefixes := []string{root + string(filepath.Separator)}
+	if rel, rerr := filepath.Rel(req.WorkDir, root); rerr == nil {
+		prefixes = append(prefixes, rel+string(filepath.Separator))
+	}
+	for _, prefix := range prefixes {
+		message = strings.ReplaceAll(message, prefix, "")
+	}
+	module := ""
+	if rest, ok := strings.CutPrefix(message, "go: "); ok {
+		module, _, _ = strings.Cut(rest, "@")
+	}
+	var culprits []string
+	for _, p := range sortedKeys(healthy) {
+		mod := healthy[p].Module
+		for _, r := range append(append([][2]string{}, mod.Requires...), mod.Replaces...) {
+			if module != "" && (r[0] == module || strings.HasPrefix(r[0], module+"@")) {
+				culprits = append(culprits, p)
+				break
+			}
+		}
+	}
+	if len(culprits) == 0 {
+		culprits = sortedKeys(healthy)
+	}
+	return culprits, message
+}

@@ -1,0 +1,127 @@
+"""Phase 1, discovery: find every policy.yaml under the policies root and read it safely.
+
+Discovery never fails on one bad policy: a policy.yaml that cannot be read becomes a
+candidate with a load problem, so validation can report all problems at once. Only a
+root that is missing, empty or unsafe as a whole (a symlink leading out) stops here.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from policy_builder.errors import InputError
+from policy_builder.manifest import Problem
+from policy_builder.safe_yaml import MAX_YAML_BYTES, LoadedYaml, YamlProblem, load_yaml
+
+POLICY_FILE = "policy.yaml"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A directory holding a policy.yaml, read but not yet validated."""
+
+    # Policy directory, absolute, and relative to the root with POSIX separators.
+    path: Path
+    rel_path: str
+    raw: bytes
+    # The parsed document, or None with load_problem set.
+    loaded: LoadedYaml | None
+    load_problem: Problem | None
+
+    @property
+    def yaml_file(self) -> Path:
+        return self.path / POLICY_FILE
+
+    @property
+    def go_mod_file(self) -> Path:
+        return self.path / "go.mod"
+
+    def _field(self, key: str) -> str:
+        data: Any = self.loaded.data if self.loaded else None
+        value = data.get(key) if isinstance(data, dict) else None
+        return value if isinstance(value, str) else ""
+
+    @property
+    def name(self) -> str:
+        """`name` from the YAML, else the directory above the version directory."""
+        return self._field("name") or self.path.parent.name
+
+    @property
+    def version(self) -> str:
+        """`version` from the YAML, else the version directory's name."""
+        return self._field("version") or self.path.name
+
+
+@dataclass(frozen=True)
+class Discovery:
+    root: Path
+    candidates: tuple[Candidate, ...]
+
+
+def _skip_dir(name: str) -> bool:
+    # Hidden directories (.git) and Go's testdata never hold policies.
+    return name.startswith(".") or name == "testdata"
+
+
+def _check_symlink(root: Path, link: Path) -> None:
+    target = link.resolve()
+    if not target.is_relative_to(root):
+        rel = link.relative_to(root).as_posix()
+        raise InputError(
+            f"{rel}: symlink leads outside the policies directory (to {os.readlink(link)}); "
+            "copy the file into the policies directory instead"
+        )
+
+
+def discover(policies_dir: Path) -> Discovery:
+    """Every policy.yaml under policies_dir, sorted by relative path."""
+    if not policies_dir.exists():
+        raise InputError(f"policies directory {policies_dir} does not exist")
+    if not policies_dir.is_dir():
+        raise InputError(f"policies directory {policies_dir} is not a directory")
+    root = policies_dir.resolve()
+    found: list[Candidate] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        here = Path(dirpath)
+        dirnames[:] = sorted(d for d in dirnames if not _skip_dir(d))
+        for name in dirnames + filenames:
+            entry = here / name
+            if entry.is_symlink():
+                _check_symlink(root, entry)
+        if POLICY_FILE in filenames:
+            found.append(_read_candidate(root, here))
+    if not found:
+        raise InputError(
+            f"no policies found: {policies_dir} holds no policy.yaml; lay policies out as "
+            "<policies>/<name>/<version>/policy.yaml (or create one with `policy-builder new NAME`)"
+        )
+    found.sort(key=lambda c: c.rel_path)
+    return Discovery(root=root, candidates=tuple(found))
+
+
+def _read_candidate(root: Path, directory: Path) -> Candidate:
+    rel = directory.relative_to(root).as_posix()
+    yaml_path = directory / POLICY_FILE
+    try:
+        size = yaml_path.stat().st_size
+        if size > MAX_YAML_BYTES:
+            # Reported without reading: a huge file must cost neither time nor memory.
+            message = f"policy.yaml is {size} bytes; the limit is {MAX_YAML_BYTES} bytes"
+            return Candidate(
+                directory, rel, b"", None, Problem("yaml-too-large", message, POLICY_FILE)
+            )
+        raw = yaml_path.read_bytes()
+    except OSError as exc:
+        problem = Problem(
+            "yaml-unreadable", f"cannot read policy.yaml: {exc.strerror}", POLICY_FILE
+        )
+        return Candidate(directory, rel, b"", None, problem)
+    try:
+        loaded = load_yaml(raw)
+    except YamlProblem as exc:
+        problem = Problem(exc.code, exc.message, POLICY_FILE, exc.line)
+        return Candidate(directory, rel, raw, None, problem)
+    return Candidate(directory, rel, raw, loaded, None)

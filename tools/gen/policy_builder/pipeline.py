@@ -1,0 +1,160 @@
+"""The builder as one object whose methods are the phases (discover → validate →
+generate → compile → package). The CLI decides which phases run; each method does one."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from policy_builder import compile as compile_phase
+from policy_builder import generate_go, package, reports
+from policy_builder.discover import Discovery, discover
+from policy_builder.errors import BuilderError, GenerateFailed, UsageError, ValidationFailed
+from policy_builder.home import Home
+from policy_builder.progress import Progress
+from policy_builder.settings import Settings
+from policy_builder.validate import Validation, validate
+from policy_builder.writer import check_files, write_files
+
+GENERATED_DIR = "generated"
+
+
+@dataclass(frozen=True)
+class Options:
+    policies_dir: Path
+    output_dir: Path
+    home: Home
+    settings: Settings
+    build_dir: Path | None = None
+
+
+class Pipeline:
+    def __init__(self, options: Options, progress: Progress) -> None:
+        self.options = options
+        self.progress = progress
+        # Warnings of the phases run so far, for the --json result.
+        self.warnings: tuple[str, ...] = ()
+        _check_output_outside_policies(options.policies_dir, options.output_dir)
+
+    @property
+    def output(self) -> Path:
+        return self.options.output_dir
+
+    def discover(self, write: bool) -> Discovery:
+        """Find the policies; write policies.json when validation will not (it adds the
+        module paths and writes the file itself, so a no-op build rewrites nothing)."""
+        with self.progress.phase("discover"):
+            found = discover(self.options.policies_dir)
+            if write:
+                self._write({reports.POLICIES_JSON: reports.to_json(reports.policies_json(found))})
+        return found
+
+    def validate(self, found: Discovery) -> Validation:
+        with self.progress.phase("validate"):
+            result = validate(found, self.options.home)
+            self._write(
+                {
+                    reports.POLICIES_JSON: reports.to_json(
+                        reports.policies_json(found, result.manifest)
+                    ),
+                    reports.VALIDATION_REPORT: reports.to_json(
+                        reports.validation_report(result.report)
+                    ),
+                }
+            )
+            text = reports.summary(result.report, self.progress.fancy)
+            if text:
+                self.progress.say(text)
+            if not result.report.valid:
+                self._write(
+                    {reports.BUILD_ERROR: reports.to_json(reports.validation_error(result.report))}
+                )
+                bad = sum(1 for r in result.report.policies if not r.valid)
+                raise ValidationFailed(
+                    f"validation failed: {bad} of {len(result.report.policies)} policies "
+                    f"are invalid (see {self.output / reports.VALIDATION_REPORT})"
+                )
+        return result
+
+    def generated_files(self, validation: Validation) -> dict[str, str]:
+        return generate_go.go_files(validation.manifest, self.options.home)
+
+    def generate(self, validation: Validation, check: bool = False) -> tuple[str, ...]:
+        """Write (or with check, compare) output/generated/*.go; return written paths."""
+        with self.progress.phase("generate"):
+            files = self.generated_files(validation)
+            target = self.output / GENERATED_DIR
+            if check:
+                diff = check_files(target, files)
+                if diff:
+                    self.progress.say(diff)
+                    raise GenerateFailed(
+                        f"generated files in {target} are out of date; run `policy-builder "
+                        "generate` (diff above)"
+                    )
+                return ()
+            return write_files(target, files).written
+
+    def compile(self, validation: Validation) -> Path:
+        with self.progress.phase("compile"):
+            generated = self._read_generated()
+            if self.options.build_dir is not None:
+                return self._compile_in(validation, self.options.build_dir, generated)
+            scratch = Path(tempfile.mkdtemp(prefix="policy-builder-"))
+            try:
+                return self._compile_in(validation, scratch, generated)
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+
+    def _compile_in(self, validation: Validation, root: Path, generated: dict[str, str]) -> Path:
+        root.mkdir(parents=True, exist_ok=True)
+        ws = compile_phase.prepare(validation.manifest, self.options.home, root, generated)
+        compiled = compile_phase.compile_engine(
+            validation.manifest, ws, self.options.settings, self.output
+        )
+        for warning in compiled.warnings:
+            self.progress.say(f"warning: {warning}")
+        self.warnings += compiled.warnings
+        return compiled.binary
+
+    def _read_generated(self) -> dict[str, str]:
+        target = self.output / GENERATED_DIR
+        names = (generate_go.PLUGIN_REGISTRY, generate_go.BUILD_INFO)
+        missing = [n for n in names if not (target / n).is_file()]
+        if missing:
+            raise GenerateFailed(
+                f"{target} lacks {', '.join(missing)}; run the generate phase first "
+                "(drop --skip-generate)"
+            )
+        return {n: (target / n).read_text() for n in names}
+
+    def package(self, validation: Validation) -> Path:
+        with self.progress.phase("package"):
+            files = package.package_files(
+                validation.manifest, self.options.settings, self.options.home
+            )
+            self._write(files)
+        return self.output / package.DOCKERFILE
+
+    def record_failure(self, error: BuilderError) -> None:
+        """build_error.json for failures after validation (validation writes its own)."""
+        if isinstance(error, (ValidationFailed, UsageError)):
+            return
+        self._write({reports.BUILD_ERROR: reports.to_json(reports.error_report(error))})
+
+    def clear_failure(self) -> None:
+        (self.output / reports.BUILD_ERROR).unlink(missing_ok=True)
+
+    def _write(self, files: dict[str, str]) -> None:
+        write_files(self.output, files)
+
+
+def _check_output_outside_policies(policies: Path, output: Path) -> None:
+    p, o = policies.resolve(), output.resolve()
+    if o == p or o.is_relative_to(p):
+        raise UsageError(
+            f"output directory {output} is inside the policies directory {policies}; the "
+            "builder never writes into the policies directory, pick another --output"
+        )

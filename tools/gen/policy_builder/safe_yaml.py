@@ -1,0 +1,147 @@
+"""Loading policy.yaml safely: size cap, strict UTF-8, no duplicate keys, few aliases,
+YAML 1.2 booleans, and a node tree kept for line numbers of later errors.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+# A policy.yaml is a few kilobytes; anything this large is a mistake or an attack.
+MAX_YAML_BYTES = 256 * 1024
+# Aliases have no use in policy.yaml beyond sharing a default; many aliases are the
+# signature of an alias ("billion laughs") bomb.
+MAX_ALIASES = 16
+
+
+class YamlProblem(Exception):
+    """A policy.yaml that cannot be loaded; line is 1-based, 0 when unknown."""
+
+    def __init__(self, code: str, message: str, line: int = 0) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.line = line
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate keys and counts aliases."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._aliases = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                event = self.peek_event()
+                raise YamlProblem(
+                    "yaml-aliases",
+                    f"more than {MAX_ALIASES} YAML aliases; policy.yaml may not use alias "
+                    "expansion this heavily (possible alias bomb)",
+                    event.start_mark.line + 1,
+                )
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                if isinstance(key, (str, int, float, bool)) and key in seen:
+                    raise YamlProblem(
+                        "yaml-duplicate-key",
+                        f"duplicate key {key!r} (first at line {seen[key]})",
+                        line,
+                    )
+                if isinstance(key, (str, int, float, bool)):
+                    seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+# YAML 1.1 reads yes/no/on/off as booleans ("Norway problem"); policy.yaml follows
+# YAML 1.2, where only true/false are. Replace the resolver for booleans accordingly.
+_StrictLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+
+
+@dataclass(frozen=True)
+class LoadedYaml:
+    """A document and its node tree (for mapping a data path to a line)."""
+
+    data: Any
+    node: yaml.Node | None
+
+    def line_of(self, path: tuple[str | int, ...]) -> int:
+        """The 1-based line of the value at path, or of its nearest existing parent."""
+        node = self.node
+        if node is None:
+            return 0
+        line = node.start_mark.line + 1
+        for part in path:
+            child: yaml.Node | None = None
+            if isinstance(node, yaml.MappingNode):
+                for key_node, value_node in node.value:
+                    if isinstance(key_node, yaml.ScalarNode) and key_node.value == str(part):
+                        child = value_node
+                        line = key_node.start_mark.line + 1
+                        break
+            elif (
+                isinstance(node, yaml.SequenceNode)
+                and isinstance(part, int)
+                and 0 <= part < len(node.value)
+            ):
+                child = node.value[part]
+                line = child.start_mark.line + 1
+            if child is None:
+                break
+            node = child
+        return line
+
+
+def load_yaml(raw: bytes) -> LoadedYaml:
+    """Parse raw policy.yaml bytes; raise YamlProblem with a line when it cannot."""
+    if len(raw) > MAX_YAML_BYTES:
+        raise YamlProblem(
+            "yaml-too-large",
+            f"policy.yaml is {len(raw)} bytes; the limit is {MAX_YAML_BYTES} bytes",
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise YamlProblem(
+            "yaml-not-utf8",
+            f"policy.yaml is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
+            line,
+        ) from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    loader = _StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except YamlProblem:
+        raise
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 0
+        reason = " ".join(p for p in (exc.context, exc.problem) if p)
+        raise YamlProblem("yaml-syntax", f"malformed YAML: {reason}", line) from None
+    except yaml.YAMLError as exc:
+        raise YamlProblem("yaml-syntax", f"malformed YAML: {exc}") from None
+    finally:
+        loader.dispose()
+    return LoadedYaml(data=data, node=node)

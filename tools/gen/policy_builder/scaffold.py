@@ -1,0 +1,63 @@
+"""`policy-builder new NAME`: a policy that validates and builds as it is."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from policy_builder.errors import UsageError
+from policy_builder.escape import go_identifier, go_string
+from policy_builder.home import ENGINE_MODULE, Home
+from policy_builder.templates import render
+from policy_builder.writer import write_files
+
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+_VERSION = re.compile(r"^v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")
+ENGINE_PSEUDO_VERSION = "v0.0.0-00010101000000-000000000000"
+
+
+def dir_name(name: str) -> str:
+    """jwtValidation -> jwt-validation, rate_limit -> rate-limit."""
+    kebab = re.sub(r"(?<=[a-z0-9])([A-Z])", r"-\1", name).replace("_", "-")
+    return kebab.lower()
+
+
+def package_name(name: str) -> str:
+    return go_identifier(re.sub(r"[^a-z0-9]", "", name.lower()) or "policy", prefix="policy")
+
+
+def scaffold(
+    home: Home, policies_dir: Path, name: str, version: str, module_prefix: str, go_version: str
+) -> Path:
+    """Create policies_dir/<dir-name>/<version>/ and return it; never overwrite."""
+    if not _NAME.match(name):
+        raise UsageError(
+            f"policy name {name!r} is not allowed; use letters, digits, '_' and '-', "
+            "starting with a letter"
+        )
+    if not _VERSION.match(version):
+        raise UsageError(f"version {version!r} is not allowed; use vMAJOR.MINOR.PATCH")
+    target = policies_dir / dir_name(name) / version
+    if target.exists():
+        raise UsageError(f"{target} already exists; pick another name or version")
+    module = f"{module_prefix.rstrip('/')}/{dir_name(name)}/{version}"
+    context = {
+        "name": name,
+        "name_go": go_string(name),
+        "version": version,
+        "package": package_name(name),
+        "module": module,
+        "engine_module": ENGINE_MODULE,
+        "engine_version": ENGINE_PSEUDO_VERSION,
+        "go_version": go_version,
+        "type_name": "Policy",
+    }
+    files = {
+        "policy.yaml": render(home.templates_dir, "new/policy.yaml.j2", **context),
+        "policy.go": render(home.templates_dir, "new/policy.go.j2", **context),
+        "policy_test.go": render(home.templates_dir, "new/policy_test.go.j2", **context),
+        "go.mod": render(home.templates_dir, "new/go.mod.j2", **context),
+        "README.md": render(home.templates_dir, "new/README.md.j2", **context),
+    }
+    write_files(target, files)
+    return target

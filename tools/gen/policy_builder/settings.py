@@ -1,0 +1,130 @@
+"""Build settings (seed section 8) from the environment and the command line; flags win."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from policy_builder.errors import UsageError
+
+PLATFORMS = ("linux/amd64", "linux/arm64")
+DEFAULT_IMAGE_BASE = "gcr.io/distroless/static-debian12:nonroot"
+# Values stamped with -X travel through Go's ldflags quoting and Dockerfile labels; a
+# plain charset keeps both safe without a second escaping layer.
+_STAMP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+:/@-]{0,127}$")
+# An image reference: no whitespace, quotes or newlines can reach the FROM line.
+_IMAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,254}$")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    build_version: str = "dev"
+    git_commit: str = "unknown"
+    upx: bool = False
+    # Extra `go build` arguments, added after the defaults (GO_BUILD_FLAGS).
+    go_build_flags: tuple[str, ...] = ()
+    # Extra -ldflags from GO_BUILD_FLAGS, appended to the builder's own.
+    extra_ldflags: str = ""
+    image_base: str = DEFAULT_IMAGE_BASE
+    platform: str = "linux/amd64"
+    # SOURCE_DATE_EPOCH; None means "now" (and a build that is not reproducible).
+    source_date_epoch: int | None = None
+
+    @property
+    def goos(self) -> str:
+        return self.platform.split("/")[0]
+
+    @property
+    def goarch(self) -> str:
+        return self.platform.split("/")[1]
+
+    def build_time(self) -> str:
+        """RFC 3339 UTC build time: SOURCE_DATE_EPOCH when set, else now."""
+        epoch = self.source_date_epoch if self.source_date_epoch is not None else int(time.time())
+        return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _bool(name: str, value: str) -> bool:
+    low = value.strip().lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    raise UsageError(f"{name}={value!r}: use true or false")
+
+
+def _stamp(name: str, value: str) -> str:
+    if not _STAMP.match(value):
+        raise UsageError(
+            f"{name}={value!r}: use letters, digits and . _ + : / @ - (at most 128 characters)"
+        )
+    return value
+
+
+def split_go_build_flags(text: str) -> tuple[tuple[str, ...], str]:
+    """GO_BUILD_FLAGS as arguments, with any -ldflags pulled out to be appended to the
+    builder's own -ldflags (a second -ldflags would silently replace them)."""
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise UsageError(f"GO_BUILD_FLAGS: {exc}") from None
+    flags: list[str] = []
+    ld: list[str] = []
+    it = iter(words)
+    for word in it:
+        bare = word.lstrip("-")
+        if word.startswith("-") and bare.split("=", 1)[0] == "ldflags":
+            ld.append(bare.split("=", 1)[1] if "=" in bare else next(it, ""))
+        elif word.startswith("-") and bare.split("=", 1)[0] == "o":
+            raise UsageError("GO_BUILD_FLAGS may not set -o; use --output")
+        else:
+            flags.append(word)
+    return tuple(flags), " ".join(ld)
+
+
+def load_settings(env: Mapping[str, str], flags: Mapping[str, str | bool | None]) -> Settings:
+    """Settings from env, overridden by the flags that were given (non-None)."""
+
+    def pick(flag: str, var: str, default: str) -> str:
+        value = flags.get(flag)
+        if value is not None and not isinstance(value, bool):
+            return value
+        return env.get(var, default)
+
+    upx_flag = flags.get("upx")
+    upx = (
+        upx_flag
+        if isinstance(upx_flag, bool)
+        else _bool("ENABLE_UPX_COMPRESSION", env.get("ENABLE_UPX_COMPRESSION", ""))
+    )
+    go_flags, ld = split_go_build_flags(pick("go_build_flags", "GO_BUILD_FLAGS", ""))
+    platform = pick("platform", "TARGET_PLATFORM", "linux/amd64")
+    if platform not in PLATFORMS:
+        raise UsageError(
+            f"platform {platform!r} is not supported; use one of {', '.join(PLATFORMS)}"
+        )
+    image = pick("image_base", "FINAL_IMAGE_BASE", DEFAULT_IMAGE_BASE)
+    if not _IMAGE.match(image):
+        raise UsageError(f"FINAL_IMAGE_BASE={image!r} is not an image reference")
+    epoch_text = env.get("SOURCE_DATE_EPOCH", "")
+    epoch: int | None = None
+    if epoch_text:
+        if not epoch_text.isdigit():
+            raise UsageError(f"SOURCE_DATE_EPOCH={epoch_text!r}: use seconds since 1970")
+        epoch = int(epoch_text)
+    return Settings(
+        build_version=_stamp("BUILD_VERSION", pick("build_version", "BUILD_VERSION", "dev")),
+        git_commit=_stamp("GIT_COMMIT", pick("git_commit", "GIT_COMMIT", "unknown")),
+        upx=upx,
+        go_build_flags=go_flags,
+        extra_ldflags=ld,
+        image_base=image,
+        platform=platform,
+        source_date_epoch=epoch,
+    )

@@ -1,0 +1,277 @@
+"""Phase 2, validation: every problem of every policy, then the validated manifest.
+
+policy.yaml is checked against the shipped JSON Schema (errors located by line through
+the YAML node tree) and a few rules a schema cannot say; Go questions go to the Go helper
+in one call. Nothing stops at the first problem.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+
+from policy_builder.discover import POLICY_FILE, Candidate, Discovery
+from policy_builder.gocheck import GoCheckInput, GoCheckResult, run_gocheck
+from policy_builder.home import Home
+from policy_builder.manifest import (
+    Manifest,
+    Parameter,
+    PolicyEntry,
+    PolicyReport,
+    PolicySpec,
+    Problem,
+    ValidationReport,
+)
+from policy_builder.safe_yaml import LoadedYaml
+
+
+@cache
+def policy_schema() -> dict[str, Any]:
+    """The published JSON Schema of policy.yaml (policy_builder/schema/)."""
+    text = resources.files("policy_builder").joinpath("schema/policy.schema.json").read_text()
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@cache
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(policy_schema())
+
+
+def _field_path(path: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _schema_message(error: jsonschema.ValidationError) -> str:
+    where = _field_path(tuple(error.absolute_path))
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        field = f"{where}.{missing}" if where else missing
+        return f"missing required field '{field}'"
+    if error.validator == "additionalProperties":
+        return f"{where or 'top level'}: {error.message}"
+    if error.validator == "pattern" and where in ("name", "version"):
+        rule = {
+            "name": "letters, digits, '_' and '-', starting with a letter",
+            "version": "a semantic version with a leading v, like v1.0.0",
+        }[where]
+        return f"{where}: {json.dumps(error.instance)} is not allowed; use {rule}"
+    return f"{where or 'top level'}: {error.message}"
+
+
+def schema_problems(candidate: Candidate) -> list[Problem]:
+    """JSON Schema errors and the cross-field rules, each with its line."""
+    assert candidate.loaded is not None
+    loaded = candidate.loaded
+    data = loaded.data
+    problems: list[Problem] = []
+    errors = sorted(_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    for error in errors:
+        path = tuple(error.absolute_path)
+        problems.append(
+            Problem("schema", _schema_message(error), POLICY_FILE, loaded.line_of(path))
+        )
+    if not isinstance(data, dict):
+        return problems
+    if data.get("supportsRequestPhase", True) is False and not data.get("supportsResponsePhase"):
+        line = loaded.line_of(("supportsRequestPhase",))
+        problems.append(
+            Problem(
+                "schema-no-phase",
+                "the policy supports neither phase; set supportsRequestPhase or "
+                "supportsResponsePhase to true",
+                POLICY_FILE,
+                line,
+            )
+        )
+    params = data.get("parameters")
+    if isinstance(params, list):
+        problems.extend(_default_problems(loaded, params))
+        seen: dict[str, int] = {}
+        for i, p in enumerate(params):
+            name = p.get("name") if isinstance(p, dict) else None
+            if not isinstance(name, str):
+                continue
+            if name in seen:
+                problems.append(
+                    Problem(
+                        "schema-duplicate-parameter",
+                        f"parameters[{i}]: parameter {name!r} is already declared as "
+                        f"parameters[{seen[name]}]",
+                        POLICY_FILE,
+                        loaded.line_of(("parameters", i, "name")),
+                    )
+                )
+            seen.setdefault(name, i)
+    return problems
+
+
+_DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$")
+
+
+def _matches(kind: str, value: Any) -> bool:
+    """Whether value fits a parameter type (bool is not a number here, unlike in Python)."""
+    if kind in ("string", "uri"):
+        return isinstance(value, str)
+    if kind == "duration":
+        return isinstance(value, str) and bool(_DURATION.match(value))
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind == "array":
+        return isinstance(value, list)
+    return isinstance(value, dict)
+
+
+def _default_problems(loaded: LoadedYaml, params: list[Any]) -> list[Problem]:
+    """A parameter's default must have the parameter's type and be one of its enum."""
+    problems: list[Problem] = []
+    for i, p in enumerate(params):
+        if not isinstance(p, dict) or "default" not in p or not isinstance(p.get("type"), str):
+            continue
+        default, kind = p["default"], p["type"]
+        line = loaded.line_of(("parameters", i, "default"))
+        if not _matches(kind, default):
+            problems.append(
+                Problem(
+                    "schema-default",
+                    f"parameters[{i}].default: {json.dumps(default)} is not a valid {kind}",
+                    POLICY_FILE,
+                    line,
+                )
+            )
+        elif isinstance(p.get("enum"), list) and default not in p["enum"]:
+            problems.append(
+                Problem(
+                    "schema-default",
+                    f"parameters[{i}].default: {json.dumps(default)} is not one of its enum",
+                    POLICY_FILE,
+                    line,
+                )
+            )
+    return problems
+
+
+def _phases(candidate: Candidate) -> tuple[bool, bool]:
+    data = candidate.loaded.data if candidate.loaded else None
+    if not isinstance(data, dict):
+        return True, False
+    req = data.get("supportsRequestPhase", True)
+    resp = data.get("supportsResponsePhase", False)
+    return req is True, resp is True
+
+
+def _spec(data: dict[str, Any]) -> PolicySpec:
+    return PolicySpec(
+        name=data["name"],
+        version=data["version"],
+        description=data.get("description", ""),
+        supports_request_phase=data.get("supportsRequestPhase", True),
+        supports_response_phase=data.get("supportsResponsePhase", False),
+        requires_request_body=data.get("requiresRequestBody", False),
+        requires_response_body=data.get("requiresResponseBody", False),
+        parameters=tuple(
+            Parameter(
+                name=p["name"],
+                type=p["type"],
+                description=p.get("description", ""),
+                required=p.get("required", False),
+                default=p.get("default"),
+            )
+            for p in data["parameters"]
+        ),
+        timeout=data.get("timeout", ""),
+    )
+
+
+@dataclass(frozen=True)
+class Validation:
+    manifest: Manifest
+    report: ValidationReport
+
+
+def validate(discovery: Discovery, home: Home) -> Validation:
+    """Validate every candidate; the manifest holds the valid policies only."""
+    errors: dict[str, list[Problem]] = defaultdict(list)
+    warnings: dict[str, list[Problem]] = defaultdict(list)
+    by_key: dict[str, list[Candidate]] = defaultdict(list)
+    for c in discovery.candidates:
+        if c.load_problem is not None:
+            errors[c.rel_path].append(c.load_problem)
+            continue
+        errors[c.rel_path].extend(schema_problems(c))
+        by_key[f"{c.name}:{c.version}"].append(c)
+        if c.version != c.path.name:
+            warnings[c.rel_path].append(
+                Problem(
+                    "version-dir-mismatch",
+                    f"directory version ({c.path.name}) != policy.yaml version ({c.version})",
+                    POLICY_FILE,
+                    c.loaded.line_of(("version",)) if c.loaded else 0,
+                )
+            )
+    for key, same in by_key.items():
+        if len(same) < 2:
+            continue
+        for c in same:
+            others = ", ".join(o.rel_path for o in same if o is not c)
+            errors[c.rel_path].append(
+                Problem(
+                    "duplicate-policy",
+                    f"{key} is declared both in {c.rel_path} and in {others}",
+                    POLICY_FILE,
+                )
+            )
+    inputs = [
+        GoCheckInput(c.rel_path, c.path, *_phases(c))
+        for c in discovery.candidates
+        if c.path.is_dir()
+    ]
+    go_results: dict[str, GoCheckResult] = run_gocheck(home, discovery.root, inputs)
+    for rel, result in go_results.items():
+        errors[rel].extend(result.problems)
+    reports: list[PolicyReport] = []
+    entries: list[PolicyEntry] = []
+    for c in discovery.candidates:
+        report = PolicyReport(
+            name=c.name,
+            version=c.version,
+            rel_path=c.rel_path,
+            errors=tuple(errors[c.rel_path]),
+            warnings=tuple(warnings[c.rel_path]),
+        )
+        reports.append(report)
+        if not report.valid or c.loaded is None:
+            continue
+        go = go_results.get(c.rel_path)
+        entries.append(
+            PolicyEntry(
+                name=c.name,
+                version=c.version,
+                path=c.path,
+                rel_path=c.rel_path,
+                yaml_file=c.yaml_file,
+                go_mod_file=c.go_mod_file,
+                module_path=go.go_mod.module_path if go and go.go_mod else "",
+                spec_source=c.raw,
+                spec=_spec(c.loaded.data),
+                go_mod=go.go_mod if go else None,
+                go_package=go.go_package if go else None,
+            )
+        )
+    entries.sort(key=lambda e: (e.name, e.version))
+    manifest = Manifest(policies_dir=discovery.root, policies=tuple(entries))
+    return Validation(manifest=manifest, report=ValidationReport(tuple(reports)))
