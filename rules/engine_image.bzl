@@ -1,0 +1,110 @@
+"""`policy_engine_image`: the engine in a distroless image, per architecture and as one
+multi-arch index. The image recipe lives only here."""
+
+load("@bazel_lib//lib:transitions.bzl", "platform_transition_filegroup")
+load("@rules_oci//oci:defs.bzl", "oci_image", "oci_image_index", "oci_load")
+load("@tar.bzl//tar:tar.bzl", "mutate", "tar")
+
+# distroless "nonroot" user and group (uid/gid 65532); numeric so runAsNonRoot can verify it.
+NONROOT = "65532:65532"
+CONFIG_PATH = "/etc/policy-engine/config.yaml"
+
+# ext_proc (Envoy) and policy discovery (xDS).
+PORTS = [
+    "9001/tcp",
+    "9002/tcp",
+]
+
+ARCHITECTURES = [
+    "amd64",
+    "arm64",
+]
+
+def policy_engine_image(
+        name,
+        binary,
+        policies,
+        base = "@distroless_static",
+        architectures = ARCHITECTURES,
+        load_name = None,
+        index_name = None,
+        repo_tags = None,
+        **kwargs):
+    """Images of the engine for each Linux architecture, an index and a loadable tarball.
+
+    Creates `<name>_linux_<arch>` for every architecture (the binary is built for that
+    platform through a transition, so a build on macOS still yields Linux binaries),
+    `<name>` as the first architecture's image, `<index_name>` (an oci_image_index of all
+    of them) and `<load_name>` (an oci_load tarball of `<name>` for `docker load`).
+
+    Args:
+      name: name of the default-architecture image.
+      binary: the policy_engine_binary target.
+      policies: "name:version" of every compiled-in policy, listed in an image label.
+      base: the pulled base image; `<base>_linux_<arch>` must exist for every architecture.
+      architectures: Go architectures to build; the first is the default image.
+      load_name: name of the oci_load target; defaults to `<name>_load`.
+      index_name: name of the oci_image_index target; defaults to `<name>_index`.
+      repo_tags: tags for `docker load`; defaults to `policy-engine:latest`.
+      **kwargs: common attributes (tags, visibility) for every target.
+    """
+    labels = {
+        "org.opencontainers.image.description": "Envoy ext_proc policy engine with compiled-in policies",
+        "org.opencontainers.image.title": "Policy Engine",
+        "policy-engine.loaded-policies": ",".join(policies),
+    }
+    images = []
+    for arch in architectures:
+        platform = "linux_" + arch
+        binary_name = "%s_binary_%s" % (name, platform)
+        layer_name = "%s_layer_%s" % (name, platform)
+        platform_transition_filegroup(
+            name = binary_name,
+            srcs = [binary],
+            target_platform = Label("//rules:" + platform),
+            **kwargs
+        )
+        tar(
+            name = layer_name,
+            srcs = [binary_name],
+            mutate = mutate(
+                package_dir = "app",
+                strip_prefix = native.package_name(),
+            ),
+            **kwargs
+        )
+        oci_image(
+            name = "%s_%s" % (name, platform),
+            architecture = arch,
+            base = "%s_%s" % (base, platform),
+            cmd = [
+                "--config",
+                CONFIG_PATH,
+            ],
+            entrypoint = ["/app/policy-engine"],
+            exposed_ports = PORTS,
+            labels = labels,
+            os = "linux",
+            tars = [layer_name],
+            user = NONROOT,
+            workdir = "/app",
+            **kwargs
+        )
+        images.append("%s_%s" % (name, platform))
+
+    native.alias(
+        name = name,
+        actual = images[0],
+        **kwargs
+    )
+    oci_image_index(
+        name = index_name or name + "_index",
+        images = images,
+        **kwargs
+    )
+    oci_load(
+        name = load_name or name + "_load",
+        image = name,
+        repo_tags = repo_tags or ["policy-engine:latest"],
+        **kwargs
+    )
