@@ -48,6 +48,19 @@ class Dependency:
     repo: str = ""
 
 
+@dataclass(frozen=True)
+class EngineModule:
+    """The engine's Go module as Go's tools see it."""
+
+    module_path: str
+    # Directory relative to the repository root.
+    dir: str
+    go_version: str
+    # Module paths of the `require` lines of its go.mod.
+    requires: tuple[str, ...]
+    packages: tuple[GoPackage, ...]
+
+
 def parse_go_list(stream: str, repo_root: Path) -> tuple[GoPackage, ...]:
     """Turn the concatenated JSON objects printed by `go list -json ./...` into packages."""
     decoder = json.JSONDecoder()
@@ -123,3 +136,19 @@ class ImportResolver:
         if _is_standard(importpath) and importpath != "C":
             return None
         raise UnresolvedImportError(package_dir, importpath)
+
+
+def read_engine_module(repo_root: Path, engine_dir: str = "engine", go: str = "go") -> EngineModule:
+    """The engine module as `go mod edit -json` and `go list -json ./...` report it."""
+    module_dir = repo_root / engine_dir
+    result = subprocess.run(
+        [go, "mod", "edit", "-json"], cwd=module_dir, check=True, capture_output=True, text=True
+    )
+    mod = json.loads(result.stdout)
+    return EngineModule(
+        module_path=mod["Module"]["Path"],
+        dir=engine_dir,
+        go_version=mod.get("Go") or "",
+        requires=tuple(sorted(r["Path"] for r in mod.get("Require") or [])),
+        packages=go_list(module_dir, repo_root, go),
+    )

@@ -4,11 +4,10 @@ manifest, the engine's packages and the files' current contents."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 from policy_builder.bazel.build_merge import merge_build_file
 from policy_builder.bazel.goimports import go_imports
-from policy_builder.bazel.gopackages import GoPackage, ImportResolver, LocalModule
+from policy_builder.bazel.gopackages import EngineModule, GoPackage, ImportResolver, LocalModule
 from policy_builder.bazel.gowork import render_go_work
 from policy_builder.bazel.module_edit import edit_module_bazel
 from policy_builder.bazel.naming import library_name
@@ -30,19 +29,6 @@ POLICY_LIBRARY_BZL = "//rules:policy_library.bzl"
 REGISTRY_FILES = ("build_info.go", "plugin_registry.go")
 REGISTRY_TARGET = "registry"
 POLICIES_BZL = "policies.bzl"
-
-
-@dataclass(frozen=True)
-class EngineModule:
-    """The engine's Go module as Go's tools see it."""
-
-    module_path: str
-    # Directory relative to the repository root.
-    dir: str
-    go_version: str
-    # Module paths of the `require` lines of its go.mod.
-    requires: tuple[str, ...]
-    packages: tuple[GoPackage, ...]
 
 
 def _policy_dir(policies_dir: str, entry: PolicyEntry) -> str:
@@ -134,29 +120,45 @@ def bazel_outputs(
 
     for pkg in engine.packages:
         rule = _library(
-            pkg, resolver, engine.requires, repos,
-            kind="go_library", load=RULES_GO,
+            pkg,
+            resolver,
+            engine.requires,
+            repos,
+            kind="go_library",
+            load=RULES_GO,
             name=library_name(pkg.importpath, pkg.name),
-            srcs=pkg.go_files, imports=pkg.imports,
-        )  # fmt: skip
+            srcs=pkg.go_files,
+            imports=pkg.imports,
+        )
         build_file(pkg.dir, [rule])
 
     for entry, pkg in zip(manifest.policies, policy_packages, strict=True):
         requires = tuple(m for m, _ in entry.go_mod.requires) if entry.go_mod else ()
         rule = _library(
-            pkg, resolver, requires, repos,
-            kind="policy_library", load=POLICY_LIBRARY_BZL,
+            pkg,
+            resolver,
+            requires,
+            repos,
+            kind="policy_library",
+            load=POLICY_LIBRARY_BZL,
             name=library_name(pkg.importpath, pkg.name),
-            srcs=pkg.go_files, imports=pkg.imports,
-        )  # fmt: skip
+            srcs=pkg.go_files,
+            imports=pkg.imports,
+        )
         build_file(pkg.dir, [rule])
 
     registry_pkg = GoPackage(policies_dir, engine.module_path, "main", REGISTRY_FILES, ())
     registry = _library(
-        registry_pkg, resolver, engine.requires, repos,
-        kind="go_library", load=RULES_GO, name=REGISTRY_TARGET,
-        srcs=REGISTRY_FILES, imports=go_imports(registry_go) + go_imports(build_info_go),
-    )  # fmt: skip
+        registry_pkg,
+        resolver,
+        engine.requires,
+        repos,
+        kind="go_library",
+        load=RULES_GO,
+        name=REGISTRY_TARGET,
+        srcs=REGISTRY_FILES,
+        imports=go_imports(registry_go) + go_imports(build_info_go),
+    )
     build_file(policies_dir, [registry])
     out[f"{policies_dir}/plugin_registry.go"] = registry_go
     out[f"{policies_dir}/build_info.go"] = build_info_go
