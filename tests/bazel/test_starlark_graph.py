@@ -85,7 +85,9 @@ def test_go_work_needs_no_newer_go_than_the_sdk(
 ) -> None:
     workspace, module, _ = evaluated
     (sdk,) = module.tags[("@rules_go//go:extensions.bzl", "go_sdk")]["download"]
-    go_line = re.search(r"^go (\S+)$", (workspace.root / "go.work").read_text(), re.MULTILINE)
+    go_line = re.search(
+        r"^go (\S+)$", (workspace.root / "go.work").read_text(), re.MULTILINE
+    )
     assert go_line is not None
 
     def key(v: str) -> tuple[int, ...]:
