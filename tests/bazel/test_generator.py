@@ -9,6 +9,7 @@ from pathlib import Path
 import fixtures
 import pytest
 from policy_builder.bazel import (
+    BazelGenError,
     StarlarkEditError,
     UnresolvedImportError,
     bazel_outputs,
@@ -92,6 +93,22 @@ def test_go_work_uses_engine_and_every_policy_sorted(tmp_path: Path) -> None:
         "go 1.26.0\n\nuse (\n\t./engine\n"
         "\t./policies/jwt-validation/v1.0.0\n\t./policies/rate-limiting/v1.0.0\n)\n"
     )
+
+
+@pytest.mark.parametrize("policies_dir", ["", "/abs/policies", "../outside", "a//b"])
+def test_policies_outside_the_workspace_are_refused(
+    tmp_path: Path, policies_dir: str
+) -> None:
+    manifest = fixtures.manifest(tmp_path)
+    with pytest.raises(BazelGenError, match="sub-directory"):
+        bazel_outputs(
+            manifest,
+            engine=fixtures.engine_module(),
+            registry_go="package main\n",
+            build_info_go="package main\n",
+            read_existing=lambda path: MODULE if path == "MODULE.bazel" else "",
+            policies_dir=policies_dir,
+        )
 
 
 def test_longest_require_wins(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from policy_builder.bazel.build_merge import merge_build_file
+from policy_builder.bazel.errors import BazelGenError
 from policy_builder.bazel.goimports import go_imports
 from policy_builder.bazel.gopackages import EngineModule, GoPackage, ImportResolver, LocalModule
 from policy_builder.bazel.gowork import render_go_work
@@ -41,7 +42,7 @@ def _policy_module(entry: PolicyEntry) -> str:
 
 def _policy_package(policies_dir: str, entry: PolicyEntry) -> GoPackage:
     if entry.go_package is None:
-        raise ValueError(f"{entry.key}: validate the manifest before generating Bazel files")
+        raise BazelGenError(f"{entry.key}: validate the manifest before generating Bazel files")
     return GoPackage(
         dir=_policy_dir(policies_dir, entry),
         importpath=_policy_module(entry),
@@ -106,7 +107,14 @@ def bazel_outputs(
     `read_existing(path)` returns a file's current text ("" when absent): BUILD files are
     merged into it and MODULE.bazel edited, never overwritten. `registry_go` and
     `build_info_go` are the exact texts the plain `go build` path compiles.
+    `policies_dir` is the policies root relative to the repository root.
     """
+    parts = policies_dir.split("/")
+    if not policies_dir or policies_dir.startswith("/") or ".." in parts or "" in parts:
+        # Bazel sees only the workspace; the registry package must not be the root package.
+        raise BazelGenError(
+            f"policies directory {policies_dir!r} must be a sub-directory of the repository"
+        )
     policy_packages = [_policy_package(policies_dir, e) for e in manifest.policies]
     local = [LocalModule(engine.module_path, engine.dir)]
     local += [LocalModule(p.importpath, p.dir) for p in policy_packages]
