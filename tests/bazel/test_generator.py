@@ -225,6 +225,51 @@ def test_keep_on_attribute_and_rule_is_a_veto() -> None:
     assert merge_build_file(rule_kept, [rule]) == rule_kept
 
 
+def test_a_library_renamed_by_a_new_module_path_leaves_no_stale_rule() -> None:
+    rule = go_library_rule(
+        kind="policy_library",
+        load="//rules:policy_library.bzl",
+        name="v2_0_0",
+        srcs=["a.go"],
+        importpath="example.com/p/v2.0.0",
+        deps=[],
+    )
+    existing = (
+        'load("//rules:policy_library.bzl", "policy_library")\n\n'
+        "# Old name.\n"
+        'policy_library(\n    name = "v1_0_0",\n    srcs = ["a.go"],\n'
+        '    importpath = "example.com/p/v1.0.0",\n)\n\n'
+        'policy_library(\n    name = "mine",\n    srcs = ["other.go"],\n'
+        '    importpath = "example.com/mine",\n)\n'
+    )
+    merged = merge_build_file(existing, [rule])
+    assert "v1_0_0" not in merged and "Old name" not in merged
+    assert 'name = "mine"' in merged and 'name = "v2_0_0"' in merged
+    assert buildifier_format(merged, "p/BUILD.bazel") == merged
+
+
+def test_comment_lines_inside_a_rule_stay_with_their_attribute() -> None:
+    rule = go_library_rule(
+        kind="go_library",
+        load="@rules_go//go:def.bzl",
+        name="lib",
+        srcs=["a.go"],
+        importpath="example.com/lib",
+        deps=["//dep"],
+    )
+    existing = (
+        'load("@rules_go//go:def.bzl", "go_library")\n\n'
+        'go_library(\n    name = "lib",\n    # Sources.\n    srcs = ["old.go"],\n'
+        '    importpath = "example.com/lib",\n    # Tuned for size.\n'
+        '    gc_goopts = ["-l"],\n    # Trailing note.\n)\n'
+    )
+    merged = merge_build_file(existing, [rule])
+    assert '    # Sources.\n    srcs = ["a.go"],\n' in merged
+    assert '    # Tuned for size.\n    gc_goopts = ["-l"],\n' in merged
+    assert "    # Trailing note.\n)" in merged
+    assert buildifier_format(merged, "p/BUILD.bazel") == merged
+
+
 def test_missing_load_is_added_and_new_rule_appended() -> None:
     rule = go_library_rule(
         kind="go_library",

@@ -92,11 +92,47 @@ def merge_build_file(existing: str, rules: Sequence[Rule], header: str = "") -> 
             continue
         start, end = span(call)
         edits.append(_Edit(start, end, _merge_call(module, call, rule)))
+    edits.extend(_stale_rule_edits(existing, rules, calls, span))
 
     text = _apply(existing, edits)
     for block in appended:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     return text
+
+
+def _stale_rule_edits(
+    existing: str,
+    rules: Sequence[Rule],
+    calls: dict[tuple[str, str], tuple[cst.SimpleStatementLine, cst.Call]],
+    span: Callable[[cst.CSTNode], tuple[int, int]],
+) -> list[_Edit]:
+    """Delete rules of a generated kind that lost all their sources to a generated rule,
+    e.g. a policy library left behind when its module path (and so its name) changed."""
+    kinds = {rule.kind for rule in rules}
+    names = {(rule.kind, rule.name) for rule in rules}
+    owned = {
+        src
+        for rule in rules
+        for key, value in rule.attrs
+        if key == "srcs" and isinstance(value, tuple)
+        for src in value
+    }
+    edits = []
+    for key, (stmt, call) in calls.items():
+        if key[0] not in kinds or key in names or _rule_kept(stmt, call):
+            continue
+        srcs = next((a.value for a in call.args if a.keyword and a.keyword.value == "srcs"), None)
+        if not isinstance(srcs, cst.List):
+            continue
+        items = [_string(element.value) for element in srcs.elements]
+        if all(item and item in owned for item in items):
+            start, end = span(call)
+            start = existing.rfind("\n", 0, start) + 1
+            for _ in stmt.leading_lines:
+                start = existing.rfind("\n", 0, start - 1) + 1
+            newline = existing.find("\n", end)
+            edits.append(_Edit(start, len(existing) if newline < 0 else newline + 1, ""))
+    return edits
 
 
 def _line_offsets(text: str) -> list[int]:

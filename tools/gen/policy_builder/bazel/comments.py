@@ -50,8 +50,6 @@ def arg_comments(call: cst.Call) -> tuple[str, list[Comments], tuple[str, ...]]:
     for arg in call.args:
         ws = _after(arg.comma, arg.whitespace_after_arg)
         trailing, following = split_whitespace(ws)
-        if not trailing and isinstance(arg.comma, cst.Comma):
-            trailing, _ = split_whitespace(arg.whitespace_after_arg)
         result.append(Comments(before=pending, trailing=trailing))
         pending = following
     return opening, result, pending
