@@ -196,19 +196,19 @@ class Workspace:
 
     # --- load() ----------------------------------------------------------------------
     def _load(self, label: str) -> sl.FrozenModule:
-        if label in self._bzl:
-            return self._bzl[label]
+        key = label if label.startswith("@") else canonical(label, self._package)
+        if key in self._bzl:
+            return self._bzl[key]
         if label.startswith("@"):
             frozen = self._standin(label)
         else:
-            repo_label = canonical(label, self._package)
-            pkg, _, name = repo_label[2:].partition(":")
+            pkg, _, name = key[2:].partition(":")
             if not (self.root / pkg / "BUILD.bazel").is_file():
                 raise EvalError(f"load({label!r}): no package //{pkg}")
-            module = self._new_module(pkg, bzl=repo_label)
+            module = self._new_module(pkg, bzl=key)
             self._eval(module, self.root / pkg / name, None)
             frozen = module.freeze()
-        self._bzl[label] = frozen
+        self._bzl[key] = frozen
         return frozen
 
     def _standin(self, label: str) -> sl.FrozenModule:
