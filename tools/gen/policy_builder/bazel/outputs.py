@@ -173,6 +173,14 @@ def bazel_outputs(
     out[f"{policies_dir}/{POLICIES_BZL}"] = loaded_policies_bzl(manifest)
 
     go_versions = [engine.go_version] + [e.go_mod.go_version for e in manifest.policies if e.go_mod]
-    out["go.work"] = render_go_work(go_versions, [m.dir for m in local])
+    local_dirs = {m.module_path: m.dir for m in local}
+    replaces = [
+        (path, version, local_dirs[path])
+        for entry in manifest.policies
+        if entry.go_mod
+        for path, version in entry.go_mod.requires
+        if path in local_dirs
+    ]
+    out["go.work"] = render_go_work(go_versions, local_dirs.values(), replaces)
     out["MODULE.bazel"] = edit_module_bazel(read_existing("MODULE.bazel"), sorted(repos))
     return out
