@@ -12,11 +12,13 @@ import fixtures
 import pytest
 from policy_builder.bazel import (
     BazelGenError,
+    GoPackage,
     StarlarkEditError,
     UnresolvedImportError,
     bazel_outputs,
     edit_module_bazel,
     merge_build_file,
+    parse_go_list,
     read_engine_module,
 )
 from policy_builder.bazel.goimports import go_imports
@@ -396,6 +398,20 @@ def test_starlark_strings_escape_quotes_backslashes_and_newlines() -> None:
     assert string_literal('a"b\\c\nd') == '"a\\"b\\\\c\\nd"'
     with pytest.raises(ValueError, match="control character"):
         string_literal("a\x00b")
+
+
+def test_go_list_output_skips_test_only_packages(tmp_path: Path) -> None:
+    stream = (
+        json.dumps({"Dir": str(tmp_path / "e/lib"), "ImportPath": "x/lib", "Name": "lib",
+                    "GoFiles": ["b.go", "a.go"], "Imports": ["fmt", "x/dep"]})
+        + "\n"
+        + json.dumps({"Dir": str(tmp_path / "e/e2e"), "ImportPath": "x/e2e", "Name": "e2e",
+                      "TestGoFiles": ["e2e_test.go"]})
+    )  # fmt: skip
+    (package,) = parse_go_list(stream, tmp_path)
+    assert package == GoPackage(
+        "e/lib", "x/lib", "lib", ("a.go", "b.go"), ("fmt", "x/dep")
+    )
 
 
 def test_committed_engine_build_files_are_up_to_date() -> None:

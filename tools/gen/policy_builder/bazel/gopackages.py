@@ -72,6 +72,9 @@ def parse_go_list(stream: str, repo_root: Path) -> tuple[GoPackage, ...]:
         pos = end
         while pos < len(text) and text[pos].isspace():
             pos += 1
+        if not obj.get("GoFiles"):
+            # Test-only packages (or all files excluded by build tags) get no go_library.
+            continue
         rel = PurePosixPath(Path(obj["Dir"]).resolve().relative_to(repo_root.resolve()).as_posix())
         packages.append(
             GoPackage(
