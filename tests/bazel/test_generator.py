@@ -10,6 +10,7 @@ from pathlib import Path
 
 import fixtures
 import pytest
+import starlark
 from policy_builder.bazel import (
     BazelGenError,
     GoPackage,
@@ -394,10 +395,18 @@ def test_go_imports_reads_single_grouped_and_aliased_imports() -> None:
     assert go_imports(source) == ("a.com/core", "b.com/x", "c.com/dot", "fmt")
 
 
-def test_starlark_strings_escape_quotes_backslashes_and_newlines() -> None:
-    assert string_literal('a"b\\c\nd') == '"a\\"b\\\\c\\nd"'
-    with pytest.raises(ValueError, match="control character"):
-        string_literal("a\x00b")
+@pytest.mark.parametrize(
+    "value",
+    ['a"b\\c\nd', "tab\there\r", "nul\x00del\x7f", "ünïcode ✓", "{STABLE_GIT_COMMIT}"],
+)
+def test_starlark_string_literals_round_trip_through_an_interpreter(value: str) -> None:
+    literal = string_literal(value)
+    assert "\n" not in literal and "\t" not in literal
+    module = starlark.Module()
+    starlark.eval(
+        module, starlark.parse("t.bzl", f"x = {literal}"), starlark.Globals.standard()
+    )
+    assert module["x"] == value
 
 
 def test_go_list_output_skips_test_only_packages(tmp_path: Path) -> None:

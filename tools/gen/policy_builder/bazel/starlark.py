@@ -1,7 +1,7 @@
 """Rendering Python values as Starlark source, in the layout buildifier produces.
 
-Kept inside the Bazel package on purpose: the builder's shared `escape.py` is not in this
-tree yet; `string_literal` is the one helper to unify with `escape.starlark_string` (#5).
+`string_literal` is a stand-in for the builder's `escape.starlark_string`, which is not in
+this tree yet; both produce the same literals, so the lead can swap it in (#5).
 """
 
 from __future__ import annotations
@@ -17,17 +17,16 @@ INDENT = "    "
 
 
 def string_literal(value: str) -> str:
-    """Quote `value` as a double-quoted Starlark string literal.
+    """Quote `value` as a double-quoted Starlark string literal whose value is exactly it.
 
-    Control characters other than newline, carriage return and tab have no portable escape
-    in every Starlark dialect Bazel has shipped, so they are refused rather than guessed.
+    Other control characters become octal escapes: Bazel's lexer has no `\\x` escape.
     """
     out = []
     for ch in value:
         if ch in _ESCAPES:
             out.append(_ESCAPES[ch])
         elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            raise ValueError(f"control character {ch!r} cannot appear in a Starlark string")
+            out.append(f"\\{ord(ch):03o}")
         else:
             out.append(ch)
     return '"' + "".join(out) + '"'
