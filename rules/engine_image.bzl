@@ -1,6 +1,7 @@
 """`policy_engine_image`: the engine in a distroless image, per architecture and as one
 multi-arch index. The image recipe lives only here."""
 
+load("@bazel_lib//lib:expand_template.bzl", "expand_template")
 load("@bazel_lib//lib:transitions.bzl", "platform_transition_filegroup")
 load("@rules_oci//oci:defs.bzl", "oci_image", "oci_image_index", "oci_load")
 load("@tar.bzl//tar:tar.bzl", "mutate", "tar")
@@ -14,6 +15,11 @@ PORTS = [
     "9001/tcp",
     "9002/tcp",
 ]
+
+# Replaced by the stamped value under --stamp (the `release` config), by "dev"/"unknown"
+# otherwise, so unstamped images stay byte-identical across commits with the same inputs.
+VERSION_PLACEHOLDER = "0.0.0-POLICY-ENGINE-VERSION"
+REVISION_PLACEHOLDER = "POLICY-ENGINE-REVISION"
 
 ARCHITECTURES = [
     "amd64",
@@ -32,7 +38,8 @@ def policy_engine_image(
         **kwargs):
     """Images of the engine for each Linux architecture, an index and a loadable tarball.
 
-    Creates `<name>_linux_<arch>` for every architecture (the binary is built for that
+    Creates `<name>_labels` (the image labels, with version and commit stamped in release
+    builds), `<name>_linux_<arch>` for every architecture (the binary is built for that
     platform through a transition, so a build on macOS still yields Linux binaries),
     `<name>` as the first architecture's image, `<index_name>` (an oci_image_index of all
     of them) and `<load_name>` (an oci_load tarball of `<name>` for `docker load`).
@@ -48,11 +55,27 @@ def policy_engine_image(
       repo_tags: tags for `docker load`; defaults to `policy-engine:latest`.
       **kwargs: common attributes (tags, visibility) for every target.
     """
-    labels = {
-        "org.opencontainers.image.description": "Envoy ext_proc policy engine with compiled-in policies",
-        "org.opencontainers.image.title": "Policy Engine",
-        "policy-engine.loaded-policies": ",".join(policies),
-    }
+    labels_name = name + "_labels"
+    expand_template(
+        name = labels_name,
+        out = labels_name + ".txt",
+        stamp_substitutions = {
+            REVISION_PLACEHOLDER: "{{STABLE_GIT_COMMIT}}",
+            VERSION_PLACEHOLDER: "{{STABLE_BUILD_VERSION}}",
+        },
+        substitutions = {
+            REVISION_PLACEHOLDER: "unknown",
+            VERSION_PLACEHOLDER: "dev",
+        },
+        template = [
+            "org.opencontainers.image.description=Envoy ext_proc policy engine with compiled-in policies",
+            "org.opencontainers.image.revision=" + REVISION_PLACEHOLDER,
+            "org.opencontainers.image.title=Policy Engine",
+            "org.opencontainers.image.version=" + VERSION_PLACEHOLDER,
+            "policy-engine.loaded-policies=" + ",".join(policies),
+        ],
+        **kwargs
+    )
     images = []
     for arch in architectures:
         platform = "linux_" + arch
@@ -83,7 +106,7 @@ def policy_engine_image(
             ],
             entrypoint = ["/app/policy-engine"],
             exposed_ports = PORTS,
-            labels = labels,
+            labels = labels_name,
             os = "linux",
             tars = [layer_name],
             user = NONROOT,

@@ -167,6 +167,20 @@ PLATFORM_TRANSITION_FILEGROUP = Schema(
     "bazel_lib v3.7.1 lib/transitions.bzl",
     {"srcs": Attr("label_list"), "target_platform": Attr("label", mandatory=True)},
 )
+EXPAND_TEMPLATE = Schema(
+    "expand_template",
+    "bazel_lib v3.7.1 lib/expand_template.bzl (macro) + lib/private/expand_template.bzl "
+    "+ lib/stamping.bzl STAMP_ATTRS",
+    {
+        "template": Attr("label|string_list", mandatory=True),
+        "out": Attr("output"),
+        "data": Attr("label_list"),
+        "is_executable": Attr("bool"),
+        "stamp_substitutions": Attr("string_dict"),
+        "substitutions": Attr("string_dict"),
+        "stamp": Attr("int"),
+    },
+)
 _PY = {
     **_a("label_list", "srcs", "deps", "data", "pyi_deps", "pyi_srcs"),
     **_a("string_list", "imports"),
@@ -214,6 +228,7 @@ RULES: Mapping[str, Mapping[str, Schema]] = {
     "@bazel_lib//lib:transitions.bzl": {
         "platform_transition_filegroup": PLATFORM_TRANSITION_FILEGROUP
     },
+    "@bazel_lib//lib:expand_template.bzl": {"expand_template": EXPAND_TEMPLATE},
     "@rules_python//python:py_binary.bzl": {"py_binary": PY_BINARY},
     "@rules_python//python:py_library.bzl": {"py_library": PY_LIBRARY},
 }

@@ -233,6 +233,25 @@ platform_transition_filegroup = rule(_impl, attrs = {{
 '''
 
 
+def expand_template() -> str:
+    schema = schemas.EXPAND_TEMPLATE
+    return f'''"""Stand-in for bazel_lib 3.7.1 lib/expand_template.bzl ({schema.source})."""
+{_WRITE}
+def _expand_impl(ctx):
+    out = ctx.outputs.out or ctx.actions.declare_file(ctx.label.name + ".txt")
+    ctx.actions.write(out, "")
+    return [DefaultInfo(files = depset([out]))]
+
+_expand_template = rule(_expand_impl, attrs = {_attrs(schema)})
+
+def expand_template(name, template, **kwargs):
+    if type(template) == "list":
+        _write(name = name + "_tmpl", content = template)
+        template = ":%s_tmpl" % name
+    _expand_template(name = name, template = template, **kwargs)
+'''
+
+
 def rules_python(kind: str) -> str:
     schema = schemas.PY_BINARY if kind == "py_binary" else schemas.PY_LIBRARY
     executable = "True" if kind == "py_binary" else "False"
@@ -270,7 +289,8 @@ def write_standins(root: Path, go_labels: Iterable[str], oci_repos: Iterable[str
         "tar.bzl": _repo(root, "tar.bzl", {"BUILD.bazel": "", "tar/BUILD.bazel": "",
                                            "tar/tar.bzl": tar_bzl()}),
         "bazel_lib": _repo(root, "bazel_lib", {"BUILD.bazel": "", "lib/BUILD.bazel": "",
-                                               "lib/transitions.bzl": bazel_lib()}),
+                                               "lib/transitions.bzl": bazel_lib(),
+                                               "lib/expand_template.bzl": expand_template()}),
         "rules_python": _repo(root, "rules_python", {
             "BUILD.bazel": "", "python/BUILD.bazel": "",
             "python/py_binary.bzl": rules_python("py_binary"),

@@ -195,11 +195,30 @@ def test_images_label_exactly_the_manifest_policies(
         "//:engine_image_linux_arm64",
     ]
     for image in images:
-        assert image.attrs["labels"]["policy-engine.loaded-policies"] == expected
+        labels = workspace.targets[canonical(image.attrs["labels"], "")]
+        assert labels.kind == "expand_template"
+        assert f"policy-engine.loaded-policies={expected}" in labels.attrs["template"]
         assert image.attrs["entrypoint"] == ["/app/policy-engine"]
         assert image.attrs["cmd"] == ["--config", "/etc/policy-engine/config.yaml"]
         assert image.attrs["exposed_ports"] == ["9001/tcp", "9002/tcp"]
         assert image.attrs["user"] == "65532:65532"
+
+
+def test_image_labels_are_stamped_only_from_status_keys_the_script_emits(
+    evaluated: tuple[Workspace, ModuleFile, Manifest],
+) -> None:
+    workspace, _, _ = evaluated
+    labels = workspace.targets["//:engine_image_labels"]
+    status = (workspace.root / "tools/workspace_status.sh").read_text()
+    emitted = set(re.findall(r'^echo "([A-Z_]+) ', status, re.MULTILINE))
+    stamped = labels.attrs["stamp_substitutions"]
+    assert {re.sub(r"[{}]", "", v) for v in stamped.values()} <= emitted
+    assert set(stamped) == set(labels.attrs["substitutions"])
+    lines = labels.attrs["template"]
+    assert all(any(placeholder in line for line in lines) for placeholder in stamped)
+    assert [line.split("=", 1)[0] for line in lines] == sorted(
+        line.split("=", 1)[0] for line in lines
+    )
 
 
 def test_each_arch_image_carries_the_binary_built_for_that_platform(
