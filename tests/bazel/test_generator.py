@@ -193,8 +193,8 @@ def test_an_import_no_module_provides_is_an_error(tmp_path: Path) -> None:
 HAND_EDITED = """\
 # My own header comment.
 
-load("//rules:policy_library.bzl", "policy_library")
 load("@rules_go//go:def.bzl", "go_test")
+load("//rules:policy_library.bzl", "policy_library")
 
 # Why this library is special.
 policy_library(
@@ -231,6 +231,29 @@ def test_hand_edits_outside_generated_attributes_survive(tmp_path: Path) -> None
     assert '"@com_github_extra//:extra",  # keep' in merged
     assert '"@com_github_golang_jwt_jwt_v5//:jwt",' in merged
     assert generate(tmp_path, {path: merged})[path] == merged
+    assert buildifier_format(merged, path) == merged
+
+
+def test_a_new_load_goes_where_buildifier_sorts_it() -> None:
+    rule = go_library_rule(
+        kind="policy_library",
+        load="//rules:policy_library.bzl",
+        name="lib",
+        srcs=["a.go"],
+        importpath="example.com/lib",
+        deps=[],
+    )
+    existing = (
+        'load("@rules_go//go:def.bzl", "go_test")\nload("//tools:z.bzl", "z")\n\n'
+        'go_test(\n    name = "t",\n    srcs = ["a_test.go"],\n)\n\nz(name = "z")\n'
+    )
+    merged = merge_build_file(existing, [rule])
+    assert merged.startswith(
+        'load("@rules_go//go:def.bzl", "go_test")\n'
+        'load("//rules:policy_library.bzl", "policy_library")\n'
+        'load("//tools:z.bzl", "z")\n'
+    )
+    assert buildifier_format(merged, "p/BUILD.bazel") == merged
 
 
 def test_keep_on_attribute_and_rule_is_a_veto() -> None:

@@ -19,7 +19,7 @@ from policy_builder.bazel.comments import (
     split_whitespace,
 )
 from policy_builder.bazel.errors import StarlarkEditError
-from policy_builder.bazel.naming import label_sort_key
+from policy_builder.bazel.naming import label_sort_key, load_sort_key
 from policy_builder.bazel.rules import Rule, attr_order
 from policy_builder.bazel.starlark import INDENT, Value, render_load, render_value, string_literal
 
@@ -41,7 +41,8 @@ def render_build_file(header: str, rules: Sequence[Rule]) -> str:
     for rule in rules:
         loads.setdefault(rule.load, set()).add(rule.kind)
     parts = [header.rstrip("\n") + "\n"] if header else []
-    parts.append("".join(render_load(m, sorted(s)) + "\n" for m, s in sorted(loads.items())))
+    ordered = sorted(loads.items(), key=lambda item: load_sort_key(item[0]))
+    parts.append("".join(render_load(m, sorted(s)) + "\n" for m, s in ordered))
     parts.extend(rule.render() + "\n" for rule in rules)
     return "\n".join(parts)
 
@@ -184,17 +185,19 @@ def _load_edits(
     span: Callable[[cst.CSTNode], tuple[int, int]],
     module: cst.Module,
 ) -> list[_Edit]:
-    """Add missing symbols to existing loads; add new load statements after the last one
-    (or before the first statement) so loads stay on top."""
+    """Add missing symbols to existing loads; add each new load statement where
+    buildifier's order puts it among the existing ones (or before the first statement)."""
     needed: dict[str, set[str]] = {}
     for rule in rules:
         needed.setdefault(rule.load, set()).add(rule.kind)
     edits = []
-    new_lines = []
+    statements = list(module.body)
+    load_stmts = [s for s in statements if _is_load(s)]
     for label, symbols in sorted(needed.items()):
         call = loads.get(label)
         if call is None:
-            new_lines.append(render_load(label, sorted(symbols)) + "\n")
+            line = render_load(label, sorted(symbols)) + "\n"
+            edits.append(_new_load_edit(existing, label, line, load_stmts, statements, span))
             continue
         present = {_string(arg.value) for arg in call.args[1:] if arg.keyword is None}
         aliased = [arg for arg in call.args[1:] if arg.keyword is not None]
@@ -202,19 +205,32 @@ def _load_edits(
             continue
         start, end = span(call)
         edits.append(_Edit(start, end, render_load(label, sorted(present | symbols))))
-    if new_lines:
-        statements = list(module.body)
-        load_stmts = [s for s in statements if _is_load(s)]
-        if load_stmts:
-            _, end = span(load_stmts[-1])
-            newline = existing.find("\n", end)
-            insert_at = len(existing) if newline < 0 else newline + 1
-            edits.append(_Edit(insert_at, insert_at, "".join(new_lines)))
-        else:
-            first, _ = span(statements[0]) if statements else (len(existing), 0)
-            line_start = existing.rfind("\n", 0, first) + 1
-            edits.append(_Edit(line_start, line_start, "".join(new_lines) + "\n"))
     return edits
+
+
+def _new_load_edit(
+    existing: str,
+    label: str,
+    line: str,
+    load_stmts: Sequence[cst.CSTNode],
+    statements: Sequence[cst.CSTNode],
+    span: Callable[[cst.CSTNode], tuple[int, int]],
+) -> _Edit:
+    for stmt in load_stmts:
+        call = _statement_call(stmt)
+        assert call is not None
+        if load_sort_key(label) < load_sort_key(_string(call.args[0].value)):
+            start, _ = span(stmt)
+            line_start = existing.rfind("\n", 0, start) + 1
+            return _Edit(line_start, line_start, line)
+    if load_stmts:
+        _, end = span(load_stmts[-1])
+        newline = existing.find("\n", end)
+        insert_at = len(existing) if newline < 0 else newline + 1
+        return _Edit(insert_at, insert_at, line)
+    first, _ = span(statements[0]) if statements else (len(existing), 0)
+    line_start = existing.rfind("\n", 0, first) + 1
+    return _Edit(line_start, line_start, line + "\n")
 
 
 def _is_load(stmt: cst.CSTNode) -> bool:

@@ -56,3 +56,10 @@ def label_sort_key(label: str) -> tuple[int, list[str]]:
     """buildifier's order for sortable label lists (`deps`, `srcs`): local `:x` first,
     then `//...`, then `@...`, each by its `:`/`.`-separated parts."""
     return _label_phase(label), label.replace(":", ".").split(".")
+
+
+def load_sort_key(module: str) -> tuple[bool, str, str]:
+    """buildifier's order of load statements: other repositories (`@...`) first, then by
+    package, then by file name."""
+    package, _, filename = module.rpartition(":")
+    return not module.startswith("@"), package, filename
