@@ -234,6 +234,26 @@ def test_hand_edits_outside_generated_attributes_survive(tmp_path: Path) -> None
     assert buildifier_format(merged, path) == merged
 
 
+def test_a_rule_whose_kind_the_user_changed_is_merged_not_duplicated() -> None:
+    rule = go_library_rule(
+        kind="policy_library",
+        load="//rules:policy_library.bzl",
+        name="lib",
+        srcs=["a.go"],
+        importpath="example.com/lib",
+        deps=["//dep"],
+    )
+    existing = (
+        'load("//tools:my_go.bzl", "my_go_library")\n\n'
+        'my_go_library(\n    name = "lib",\n    srcs = ["old.go"],\n)\n'
+    )
+    merged = merge_build_file(existing, [rule])
+    assert merged.count('name = "lib"') == 1
+    assert "policy_library" not in merged
+    assert 'my_go_library(\n    name = "lib",\n    srcs = ["a.go"],' in merged
+    assert '"//dep"' in merged
+
+
 def test_a_new_load_goes_where_buildifier_sorts_it() -> None:
     rule = go_library_rule(
         kind="policy_library",

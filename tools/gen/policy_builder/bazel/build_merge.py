@@ -1,7 +1,7 @@
 """Generate, then merge: put generated rules into an existing BUILD file the way Gazelle
-does. A rule is matched by kind and name; only the attributes the generator owns
-(`MERGEABLE`) are rewritten; every other attribute, comment and rule stays as written.
-`# keep` on a rule, an attribute or a list element is the user's veto."""
+does. A rule is matched by name (keeping the kind the file gives it); only the attributes
+the generator owns (`MERGEABLE`) are rewritten; every other attribute, comment and rule
+stays as written. `# keep` on a rule, an attribute or a list element is the user's veto."""
 
 from __future__ import annotations
 
@@ -81,10 +81,14 @@ def merge_build_file(existing: str, rules: Sequence[Rule], header: str = "") -> 
             if name:
                 calls[(call.func.value, name)] = (stmt, call)
 
-    edits.extend(_load_edits(existing, rules, loads, span, module))
+    by_name = {name: found for (_, name), found in calls.items()}
     appended: list[str] = []
+    # A rule whose kind the user changed (their own wrapper macro, say) is still matched
+    # by name and keeps the user's kind; it needs no load of ours.
+    needs_load = [r for r in rules if (r.kind, r.name) in calls or r.name not in by_name]
+    edits.extend(_load_edits(existing, needs_load, loads, span, module))
     for rule in rules:
-        found = calls.get((rule.kind, rule.name))
+        found = by_name.get(rule.name)
         if found is None:
             appended.append(rule.render())
             continue
@@ -110,7 +114,7 @@ def _stale_rule_edits(
     """Delete rules of a generated kind that lost all their sources to a generated rule,
     e.g. a policy library left behind when its module path (and so its name) changed."""
     kinds = {rule.kind for rule in rules}
-    names = {(rule.kind, rule.name) for rule in rules}
+    names = {rule.name for rule in rules}
     owned = {
         src
         for rule in rules
@@ -120,7 +124,7 @@ def _stale_rule_edits(
     }
     edits = []
     for key, (stmt, call) in calls.items():
-        if key[0] not in kinds or key in names or _rule_kept(stmt, call):
+        if key[0] not in kinds or key[1] in names or _rule_kept(stmt, call):
             continue
         srcs = next((a.value for a in call.args if a.keyword and a.keyword.value == "srcs"), None)
         if not isinstance(srcs, cst.List):
