@@ -35,6 +35,7 @@ def policy_engine_image(
         load_name = None,
         index_name = None,
         repo_tags = None,
+        executable = "policy-engine",
         **kwargs):
     """Images of the engine for each Linux architecture, an index and a loadable tarball.
 
@@ -53,6 +54,8 @@ def policy_engine_image(
       load_name: name of the oci_load target; defaults to `<name>_load`.
       index_name: name of the oci_image_index target; defaults to `<name>_index`.
       repo_tags: tags for `docker load`; defaults to `policy-engine:latest`.
+      executable: the binary's file name (policy_engine_binary's `out`); it runs as
+        /app/<executable>.
       **kwargs: common attributes (tags, visibility) for every target.
     """
     labels_name = name + "_labels"
@@ -104,7 +107,7 @@ def policy_engine_image(
                 "--config",
                 CONFIG_PATH,
             ],
-            entrypoint = ["/app/policy-engine"],
+            entrypoint = ["/app/" + executable],
             exposed_ports = PORTS,
             labels = labels_name,
             os = "linux",
