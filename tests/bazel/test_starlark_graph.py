@@ -198,7 +198,8 @@ def test_images_label_exactly_the_manifest_policies(
         labels = workspace.targets[canonical(image.attrs["labels"], "")]
         assert labels.kind == "expand_template"
         assert f"policy-engine.loaded-policies={expected}" in labels.attrs["template"]
-        assert image.attrs["entrypoint"] == ["/app/policy-engine"]
+        binary = workspace.targets["//:engine"].attrs["out"]
+        assert image.attrs["entrypoint"] == ["/app/" + binary] == ["/app/policy-engine"]
         assert image.attrs["cmd"] == ["--config", "/etc/policy-engine/config.yaml"]
         assert image.attrs["exposed_ports"] == ["9001/tcp", "9002/tcp"]
         assert image.attrs["user"] == "65532:65532"
