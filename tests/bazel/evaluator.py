@@ -124,7 +124,11 @@ def _check_type(attr: Attr, value: Any) -> bool:
 
 def check_call(schema: Schema, kwargs: Mapping[str, Any], where: str) -> None:
     """Refuse what the real rule would refuse at loading time."""
-    attrs = {**schema.attrs, **(schemas.COMMON if schema.common else {})}
+    attrs = {
+        **(schemas.COMMON if schema.common else {}),
+        **(schemas.TEST_COMMON if schema.test else {}),
+        **schema.attrs,
+    }
     if schema.common:
         attrs["name"] = Attr("string", mandatory=True)
     for key, value in kwargs.items():

@@ -30,8 +30,10 @@ class Schema:
     attrs: Mapping[str, Attr]
     # Rules and macros take Bazel's common attributes; tag classes and MODULE calls do not.
     common: bool = True
-    # Extra Starlark-level checks applied by name (see evaluator.CHECKS).
+    # Extra checks the evaluator applies by name (see evaluator.check_call).
     checks: tuple[str, ...] = field(default=())
+    # Test rules also take Bazel's test attributes (size, timeout, args, ...).
+    test: bool = False
 
 
 def _a(kind: str, *names: str) -> dict[str, Attr]:
@@ -50,7 +52,17 @@ COMMON = {
     **_a("string_dict", "exec_properties"),
 }  # fmt: skip
 
+# https://bazel.build/reference/be/common-definitions#common-attributes-tests
+TEST_COMMON = {
+    **_a("string", "size", "timeout"),
+    **_a("bool", "flaky", "local"),
+    **_a("int", "shard_count"),
+    **_a("string_list", "args", "env_inherit"),
+    **_a("string_dict", "env"),
+}
+
 MODES = ("on", "off", "auto")
+LINKMODES = ("auto", "normal", "pie", "plugin", "c-shared", "c-archive")
 _GO_COMMON = {
     **_a("label_list", "srcs", "data", "deps", "embed", "embedsrcs", "cdeps"),
     **_a("string", "importpath"),
@@ -84,12 +96,25 @@ GO_BINARY = Schema(
         "msan": Attr("string", values=MODES),
         "goos": Attr("string"),
         "goarch": Attr("string"),
-        "linkmode": Attr(
-            "string",
-            values=("auto", "normal", "pie", "plugin", "c-shared", "c-archive"),
-        ),
+        "linkmode": Attr("string", values=LINKMODES),
     },
     checks=("go_binary",),
+)
+GO_TEST = Schema(
+    "go_test",
+    "rules_go v0.62.0 go/private/rules/test.bzl",
+    {
+        **_GO_COMMON,
+        **_a("string_dict", "env"),
+        **_a("string_list", "env_inherit", "gc_linkopts", "gotags"),
+        **_a("string", "rundir", "goos", "goarch"),
+        "pure": Attr("string", values=MODES),
+        "static": Attr("string", values=MODES),
+        "race": Attr("string", values=MODES),
+        "msan": Attr("string", values=MODES),
+        "linkmode": Attr("string", values=LINKMODES),
+    },
+    test=True,
 )
 
 OCI_IMAGE = Schema(
@@ -218,7 +243,11 @@ ALIAS = Schema(
 )
 
 RULES: Mapping[str, Mapping[str, Schema]] = {
-    "@rules_go//go:def.bzl": {"go_library": GO_LIBRARY, "go_binary": GO_BINARY},
+    "@rules_go//go:def.bzl": {
+        "go_library": GO_LIBRARY,
+        "go_binary": GO_BINARY,
+        "go_test": GO_TEST,
+    },
     "@rules_oci//oci:defs.bzl": {
         "oci_image": OCI_IMAGE,
         "oci_image_index": OCI_IMAGE_INDEX,

@@ -86,7 +86,7 @@ def _exec_impl(ctx):
 
 
 def rules_go() -> str:
-    lib, binary = schemas.GO_LIBRARY, schemas.GO_BINARY
+    lib, binary, test = schemas.GO_LIBRARY, schemas.GO_BINARY, schemas.GO_TEST
     return f'''"""Stand-in for rules_go 0.62.0 go/def.bzl ({lib.source}; {binary.source})."""
 
 GoStandinInfo = provider(fields = ["importpath", "label", "transitive"])
@@ -133,6 +133,13 @@ def _go_binary_impl(ctx):
     return [DefaultInfo(files = depset([out]), executable = out)]
 
 go_binary = rule(_go_binary_impl, executable = True, attrs = {_attrs(binary, go=True)})
+
+def _go_test_impl(ctx):
+    out = ctx.actions.declare_file(ctx.label.name + "_test")
+    ctx.actions.write(out, "", is_executable = True)
+    return [DefaultInfo(files = depset([out]), executable = out)]
+
+go_test = rule(_go_test_impl, test = True, attrs = {_attrs(test, go=True)})
 '''
 
 
@@ -297,6 +304,10 @@ def write_standins(root: Path, go_labels: Iterable[str], oci_repos: Iterable[str
             "python/py_library.bzl": rules_python("py_library"),
         }),
     }  # fmt: skip
+    # Test rules depend on Bazel's coverage tools, which Bazel 4 would download.
+    repos["remote_coverage_tools"] = _repo(root, "remote_coverage_tools", {"BUILD.bazel": (
+        'filegroup(name = "coverage_report_generator", visibility = ["//visibility:public"])\n'
+        'filegroup(name = "lcov_merger", visibility = ["//visibility:public"])\n')})  # fmt: skip
     py_load = 'load("@rules_python//python:py_library.bzl", "py_library")\n'
     repos["pypi"] = _repo(root, "pypi", {
         f"{p}/BUILD.bazel": py_load + f'py_library(name = "{p}", visibility = ["//visibility:public"])\n'

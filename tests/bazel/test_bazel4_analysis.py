@@ -18,7 +18,7 @@ from standins import write_standins
 from tree import make_tree
 
 TARGETS = ("//:engine_image", "//:engine_image_index", "//:engine_load",
-           "//tools/gen:policy_builder")  # fmt: skip
+           "//tools/gen:policy_builder", "//policies/...")  # fmt: skip
 
 
 def _bazel() -> str:

@@ -271,6 +271,18 @@ def test_in_repo_labels_resolve_to_targets_or_files(
             assert (workspace.root / package / name).is_file(), f"{label} → {dep}"
 
 
+def test_a_hand_written_test_beside_a_policy_survives_and_embeds_it(
+    evaluated: tuple[Workspace, ModuleFile, Manifest],
+) -> None:
+    workspace, _, _ = evaluated
+    test = workspace.targets["//policies/jwt-validation/v1.0.0:v1_0_0_test"]
+    assert test.kind == "go_test" and test.attrs["embed"] == [":v1_0_0"]
+    assert (
+        workspace.targets["//policies/jwt-validation/v1.0.0:v1_0_0"].kind
+        == "go_library"
+    )
+
+
 def test_generator_runs_as_a_py_binary(
     evaluated: tuple[Workspace, ModuleFile, Manifest],
 ) -> None:

@@ -29,6 +29,18 @@ COPIED = (
 )
 
 
+HAND_WRITTEN_TEST = """\
+load("@rules_go//go:def.bzl", "go_test")
+
+go_test(
+    name = "v1_0_0_test",
+    size = "small",
+    srcs = ["jwt_test.go"],
+    embed = [":v1_0_0"],
+)
+"""
+
+
 def make_tree(dest: Path) -> Manifest:
     """Fill `dest` and return the manifest its policies came from."""
     for rel in COPIED:
@@ -49,6 +61,10 @@ def make_tree(dest: Path) -> Manifest:
             (entry.path / name).write_text(f"package {entry.go_package.package_name}\n")
         (entry.path / "go.mod").write_text(f"module {entry.module_path}\n\ngo 1.26.0\n")
         entry.yaml_file.write_bytes(entry.spec_source)
+    # A user's own test beside a policy: generation must keep it and it must stay valid.
+    jwt = manifest.policies[0].path
+    (jwt / "jwt_test.go").write_text("package jwt\n")
+    (jwt / "BUILD.bazel").write_text(HAND_WRITTEN_TEST)
     outputs = bazel_outputs(
         manifest,
         engine=read_engine_module(REPO_ROOT),
