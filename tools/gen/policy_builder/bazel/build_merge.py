@@ -1,0 +1,303 @@
+"""Generate, then merge: put generated rules into an existing BUILD file the way Gazelle
+does. A rule is matched by name (keeping the kind the file gives it); only the attributes
+the generator owns (`MERGEABLE`) are rewritten; every other attribute, comment and rule
+stays as written. `# keep` on a rule, an attribute or a list element is the user's veto."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import libcst as cst
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+
+from policy_builder.bazel.comments import (
+    Comments,
+    arg_comments,
+    element_comments,
+    is_keep,
+    split_whitespace,
+)
+from policy_builder.bazel.errors import StarlarkEditError
+from policy_builder.bazel.naming import label_sort_key, load_sort_key
+from policy_builder.bazel.rules import Rule, attr_order
+from policy_builder.bazel.starlark import INDENT, Value, render_load, render_value, string_literal
+
+# Attributes the generator owns once a rule exists (Gazelle's mergeable Go attributes).
+# Others, such as visibility, are written when the rule is created and then left alone.
+MERGEABLE = frozenset({"srcs", "importpath", "deps", "embed"})
+
+
+@dataclass(frozen=True)
+class _Edit:
+    start: int
+    end: int
+    text: str
+
+
+def render_build_file(header: str, rules: Sequence[Rule]) -> str:
+    """A new BUILD file: header, loads sorted by module, then the rules."""
+    loads: dict[str, set[str]] = {}
+    for rule in rules:
+        loads.setdefault(rule.load, set()).add(rule.kind)
+    parts = [header.rstrip("\n") + "\n"] if header else []
+    ordered = sorted(loads.items(), key=lambda item: load_sort_key(item[0]))
+    parts.append("".join(render_load(m, sorted(s)) + "\n" for m, s in ordered))
+    parts.extend(rule.render() + "\n" for rule in rules)
+    return "\n".join(parts)
+
+
+def merge_build_file(existing: str, rules: Sequence[Rule], header: str = "") -> str:
+    """Merge `rules` into the BUILD file text `existing` (a new file when it is empty)."""
+    if not existing.strip():
+        return render_build_file(header, rules)
+    try:
+        wrapper = MetadataWrapper(cst.parse_module(existing))
+    except cst.ParserSyntaxError as err:
+        raise StarlarkEditError(f"cannot parse BUILD file: {err}") from err
+    positions = wrapper.resolve(PositionProvider)
+    module = wrapper.module
+    offsets = _line_offsets(existing)
+
+    def span(node: cst.CSTNode) -> tuple[int, int]:
+        rng: CodeRange = positions[node]
+        return (
+            offsets[rng.start.line - 1] + rng.start.column,
+            offsets[rng.end.line - 1] + rng.end.column,
+        )
+
+    edits: list[_Edit] = []
+    loads: dict[str, cst.Call] = {}
+    calls: dict[tuple[str, str], tuple[cst.SimpleStatementLine, cst.Call]] = {}
+    for stmt in module.body:
+        call = _statement_call(stmt)
+        if call is None or not isinstance(call.func, cst.Name):
+            continue
+        assert isinstance(stmt, cst.SimpleStatementLine)
+        if call.func.value == "load" and call.args:
+            loads[_string(call.args[0].value)] = call
+        else:
+            name = _kwarg_string(call, "name")
+            if name:
+                calls[(call.func.value, name)] = (stmt, call)
+
+    by_name = {name: found for (_, name), found in calls.items()}
+    appended: list[str] = []
+    # A rule whose kind the user changed (their own wrapper macro, say) is still matched
+    # by name and keeps the user's kind; it needs no load of ours.
+    needs_load = [r for r in rules if (r.kind, r.name) in calls or r.name not in by_name]
+    edits.extend(_load_edits(existing, needs_load, loads, span, module))
+    for rule in rules:
+        found = by_name.get(rule.name)
+        if found is None:
+            appended.append(rule.render())
+            continue
+        stmt, call = found
+        if _rule_kept(stmt, call):
+            continue
+        start, end = span(call)
+        edits.append(_Edit(start, end, _merge_call(module, call, rule)))
+    edits.extend(_stale_rule_edits(existing, rules, calls, span))
+
+    text = _apply(existing, edits)
+    for block in appended:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    return text
+
+
+def _stale_rule_edits(
+    existing: str,
+    rules: Sequence[Rule],
+    calls: dict[tuple[str, str], tuple[cst.SimpleStatementLine, cst.Call]],
+    span: Callable[[cst.CSTNode], tuple[int, int]],
+) -> list[_Edit]:
+    """Delete rules of a generated kind that lost all their sources to a generated rule,
+    e.g. a policy library left behind when its module path (and so its name) changed."""
+    kinds = {rule.kind for rule in rules}
+    names = {rule.name for rule in rules}
+    owned = {
+        src
+        for rule in rules
+        for key, value in rule.attrs
+        if key == "srcs" and isinstance(value, tuple)
+        for src in value
+    }
+    edits = []
+    for key, (stmt, call) in calls.items():
+        if key[0] not in kinds or key[1] in names or _rule_kept(stmt, call):
+            continue
+        srcs = next((a.value for a in call.args if a.keyword and a.keyword.value == "srcs"), None)
+        if not isinstance(srcs, cst.List):
+            continue
+        items = [_string(element.value) for element in srcs.elements]
+        if all(item and item in owned for item in items):
+            start, end = span(call)
+            start = existing.rfind("\n", 0, start) + 1
+            for _ in stmt.leading_lines:
+                start = existing.rfind("\n", 0, start - 1) + 1
+            newline = existing.find("\n", end)
+            edits.append(_Edit(start, len(existing) if newline < 0 else newline + 1, ""))
+    return edits
+
+
+def _line_offsets(text: str) -> list[int]:
+    offsets = [0]
+    for line in text.splitlines(keepends=True):
+        offsets.append(offsets[-1] + len(line))
+    return offsets
+
+
+def _apply(text: str, edits: list[_Edit]) -> str:
+    for edit in sorted(edits, key=lambda e: e.start, reverse=True):
+        text = text[: edit.start] + edit.text + text[edit.end :]
+    return text
+
+
+def _statement_call(stmt: cst.CSTNode) -> cst.Call | None:
+    if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1:
+        expr = stmt.body[0]
+        if isinstance(expr, cst.Expr) and isinstance(expr.value, cst.Call):
+            return expr.value
+    return None
+
+
+def _string(node: cst.BaseExpression) -> str:
+    if isinstance(node, cst.SimpleString):
+        value = node.evaluated_value
+        if isinstance(value, str):
+            return value
+    return ""
+
+
+def _kwarg_string(call: cst.Call, key: str) -> str:
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == key:
+            return _string(arg.value)
+    return ""
+
+
+def _rule_kept(stmt: cst.SimpleStatementLine, call: cst.Call) -> bool:
+    above = any(line.comment and is_keep(line.comment.value) for line in stmt.leading_lines)
+    opening, _ = split_whitespace(call.whitespace_before_args)
+    return above or (bool(opening) and is_keep(opening))
+
+
+def _load_edits(
+    existing: str,
+    rules: Sequence[Rule],
+    loads: dict[str, cst.Call],
+    span: Callable[[cst.CSTNode], tuple[int, int]],
+    module: cst.Module,
+) -> list[_Edit]:
+    """Add missing symbols to existing loads; add each new load statement where
+    buildifier's order puts it among the existing ones (or before the first statement)."""
+    needed: dict[str, set[str]] = {}
+    for rule in rules:
+        needed.setdefault(rule.load, set()).add(rule.kind)
+    edits = []
+    statements = list(module.body)
+    load_stmts = [s for s in statements if _is_load(s)]
+    for label, symbols in sorted(needed.items()):
+        call = loads.get(label)
+        if call is None:
+            line = render_load(label, sorted(symbols)) + "\n"
+            edits.append(_new_load_edit(existing, label, line, load_stmts, statements, span))
+            continue
+        present = {_string(arg.value) for arg in call.args[1:] if arg.keyword is None}
+        aliased = [arg for arg in call.args[1:] if arg.keyword is not None]
+        if symbols <= present or aliased:
+            continue
+        start, end = span(call)
+        edits.append(_Edit(start, end, render_load(label, sorted(present | symbols))))
+    return edits
+
+
+def _new_load_edit(
+    existing: str,
+    label: str,
+    line: str,
+    load_stmts: Sequence[cst.CSTNode],
+    statements: Sequence[cst.CSTNode],
+    span: Callable[[cst.CSTNode], tuple[int, int]],
+) -> _Edit:
+    for stmt in load_stmts:
+        call = _statement_call(stmt)
+        assert call is not None
+        if load_sort_key(label) < load_sort_key(_string(call.args[0].value)):
+            start, _ = span(stmt)
+            line_start = existing.rfind("\n", 0, start) + 1
+            return _Edit(line_start, line_start, line)
+    if load_stmts:
+        _, end = span(load_stmts[-1])
+        newline = existing.find("\n", end)
+        insert_at = len(existing) if newline < 0 else newline + 1
+        return _Edit(insert_at, insert_at, line)
+    first, _ = span(statements[0]) if statements else (len(existing), 0)
+    line_start = existing.rfind("\n", 0, first) + 1
+    return _Edit(line_start, line_start, line + "\n")
+
+
+def _is_load(stmt: cst.CSTNode) -> bool:
+    call = _statement_call(stmt)
+    return call is not None and isinstance(call.func, cst.Name) and call.func.value == "load"
+
+
+@dataclass(frozen=True)
+class _Arg:
+    key: str
+    text: str
+    comments: Comments
+
+
+def _merge_call(module: cst.Module, call: cst.Call, rule: Rule) -> str:
+    """The call rewritten: owned attributes from `rule` (unless `# keep`), the rest as is."""
+    assert isinstance(call.func, cst.Name)
+    opening, comments, dangling = arg_comments(call)
+    generated = dict(rule.sorted_attrs())
+    args: list[_Arg] = []
+    seen: set[str] = set()
+    for arg, comment in zip(call.args, comments, strict=True):
+        if arg.keyword is None:
+            raise StarlarkEditError(
+                f"{rule.kind}({rule.name}): positional arguments are unsupported"
+            )
+        key = arg.keyword.value
+        seen.add(key)
+        original = module.code_for_node(arg.value)
+        if key not in MERGEABLE or is_keep(comment.trailing):
+            args.append(_Arg(key, original, comment))
+        elif key in generated:
+            args.append(_Arg(key, _merge_value(arg.value, generated[key]), comment))
+        # An owned attribute the generator no longer produces is dropped.
+    for key, generated_value in generated.items():
+        if key not in seen:
+            args.append(_Arg(key, render_value(generated_value, INDENT), Comments()))
+    args.sort(key=lambda a: attr_order(a.key))
+    lines = [f"{call.func.value}(" + (f"  {opening}" if opening else "") + "\n"]
+    for merged in args:
+        lines.extend(f"{INDENT}{c}\n" for c in merged.comments.before)
+        trailing = f"  {merged.comments.trailing}" if merged.comments.trailing else ""
+        lines.append(f"{INDENT}{merged.key} = {merged.text},{trailing}\n")
+    lines.extend(f"{INDENT}{c}\n" for c in dangling)
+    lines.append(")")
+    return "".join(lines)
+
+
+def _merge_value(node: cst.BaseExpression, value: Value) -> str:
+    """A list attribute keeps its `# keep` elements next to the generated ones."""
+    if not isinstance(value, tuple) or not isinstance(node, cst.List):
+        return render_value(value, INDENT)
+    kept: dict[str, str] = {}
+    for element, comment in zip(node.elements, element_comments(node), strict=True):
+        item = _string(element.value)
+        if item and is_keep(comment.trailing):
+            kept[item] = comment.trailing
+    if not kept:
+        return render_value(value, INDENT)
+    items = sorted(set(value) | set(kept), key=label_sort_key)
+    inner = INDENT * 2
+    body = "".join(
+        f"{inner}{string_literal(item)}," + (f"  {kept[item]}" if item in kept else "") + "\n"
+        for item in items
+    )
+    return "[\n" + body + INDENT + "]"

@@ -1,0 +1,157 @@
+"""Go packages and modules as Go's own tools report them, and the import → label mapping.
+
+`parse_go_list` reads the JSON stream of `go list -json`; `go_list` runs it. Everything
+else is pure, so tests build `GoPackage` values directly.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from policy_builder.bazel.errors import UnresolvedImportError
+from policy_builder.bazel.naming import library_name, package_label, repo_name
+
+
+@dataclass(frozen=True)
+class GoPackage:
+    """One Go package that gets a go_library."""
+
+    # Directory relative to the repository root, POSIX separators ("" for the root).
+    dir: str
+    importpath: str
+    # The `package` clause name; "main" for commands.
+    name: str
+    # Non-test .go file names in `dir`, sorted.
+    go_files: tuple[str, ...]
+    # Import paths of those files, sorted.
+    imports: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LocalModule:
+    """A Go module that lives in the repository (listed in go.work): no external repo."""
+
+    module_path: str
+    # Directory relative to the repository root, POSIX separators.
+    dir: str
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """A resolved import: the label to depend on and, for third-party code, its repo."""
+
+    label: str
+    repo: str = ""
+
+
+@dataclass(frozen=True)
+class EngineModule:
+    """The engine's Go module as Go's tools see it."""
+
+    module_path: str
+    # Directory relative to the repository root.
+    dir: str
+    go_version: str
+    # Module paths of the `require` lines of its go.mod.
+    requires: tuple[str, ...]
+    packages: tuple[GoPackage, ...]
+
+
+def parse_go_list(stream: str, repo_root: Path) -> tuple[GoPackage, ...]:
+    """Turn the concatenated JSON objects printed by `go list -json ./...` into packages."""
+    decoder = json.JSONDecoder()
+    packages = []
+    pos = 0
+    text = stream.strip()
+    while pos < len(text):
+        obj, end = decoder.raw_decode(text, pos)
+        pos = end
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+        if not obj.get("GoFiles"):
+            # Test-only packages (or all files excluded by build tags) get no go_library.
+            continue
+        rel = PurePosixPath(Path(obj["Dir"]).resolve().relative_to(repo_root.resolve()).as_posix())
+        packages.append(
+            GoPackage(
+                dir="" if str(rel) == "." else str(rel),
+                importpath=obj["ImportPath"],
+                name=obj["Name"],
+                go_files=tuple(sorted(obj.get("GoFiles", []))),
+                imports=tuple(sorted(obj.get("Imports", []))),
+            )
+        )
+    return tuple(sorted(packages, key=lambda p: p.dir))
+
+
+def go_list(module_dir: Path, repo_root: Path, go: str = "go") -> tuple[GoPackage, ...]:
+    """Run `go list -json ./...` in a module (the engine) and parse it."""
+    result = subprocess.run(
+        [go, "list", "-json", "./..."],
+        cwd=module_dir,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return parse_go_list(result.stdout, repo_root)
+
+
+def _is_standard(importpath: str) -> bool:
+    # Go's rule: a path whose first element has no dot cannot be a module path.
+    return "." not in importpath.split("/", 1)[0]
+
+
+def _under(importpath: str, prefix: str) -> bool:
+    return importpath == prefix or importpath.startswith(prefix + "/")
+
+
+class ImportResolver:
+    """Maps Go import paths to Bazel labels.
+
+    In-repo modules win; otherwise the module providing an import is the longest matching
+    `require` of the importing module's go.mod (as Go itself decides), named by go_deps.
+    """
+
+    def __init__(self, local: Iterable[LocalModule], packages: Iterable[GoPackage] = ()) -> None:
+        self._local = sorted(local, key=lambda m: len(m.module_path), reverse=True)
+        self._package_names = {p.importpath: p.name for p in packages}
+
+    def resolve(
+        self, importpath: str, *, requires: Sequence[str], package_dir: str
+    ) -> Dependency | None:
+        """The dependency for `importpath`, or None for the standard library."""
+        for module in self._local:
+            if _under(importpath, module.module_path):
+                sub = importpath[len(module.module_path) :].lstrip("/")
+                pkg = "/".join(part for part in (module.dir, sub) if part)
+                name = library_name(importpath, self._package_names.get(importpath, ""))
+                return Dependency(package_label("", pkg, name))
+        providers = [m for m in requires if _under(importpath, m)]
+        if providers:
+            module_path = max(providers, key=len)
+            repo = repo_name(module_path)
+            sub = importpath[len(module_path) :].lstrip("/")
+            return Dependency(package_label(repo, sub, library_name(importpath, "")), repo)
+        if _is_standard(importpath) and importpath != "C":
+            return None
+        raise UnresolvedImportError(package_dir, importpath)
+
+
+def read_engine_module(repo_root: Path, engine_dir: str = "engine", go: str = "go") -> EngineModule:
+    """The engine module as `go mod edit -json` and `go list -json ./...` report it."""
+    module_dir = repo_root / engine_dir
+    result = subprocess.run(
+        [go, "mod", "edit", "-json"], cwd=module_dir, check=True, capture_output=True, text=True
+    )
+    mod = json.loads(result.stdout)
+    return EngineModule(
+        module_path=mod["Module"]["Path"],
+        dir=engine_dir,
+        go_version=mod.get("Go") or "",
+        requires=tuple(sorted(r["Path"] for r in mod.get("Require") or [])),
+        packages=go_list(module_dir, repo_root, go),
+    )
