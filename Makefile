@@ -16,22 +16,25 @@ OUTPUT ?= output
 include mk/python.mk
 include mk/go.mk
 include mk/bazel.mk
+include mk/edge.mk
+include mk/bench.mk
+include mk/e2e.mk
 
 .PHONY: help build test lint bench clean
 
 help:
 	@echo "make build   build a custom policy engine from $(POLICIES)/ into $(OUTPUT)/"
 	@echo "make test    run every test and lint (Python, Go, Bazel files)"
-	@echo "make bench   run the benchmarks"
+	@echo "make bench   run the benchmarks (Go, builder scale, loopback load test)"
 
 build: $(VENV)/.installed go-mod-download
 	$(POLICY_BUILDER) build --policies $(POLICIES) --output $(OUTPUT)
 
-test: lint test-python test-go test-bazel
+test: lint check-proto test-python test-go test-bazel test-e2e
 
 lint: lint-python lint-go lint-bazel
 
-bench: bench-go bench-python
+bench: bench-go bench-python bench-load
 
 clean:
 	rm -rf $(VENV) $(OUTPUT) .build $(TOOLS_DIR)

@@ -1,8 +1,14 @@
 # Loopback load test: the no-op ext_proc server (floor) and the engine side by side.
-# ENGINE_BIN / ENGINE_CONFIG / ENGINE_ARGS select the engine (see bench/load.sh);
-# without ENGINE_BIN the floor is compared with itself.
+# `make bench-load` builds the engine from policies/ with the real CLI and drives it
+# with bench/engine-config.yaml (apiKey, setHeaders, local rateLimiting); see
+# docs/load-test.md. Set ENGINE_BIN= (empty) to compare the floor with itself.
+
+BENCH_ENGINE_OUT := .build/bench
+ENGINE_BIN ?= $(CURDIR)/$(BENCH_ENGINE_OUT)/policy-engine
+ENGINE_CONFIG ?= $(CURDIR)/bench/engine-config.yaml
 
 .PHONY: bench-load
 
-bench-load:
-	GO=$(GO) bash bench/load.sh
+bench-load: $(VENV)/.installed go-mod-download
+	$(if $(ENGINE_BIN),$(POLICY_BUILDER) build --policies $(POLICIES) --output $(BENCH_ENGINE_OUT) --skip-package)
+	GO=$(GO) ENGINE_BIN=$(ENGINE_BIN) ENGINE_CONFIG=$(ENGINE_CONFIG) bash bench/load.sh

@@ -1,6 +1,7 @@
 """A policy must not silently upgrade the engine's own dependencies: the build stops and
 names the module, both versions and the policy. The engine here is a copy of the real
-one whose go.mod requires an older go-cmp than the policy does."""
+one whose go.mod requires an older xid than the policy does (xid is outside the real
+engine's module graph, so only this test's requirement brings it in)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 from tests.builder.policytree import ENGINE_REQUIRE, run_json, write_policy
 
 REPO = Path(__file__).resolve().parents[2]
-CMP = "github.com/google/go-cmp"
+CMP = "github.com/rs/xid"
 
 
 def _go_mod_sum(version: str, scratch: Path) -> str:
@@ -39,22 +40,22 @@ def _setup(tmp_path: Path, engine_comment: str) -> tuple[Path, Path]:
     shutil.copytree(REPO / "templates", home / "templates")
     shutil.copytree(REPO / "tools" / "gen" / "gocheck", home / "tools" / "gen" / "gocheck")
     with (home / "engine" / "go.mod").open("a") as f:
-        f.write(f"\nrequire {CMP} v0.5.9{engine_comment}\n")
+        f.write(f"\nrequire {CMP} v1.5.0{engine_comment}\n")
     with (home / "engine" / "go.sum").open("a") as f:
-        f.write(_go_mod_sum("v0.5.9", tmp_path / "q"))
+        f.write(_go_mod_sum("v1.5.0", tmp_path / "q"))
     root = tmp_path / "policies"
     d = write_policy(
         root,
         "conflict/v1.0.0",
         "conflict",
         "v1.0.0",
-        go_mod=f"module example.com/conflict\n\ngo 1.24\n\n{ENGINE_REQUIRE}require {CMP} v0.6.0\n",
+        go_mod=f"module example.com/conflict\n\ngo 1.24\n\n{ENGINE_REQUIRE}require {CMP} v1.6.0\n",
     )
-    (d / "go.sum").write_text(_go_mod_sum("v0.6.0", tmp_path / "q"))
+    (d / "go.sum").write_text(_go_mod_sum("v1.6.0", tmp_path / "q"))
     return home, root
 
 
-UPGRADE = f"{CMP}: the engine uses v0.5.9, the build would use v0.6.0 (required by conflict:v1.0.0)"
+UPGRADE = f"{CMP}: the engine uses v1.5.0, the build would use v1.6.0 (required by conflict:v1.0.0)"
 
 
 def test_policy_cannot_upgrade_a_direct_engine_dependency(

@@ -1,0 +1,10 @@
+# End to end: the real CLI builds an engine from policies/, then engine/e2e drives that
+# binary over real gRPC (and real HTTP through the dev proxy).
+
+E2E_OUT := .build/e2e
+
+.PHONY: test-e2e
+
+test-e2e: $(VENV)/.installed go-mod-download
+	$(POLICY_BUILDER) build --policies $(POLICIES) --output $(E2E_OUT)
+	POLICY_ENGINE_BIN=$(CURDIR)/$(E2E_OUT)/policy-engine $(GO) test -race -count=1 -tags e2e ./engine/e2e/...
