@@ -25,7 +25,7 @@ from policy_builder.bazel import (
 from policy_builder.bazel.goimports import go_imports
 from policy_builder.bazel.naming import library_name, repo_name
 from policy_builder.bazel.rules import go_library_rule
-from policy_builder.bazel.starlark import string_literal
+from policy_builder.escape import starlark_string
 from policy_builder.manifest import Manifest
 from tooling import REPO_ROOT, buildifier_check, buildifier_format
 
@@ -180,7 +180,7 @@ def test_an_import_no_module_provides_is_an_error(tmp_path: Path) -> None:
     entry = replace(
         entry, go_package=replace(entry.go_package, imports=("example.com/missing",))
     )
-    with pytest.raises(UnresolvedImportError, match="example.com/missing"):
+    with pytest.raises(UnresolvedImportError, match=r"example\.com/missing"):
         bazel_outputs(
             replace(manifest, policies=(entry,)),
             engine=fixtures.engine_module(),
@@ -443,7 +443,7 @@ def test_go_imports_reads_single_grouped_and_aliased_imports() -> None:
     ['a"b\\c\nd', "tab\there\r", "nul\x00del\x7f", "ünïcode ✓", "{STABLE_GIT_COMMIT}"],
 )
 def test_starlark_string_literals_round_trip_through_an_interpreter(value: str) -> None:
-    literal = string_literal(value)
+    literal = starlark_string(value)
     assert "\n" not in literal and "\t" not in literal
     module = starlark.Module()
     starlark.eval(

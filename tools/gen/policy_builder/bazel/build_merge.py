@@ -21,7 +21,8 @@ from policy_builder.bazel.comments import (
 from policy_builder.bazel.errors import StarlarkEditError
 from policy_builder.bazel.naming import label_sort_key, load_sort_key
 from policy_builder.bazel.rules import Rule, attr_order
-from policy_builder.bazel.starlark import INDENT, Value, render_load, render_value, string_literal
+from policy_builder.bazel.starlark import INDENT, Value, render_load, render_value
+from policy_builder.escape import starlark_string
 
 # Attributes the generator owns once a rule exists (Gazelle's mergeable Go attributes).
 # Others, such as visibility, are written when the rule is created and then left alone.
@@ -297,7 +298,7 @@ def _merge_value(node: cst.BaseExpression, value: Value) -> str:
     items = sorted(set(value) | set(kept), key=label_sort_key)
     inner = INDENT * 2
     body = "".join(
-        f"{inner}{string_literal(item)}," + (f"  {kept[item]}" if item in kept else "") + "\n"
+        f"{inner}{starlark_string(item)}," + (f"  {kept[item]}" if item in kept else "") + "\n"
         for item in items
     )
     return "[\n" + body + INDENT + "]"

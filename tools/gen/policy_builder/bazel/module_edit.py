@@ -11,7 +11,8 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from policy_builder.bazel.comments import arg_comments, is_keep
 from policy_builder.bazel.errors import StarlarkEditError
-from policy_builder.bazel.starlark import INDENT, string_literal
+from policy_builder.bazel.starlark import INDENT
+from policy_builder.escape import starlark_string
 
 GO_DEPS_EXTENSION = ("@gazelle//:extensions.bzl", "go_deps")
 
@@ -112,7 +113,7 @@ def _mentions(call: cst.Call, proxy: str) -> bool:
 def _render_new(proxy: str, repos: list[str]) -> str:
     if not repos:
         return f"use_repo({proxy})"
-    body = "".join(f"{INDENT}{string_literal(r)},\n" for r in repos)
+    body = "".join(f"{INDENT}{starlark_string(r)},\n" for r in repos)
     return f"use_repo(\n{INDENT}{proxy},\n{body})"
 
 
@@ -142,7 +143,7 @@ def _render_use_repo(module: cst.Module, call: cst.Call, proxy: str, repos: set[
         before, trailing = entries[name]
         lines.extend(f"{INDENT}{c}\n" for c in before)
         suffix = f"  {trailing}" if trailing else ""
-        lines.append(f"{INDENT}{string_literal(name)},{suffix}\n")
+        lines.append(f"{INDENT}{starlark_string(name)},{suffix}\n")
     lines.extend(others)
     lines.extend(f"{INDENT}{c}\n" for c in dangling)
     lines.append(")")
