@@ -11,7 +11,5 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 collect_ignore = (
-    []
-    if os.environ.get("POLICY_BUILDER_BAZEL4") == "1"
-    else ["test_bazel4_analysis.py"]
+    [] if os.environ.get("POLICY_BUILDER_BAZEL4") == "1" else ["test_bazel4_analysis.py"]
 )

@@ -59,9 +59,7 @@ class ModuleFile:
     module: dict[str, Any] = field(default_factory=dict)
     bazel_deps: dict[str, str] = field(default_factory=dict)
     # (extension file, name) → tag name → list of tag kwargs
-    tags: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = field(
-        default_factory=dict
-    )
+    tags: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
     # (extension file, name) → repos brought into scope by use_repo
     use_repo: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
@@ -111,9 +109,7 @@ _TYPES: dict[str, Callable[[Any], bool]] = {
     "visibility": _strings,
     "string_dict": _string_dict,
     "label_keyed_string_dict": _string_dict,
-    "string_list_dict": lambda v: (
-        isinstance(v, dict) and all(_strings(x) for x in v.values())
-    ),
+    "string_list_dict": lambda v: isinstance(v, dict) and all(_strings(x) for x in v.values()),
     "partial": lambda v: isinstance(v, Partial),
 }
 
@@ -133,28 +129,20 @@ def check_call(schema: Schema, kwargs: Mapping[str, Any], where: str) -> None:
         attrs["name"] = Attr("string", mandatory=True)
     for key, value in kwargs.items():
         if key not in attrs:
-            raise EvalError(
-                f"{where}: {schema.kind} has no attribute {key!r} ({schema.source})"
-            )
+            raise EvalError(f"{where}: {schema.kind} has no attribute {key!r} ({schema.source})")
         if value is None:
             continue
         attr = attrs[key]
         if not _check_type(attr, value):
-            raise EvalError(
-                f"{where}: {schema.kind}.{key} must be {attr.type}, got {value!r}"
-            )
+            raise EvalError(f"{where}: {schema.kind}.{key} must be {attr.type}, got {value!r}")
         if attr.values and value not in attr.values:
-            raise EvalError(
-                f"{where}: {schema.kind}.{key}={value!r} not in {attr.values}"
-            )
+            raise EvalError(f"{where}: {schema.kind}.{key}={value!r} not in {attr.values}")
     for key, attr in attrs.items():
         if attr.mandatory and kwargs.get(key) is None:
             raise EvalError(f"{where}: {schema.kind} needs {key!r} ({schema.source})")
     one_of = (kwargs.get("go_mod") is None) != (kwargs.get("go_work") is None)
     if "exactly_one_of_go_mod_go_work" in schema.checks and not one_of:
-        raise EvalError(
-            f"{where}: go_deps.from_file takes exactly one of go_mod, go_work"
-        )
+        raise EvalError(f"{where}: go_deps.from_file takes exactly one of go_mod, go_work")
     if "go_library" in schema.checks and not kwargs.get("importpath"):
         raise EvalError(f"{where}: go_library {kwargs.get('name')} has no importpath")
 
@@ -263,9 +251,7 @@ class Workspace:
             label = f"//{self._package}:{kwargs['name']}"
             if label in self.targets:
                 raise EvalError(f"{label} is defined twice")
-            self.targets[label] = Target(
-                label, schema.kind, dict(kwargs), schema.source
-            )
+            self.targets[label] = Target(label, schema.kind, dict(kwargs), schema.source)
 
         return call
 
@@ -274,25 +260,19 @@ class Workspace:
         result = ModuleFile()
         module = sl.Module()
 
-        def fn(
-            schema: Schema, sink: Callable[[dict[str, Any]], None]
-        ) -> Callable[..., None]:
+        def fn(schema: Schema, sink: Callable[[dict[str, Any]], None]) -> Callable[..., None]:
             def call(**kwargs: Any) -> None:
                 check_call(schema, kwargs, "MODULE.bazel")
                 sink(kwargs)
 
             return call
 
-        module.add_callable(
-            "module", fn(schemas.MODULE_FUNCTIONS["module"], result.module.update)
-        )
+        module.add_callable("module", fn(schemas.MODULE_FUNCTIONS["module"], result.module.update))
         module.add_callable(
             "bazel_dep",
             fn(
                 schemas.MODULE_FUNCTIONS["bazel_dep"],
-                lambda kw: result.bazel_deps.__setitem__(
-                    kw["name"], kw.get("version", "")
-                ),
+                lambda kw: result.bazel_deps.__setitem__(kw["name"], kw.get("version", "")),
             ),
         )
         proxies = []
@@ -308,14 +288,10 @@ class Workspace:
 
         def use_extension_known(bzl: str, ext: str) -> None:
             if (bzl, ext) not in schemas.EXTENSIONS:
-                raise EvalError(
-                    f"MODULE.bazel: no stand-in for extension {ext} in {bzl}"
-                )
+                raise EvalError(f"MODULE.bazel: no stand-in for extension {ext} in {bzl}")
 
         def use_repo(ext_id: str, repos: list[str], aliases: dict[str, str]) -> None:
-            result.use_repo.setdefault(ids[ext_id], []).extend(
-                [*repos, *aliases.values()]
-            )
+            result.use_repo.setdefault(ids[ext_id], []).extend([*repos, *aliases.values()])
 
         module.add_callable("_known", use_extension_known)
         module.add_callable("_use_repo", use_repo)

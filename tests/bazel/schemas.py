@@ -238,9 +238,7 @@ PLATFORM = Schema(
     "bazel native platform()",
     {**_a("label_list", "constraint_values"), **_a("label", "parents"), **_a("string_list", "flags")},
 )  # fmt: skip
-ALIAS = Schema(
-    "alias", "bazel native alias()", {"actual": Attr("label", mandatory=True)}
-)
+ALIAS = Schema("alias", "bazel native alias()", {"actual": Attr("label", mandatory=True)})
 
 RULES: Mapping[str, Mapping[str, Schema]] = {
     "@rules_go//go:def.bzl": {

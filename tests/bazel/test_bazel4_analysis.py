@@ -53,15 +53,9 @@ def _prepare(root: Path) -> Path:
                       else target.attrs.get(key) or [])
         if value.startswith("@")
     ]  # fmt: skip
-    go = [
-        label for label in external if not label.startswith(("@pypi//", "@distroless"))
-    ]
-    oci = sorted(
-        {label[1:].partition("//")[0] for label in external if "distroless" in label}
-    )
-    pypi = sorted(
-        {label.split("//")[1].split(":")[0] for label in external if "@pypi" in label}
-    )
+    go = [label for label in external if not label.startswith(("@pypi//", "@distroless"))]
+    oci = sorted({label[1:].partition("//")[0] for label in external if "distroless" in label})
+    pypi = sorted({label.split("//")[1].split(":")[0] for label in external if "@pypi" in label})
     (ws / "WORKSPACE").write_text(write_standins(root / "standins", go, oci, pypi))
     # Debian's `bazel` wrapper would look for the modern Bazel that .bazelversion names.
     (ws / ".bazelversion").unlink()
@@ -85,9 +79,7 @@ def test_bazel4_queries_and_analyzes_the_engine_image(tmp_path: Path) -> None:
     ws = _prepare(tmp_path)
     version = _bazel_version()
 
-    query = _run(
-        ws, tmp_path / "root", "query", "deps(//:engine_image)", "--output=label"
-    )
+    query = _run(ws, tmp_path / "root", "query", "deps(//:engine_image)", "--output=label")
     assert query.returncode == 0, query.stderr[-4000:]
     deps = set(query.stdout.split())
     for expected in ("//:engine", "//policies:registry", "//engine:policy-engine_lib",

@@ -85,9 +85,7 @@ def test_go_work_needs_no_newer_go_than_the_sdk(
 ) -> None:
     workspace, module, _ = evaluated
     (sdk,) = module.tags[("@rules_go//go:extensions.bzl", "go_sdk")]["download"]
-    go_line = re.search(
-        r"^go (\S+)$", (workspace.root / "go.work").read_text(), re.MULTILINE
-    )
+    go_line = re.search(r"^go (\S+)$", (workspace.root / "go.work").read_text(), re.MULTILINE)
     assert go_line is not None
 
     def key(v: str) -> tuple[int, ...]:
@@ -121,9 +119,7 @@ def test_base_image_is_pinned_by_digest_for_both_platforms(
     assert set(pull["platforms"]) == {"linux/amd64", "linux/arm64"}
     repos = {pull["name"], pull["name"] + "_linux_amd64", pull["name"] + "_linux_arm64"}
     assert repos <= set(module.use_repo[OCI])
-    bases = {
-        t.attrs["base"] for t in workspace.targets.values() if t.kind == "oci_image"
-    }
+    bases = {t.attrs["base"] for t in workspace.targets.values() if t.kind == "oci_image"}
     assert bases == {"@distroless_static_linux_amd64", "@distroless_static_linux_arm64"}
 
 
@@ -157,9 +153,7 @@ def test_every_policy_library_reaches_the_engine(
 ) -> None:
     workspace, _, manifest = evaluated
     policy_libs = {
-        label
-        for label, t in workspace.targets.items()
-        if "policy" in t.attrs.get("tags", [])
+        label for label, t in workspace.targets.items() if "policy" in t.attrs.get("tags", [])
     }
     assert len(policy_libs) == len(manifest.policies)
     assert policy_libs <= reachable(workspace, "//:engine")
@@ -231,9 +225,7 @@ def test_each_arch_image_carries_the_binary_built_for_that_platform(
     for arch in ("amd64", "arm64"):
         image = workspace.targets[f"//:engine_image_linux_{arch}"]
         assert image.attrs["architecture"] == arch and image.attrs["os"] == "linux"
-        assert canonical(image.label, "") in {
-            canonical(i, "") for i in index.attrs["images"]
-        }
+        assert canonical(image.label, "") in {canonical(i, "") for i in index.attrs["images"]}
         (layer,) = image.attrs["tars"]
         tar = workspace.targets[canonical(layer, "")]
         assert tar.kind == "tar" and tar.attrs["mutate"].kwargs["package_dir"] == "app"
@@ -249,14 +241,8 @@ def test_each_arch_image_carries_the_binary_built_for_that_platform(
             "@platforms//os:linux",
         }
     load = workspace.targets["//:engine_load"]
-    assert (
-        load.kind == "oci_load"
-        and canonical(load.attrs["image"], "") == "//:engine_image"
-    )
-    assert (
-        workspace.targets["//:engine_image"].attrs["actual"]
-        == "engine_image_linux_amd64"
-    )
+    assert load.kind == "oci_load" and canonical(load.attrs["image"], "") == "//:engine_image"
+    assert workspace.targets["//:engine_image"].attrs["actual"] == "engine_image_linux_amd64"
 
 
 def test_in_repo_labels_resolve_to_targets_or_files(
@@ -277,10 +263,7 @@ def test_a_hand_written_test_beside_a_policy_survives_and_embeds_it(
     workspace, _, _ = evaluated
     test = workspace.targets["//policies/jwt-validation/v1.0.0:v1_0_0_test"]
     assert test.kind == "go_test" and test.attrs["embed"] == [":v1_0_0"]
-    assert (
-        workspace.targets["//policies/jwt-validation/v1.0.0:v1_0_0"].kind
-        == "go_library"
-    )
+    assert workspace.targets["//policies/jwt-validation/v1.0.0:v1_0_0"].kind == "go_library"
 
 
 def test_generator_runs_as_a_py_binary(
@@ -305,9 +288,7 @@ def test_stand_in_rejects_wrong_type_missing_mandatory_and_bad_value() -> None:
     with pytest.raises(EvalError, match="must be string_list"):
         check_call(schemas.GO_BINARY, {"name": "x", "gc_linkopts": "-s"}, "//x")
     with pytest.raises(EvalError, match="needs 'target_platform'"):
-        check_call(
-            schemas.PLATFORM_TRANSITION_FILEGROUP, {"name": "x", "srcs": []}, "//x"
-        )
+        check_call(schemas.PLATFORM_TRANSITION_FILEGROUP, {"name": "x", "srcs": []}, "//x")
     with pytest.raises(EvalError, match="not in"):
         check_call(schemas.GO_BINARY, {"name": "x", "pure": "yes"}, "//x")
 
@@ -324,15 +305,9 @@ def test_a_policy_missing_from_the_registry_is_caught(tmp_path: Path) -> None:
     manifest = make_tree(tmp_path)
     registry = tmp_path / "policies/BUILD.bazel"
     text = registry.read_text()
-    registry.write_text(
-        text.replace('        "//policies/rate-limiting/v1.0.0:v1_0_0",\n', "")
-    )
+    registry.write_text(text.replace('        "//policies/rate-limiting/v1.0.0:v1_0_0",\n', ""))
     workspace = Workspace(tmp_path)
     workspace.load_all()
-    libs = {
-        label
-        for label, t in workspace.targets.items()
-        if "policy" in t.attrs.get("tags", [])
-    }
+    libs = {label for label, t in workspace.targets.items() if "policy" in t.attrs.get("tags", [])}
     assert len(libs) == len(manifest.policies)
     assert not libs <= reachable(workspace, "//:engine")

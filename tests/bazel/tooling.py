@@ -23,9 +23,7 @@ def buildifier() -> str:
     for candidate in candidates:
         if candidate and Path(candidate).is_file():
             return candidate
-    pytest.fail(
-        "buildifier not found: run `make lint-bazel` (installs it into .tools/)"
-    )
+    pytest.fail("buildifier not found: run `make lint-bazel` (installs it into .tools/)")
 
 
 def buildifier_check(paths: list[Path]) -> subprocess.CompletedProcess[str]:

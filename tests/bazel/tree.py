@@ -48,9 +48,7 @@ def make_tree(dest: Path) -> Manifest:
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
-            shutil.copytree(
-                source, target, ignore=shutil.ignore_patterns("__pycache__")
-            )
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(source, target)
     manifest = fixtures.manifest(dest / "policies")
@@ -70,9 +68,7 @@ def make_tree(dest: Path) -> Manifest:
         engine=read_engine_module(REPO_ROOT),
         registry_go=fixtures.registry_go(manifest),
         build_info_go=fixtures.BUILD_INFO_GO,
-        read_existing=lambda rel: (
-            (dest / rel).read_text() if (dest / rel).is_file() else ""
-        ),
+        read_existing=lambda rel: (dest / rel).read_text() if (dest / rel).is_file() else "",
     )
     for rel, content in outputs.items():
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
