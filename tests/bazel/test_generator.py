@@ -469,3 +469,21 @@ def test_committed_engine_build_files_are_up_to_date() -> None:
         and (not (REPO_ROOT / rel).is_file() or (REPO_ROOT / rel).read_text() != content)
     ]
     assert not stale, f"regenerate: {stale}"
+
+
+def test_keep_on_the_last_list_element_is_honoured() -> None:
+    # libcst puts the comment of a list's last line in the `]`, not after the comma.
+    rule = go_library_rule(
+        kind="go_library",
+        load="@rules_go//go:def.bzl",
+        name="lib",
+        srcs=["lib.go"],
+        importpath="example.com/lib",
+        deps=["//a"],
+    )
+    existing = (
+        'load("@rules_go//go:def.bzl", "go_library")\n\ngo_library(\n    name = "lib",\n'
+        '    deps = [\n        "//a",\n        "//z:extra",  # keep\n    ],\n)\n'
+    )
+    merged = merge_build_file(existing, [rule], "")
+    assert '        "//z:extra",  # keep\n' in merged
