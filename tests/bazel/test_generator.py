@@ -100,7 +100,7 @@ def test_go_work_uses_engine_and_every_policy_and_keeps_the_engine_local(
         "\t./policies/jwt-validation/v1.0.0\n\t./policies/rate-limiting/v1.0.0\n)\n"
     ) in work
     assert work.endswith(
-        "replace (\n\tgithub.com/policy-engine-builder/policy-engine v0.0.0 => ./engine\n)\n"
+        "replace github.com/policy-engine-builder/policy-engine v0.0.0 => ./engine\n"
     )
 
 
