@@ -104,7 +104,8 @@ def test_use_repo_lists_exactly_the_go_repos_the_build_files_use(
         if target.kind in ("go_library", "go_binary")
         for dep in target.attrs.get("deps", [])
     )
-    assert used == {"com_github_golang_jwt_jwt_v5", "org_golang_x_time"}
+    # The fixture policies' own repos; the engine's come from its go.mod and change with it.
+    assert {"com_github_golang_jwt_jwt_v5", "org_golang_x_time"} <= used
     assert set(module.use_repo[GO_DEPS]) == used
 
 

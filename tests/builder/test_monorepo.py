@@ -59,8 +59,8 @@ def repo(engine_copy: Path, tmp_path: Path) -> Path:
     return root
 
 
-def _args(root: Path, *extra: str) -> list[str]:
-    output = root.parent / "out"
+def _args(root: Path, *extra: str, output: Path | None = None) -> list[str]:
+    output = output or root.parent / "out"
     return [
         "generate",
         "--engine-dir",
@@ -116,7 +116,9 @@ def test_check_is_quiet_when_current_and_fails_with_a_diff_when_stale(
     work.write_text(work.read_text().replace("./engine\n", "./engine\n\t./elsewhere\n"))
     before = tree_state(repo)
     capsys.readouterr()
-    assert main(_args(repo, "--check")) == 1
+    untouched = repo.parent / "check-out"
+    assert main(_args(repo, "--check", output=untouched)) == 1
+    assert not untouched.exists()
     captured = capsys.readouterr()
     assert f"--- a/{POLICY_BUILD}\n+++ b/{POLICY_BUILD}\n" in captured.out
     assert '+        "more.go",\n' in captured.out

@@ -120,6 +120,7 @@ def _options(args: argparse.Namespace) -> Options:
         home=find_home(args.engine_dir),
         settings=load_settings(os.environ, flags),
         build_dir=Path(build_dir) if build_dir else None,
+        dry_run=bool(getattr(args, "check", False)),
     )
 
 

@@ -34,6 +34,8 @@ class Options:
     home: Home
     settings: Settings
     build_dir: Path | None = None
+    # `generate --check`: compare only; not even the reports in OUTPUT are written.
+    dry_run: bool = False
 
 
 class Pipeline:
@@ -161,10 +163,12 @@ class Pipeline:
         self._write({reports.BUILD_ERROR: reports.to_json(reports.error_report(error))})
 
     def clear_failure(self) -> None:
-        (self.output / reports.BUILD_ERROR).unlink(missing_ok=True)
+        if not self.options.dry_run:
+            (self.output / reports.BUILD_ERROR).unlink(missing_ok=True)
 
     def _write(self, files: dict[str, str]) -> None:
-        write_files(self.output, files)
+        if not self.options.dry_run:
+            write_files(self.output, files)
 
 
 def _check_output_outside_policies(policies: Path, output: Path) -> None:
