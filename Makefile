@@ -27,7 +27,7 @@ help:
 build: $(VENV)/.installed go-mod-download
 	$(POLICY_BUILDER) build --policies $(POLICIES) --output $(OUTPUT)
 
-test: lint test-python test-go test-bazel
+test: lint test-python test-go test-bazel check-generated
 
 lint: lint-python lint-go lint-bazel
 
