@@ -10,6 +10,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from policy_builder.bazel.comments import arg_comments, is_keep
+from policy_builder.bazel.cst_calls import statement_call
 from policy_builder.bazel.errors import StarlarkEditError
 from policy_builder.bazel.starlark import INDENT
 from policy_builder.escape import starlark_string
@@ -39,7 +40,7 @@ def edit_module_bazel(existing: str, go_deps_repos: Iterable[str]) -> str:
     proxy, last_use = found
     repos = set(go_deps_repos)
     for stmt in module.body:
-        call = _call_of(stmt)
+        call = statement_call(stmt)
         if call is None:
             continue
         if _is_use_repo(call, proxy):
@@ -59,14 +60,6 @@ def edit_module_bazel(existing: str, go_deps_repos: Iterable[str]) -> str:
     if not head.endswith("\n"):
         head += "\n"
     return head + addition + existing[insert_at:]
-
-
-def _call_of(stmt: cst.CSTNode) -> cst.Call | None:
-    if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1:
-        expr = stmt.body[0]
-        if isinstance(expr, cst.Expr) and isinstance(expr.value, cst.Call):
-            return expr.value
-    return None
 
 
 def _extension_proxy(module: cst.Module) -> tuple[str, cst.CSTNode] | None:
