@@ -23,8 +23,9 @@ from policy_builder.bazel import (
     read_engine_module,
 )
 from policy_builder.bazel.goimports import go_imports
+from policy_builder.bazel.gowork import render_go_work
 from policy_builder.bazel.naming import library_name, repo_name
-from policy_builder.bazel.rules import go_library_rule
+from policy_builder.bazel.rules import Rule, go_library_rule
 from policy_builder.escape import starlark_string
 from policy_builder.manifest import Manifest
 from tooling import REPO_ROOT, buildifier_check, buildifier_format
@@ -120,6 +121,19 @@ def test_go_work_is_valid_for_go_itself(tmp_path: Path) -> None:
         "./policies/rate-limiting/v1.0.0",
     ]
     assert parsed["Replace"][0]["New"]["Path"] == "./engine"
+
+
+def test_go_work_quotes_what_go_would_misread(tmp_path: Path) -> None:
+    odd = ["policies/clash policy/v1.0.0", 'policies/q"uote/v1', "policies/a//b"]
+    text = render_go_work(["1.24"], ["engine", *odd], [("example.com/e", "v0.0.0", "engine")])
+    assert "\t./engine\n" in text and '\t"./policies/clash policy/v1.0.0"\n' in text
+    path = tmp_path / "go.work"
+    path.write_text(text)
+    result = subprocess.run(
+        ["go", "work", "edit", "-json", str(path)], capture_output=True, text=True, check=True
+    )
+    uses = [use["DiskPath"] for use in json.loads(result.stdout)["Use"]]
+    assert uses == ["./engine", *(f"./{d}" for d in sorted(odd))]
 
 
 @pytest.mark.parametrize("policies_dir", ["", "/abs/policies", "../outside", "a//b"])
@@ -312,15 +326,20 @@ def test_a_library_renamed_by_a_new_module_path_leaves_no_stale_rule() -> None:
     assert buildifier_format(merged, "p/BUILD.bazel") == merged
 
 
-def test_comment_lines_inside_a_rule_stay_with_their_attribute() -> None:
-    rule = go_library_rule(
+def _lib(srcs: list[str], deps: list[str]) -> Rule:
+    """A go_library named `lib` with importpath example.com/lib."""
+    return go_library_rule(
         kind="go_library",
         load="@rules_go//go:def.bzl",
         name="lib",
-        srcs=["a.go"],
+        srcs=srcs,
         importpath="example.com/lib",
-        deps=["//dep"],
+        deps=deps,
     )
+
+
+def test_comment_lines_inside_a_rule_stay_with_their_attribute() -> None:
+    rule = _lib(["a.go"], ["//dep"])
     existing = (
         'load("@rules_go//go:def.bzl", "go_library")\n\n'
         'go_library(\n    name = "lib",\n    # Sources.\n    srcs = ["old.go"],\n'
@@ -473,14 +492,7 @@ def test_committed_engine_build_files_are_up_to_date() -> None:
 
 def test_keep_on_the_last_list_element_is_honoured() -> None:
     # libcst puts the comment of a list's last line in the `]`, not after the comma.
-    rule = go_library_rule(
-        kind="go_library",
-        load="@rules_go//go:def.bzl",
-        name="lib",
-        srcs=["lib.go"],
-        importpath="example.com/lib",
-        deps=["//a"],
-    )
+    rule = _lib(["lib.go"], ["//a"])
     existing = (
         'load("@rules_go//go:def.bzl", "go_library")\n\ngo_library(\n    name = "lib",\n'
         '    deps = [\n        "//a",\n        "//z:extra",  # keep\n    ],\n)\n'
