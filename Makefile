@@ -30,7 +30,7 @@ help:
 build: $(VENV)/.installed go-mod-download
 	$(POLICY_BUILDER) build --policies $(POLICIES) --output $(OUTPUT)
 
-test: lint check-proto test-python test-go test-bazel test-e2e
+test: lint check-proto check-generated test-python test-go test-bazel test-e2e
 
 lint: lint-python lint-go lint-bazel
 

@@ -9,7 +9,7 @@ STARLARK_FILES = $(shell find . \( -path ./.git -o -path ./.venv -o -path ./.too
 	-o -path ./output -o -path '*/node_modules' \) -prune -o \
 	\( -name BUILD.bazel -o -name '*.bzl' -o -name MODULE.bazel -o -name WORKSPACE \) -print | sort)
 
-.PHONY: lint-bazel test-bazel buildifier
+.PHONY: lint-bazel test-bazel buildifier check-generated
 
 buildifier: $(BUILDIFIER)
 
@@ -26,3 +26,9 @@ lint-bazel: $(BUILDIFIER)
 
 test-bazel: $(VENV)/.installed $(BUILDIFIER)
 	BUILDIFIER=$(BUILDIFIER) POLICY_BUILDER_BAZEL4=1 $(VENV)/bin/pytest -q -rA tests/bazel
+
+# The CI guard for committed generated files (BUILD files, the registry package, go.work,
+# MODULE.bazel's use_repo): `generate --check` writes nothing and exits 1 with a diff when
+# any is stale, like `gazelle -mode=diff`. Fix with `policy-builder generate`.
+check-generated: $(VENV)/.installed go-mod-download gocheck-mod-download
+	$(POLICY_BUILDER) generate --check --quiet --policies $(POLICIES)

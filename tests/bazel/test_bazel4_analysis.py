@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from evaluator import Workspace, canonical
 from standins import write_standins
-from tree import make_tree
+from tree import copy_checkout, make_tree
 
 TARGETS = ("//:engine_image", "//:engine_image_index", "//:engine_load",
            "//tools/gen:policy_builder", "//policies/...")  # fmt: skip
@@ -39,10 +40,10 @@ def _bazel_version() -> str:
     return f"bazel-bootstrap {dpkg.stdout.strip()}" if dpkg.returncode == 0 else "bazel"
 
 
-def _prepare(root: Path) -> Path:
-    """The tree with a WORKSPACE that maps every external repo to a stand-in."""
+def _prepare(root: Path, fill: Callable[[Path], object] = make_tree) -> Path:
+    """The tree `fill` writes, with a WORKSPACE that maps every external repo to a stand-in."""
     ws = root / "ws"
-    make_tree(ws)
+    fill(ws)
     workspace = Workspace(ws)
     workspace.load_all()
     external = [
@@ -96,6 +97,20 @@ def test_bazel4_queries_and_analyzes_the_engine_image(tmp_path: Path) -> None:
         f"verified with {version}: query deps(//:engine_image) "
         f"({len(deps)} targets) and analysis (--nobuild) of {' '.join(TARGETS)}"
     )
+
+
+def test_bazel4_analyzes_the_committed_checkout(tmp_path: Path) -> None:
+    """The example policies as committed (BUILD files and registry from `generate`)."""
+    ws = _prepare(tmp_path, copy_checkout)
+    build = _run(ws, tmp_path / "root", "build", "--nobuild", "--jobs=2", *TARGETS)
+    assert build.returncode == 0, build.stderr[-4000:]
+    query = _run(ws, tmp_path / "root", "query", "kind(go_library, deps(//:engine))")
+    assert query.returncode == 0, query.stderr[-4000:]
+    policies = sorted(p.parent for p in (ws / "policies").glob("*/*/policy.yaml"))
+    assert policies
+    for policy in policies:
+        package = policy.relative_to(ws).as_posix()
+        assert f"//{package}:" in query.stdout, package
 
 
 def test_bazel4_analysis_fails_on_an_import_path_conflict(tmp_path: Path) -> None:

@@ -23,9 +23,10 @@ from policy_builder.bazel import (
     read_engine_module,
 )
 from policy_builder.bazel.goimports import go_imports
+from policy_builder.bazel.gowork import render_go_work
 from policy_builder.bazel.naming import library_name, repo_name
-from policy_builder.bazel.rules import go_library_rule
-from policy_builder.bazel.starlark import string_literal
+from policy_builder.bazel.rules import Rule, go_library_rule
+from policy_builder.escape import starlark_string
 from policy_builder.manifest import Manifest
 from tooling import REPO_ROOT, buildifier_check, buildifier_format
 
@@ -100,7 +101,7 @@ def test_go_work_uses_engine_and_every_policy_and_keeps_the_engine_local(
         "\t./policies/jwt-validation/v1.0.0\n\t./policies/rate-limiting/v1.0.0\n)\n"
     ) in work
     assert work.endswith(
-        "replace (\n\tgithub.com/policy-engine-builder/policy-engine v0.0.0 => ./engine\n)\n"
+        "replace github.com/policy-engine-builder/policy-engine v0.0.0 => ./engine\n"
     )
 
 
@@ -120,6 +121,19 @@ def test_go_work_is_valid_for_go_itself(tmp_path: Path) -> None:
         "./policies/rate-limiting/v1.0.0",
     ]
     assert parsed["Replace"][0]["New"]["Path"] == "./engine"
+
+
+def test_go_work_quotes_what_go_would_misread(tmp_path: Path) -> None:
+    odd = ["policies/clash policy/v1.0.0", 'policies/q"uote/v1', "policies/a//b"]
+    text = render_go_work(["1.24"], ["engine", *odd], [("example.com/e", "v0.0.0", "engine")])
+    assert "\t./engine\n" in text and '\t"./policies/clash policy/v1.0.0"\n' in text
+    path = tmp_path / "go.work"
+    path.write_text(text)
+    result = subprocess.run(
+        ["go", "work", "edit", "-json", str(path)], capture_output=True, text=True, check=True
+    )
+    uses = [use["DiskPath"] for use in json.loads(result.stdout)["Use"]]
+    assert uses == ["./engine", *(f"./{d}" for d in sorted(odd))]
 
 
 @pytest.mark.parametrize("policies_dir", ["", "/abs/policies", "../outside", "a//b"])
@@ -312,15 +326,20 @@ def test_a_library_renamed_by_a_new_module_path_leaves_no_stale_rule() -> None:
     assert buildifier_format(merged, "p/BUILD.bazel") == merged
 
 
-def test_comment_lines_inside_a_rule_stay_with_their_attribute() -> None:
-    rule = go_library_rule(
+def _lib(srcs: list[str], deps: list[str]) -> Rule:
+    """A go_library named `lib` with importpath example.com/lib."""
+    return go_library_rule(
         kind="go_library",
         load="@rules_go//go:def.bzl",
         name="lib",
-        srcs=["a.go"],
+        srcs=srcs,
         importpath="example.com/lib",
-        deps=["//dep"],
+        deps=deps,
     )
+
+
+def test_comment_lines_inside_a_rule_stay_with_their_attribute() -> None:
+    rule = _lib(["a.go"], ["//dep"])
     existing = (
         'load("@rules_go//go:def.bzl", "go_library")\n\n'
         'go_library(\n    name = "lib",\n    # Sources.\n    srcs = ["old.go"],\n'
@@ -430,7 +449,7 @@ def test_go_imports_reads_single_grouped_and_aliased_imports() -> None:
     ['a"b\\c\nd', "tab\there\r", "nul\x00del\x7f", "ünïcode ✓", "{STABLE_GIT_COMMIT}"],
 )
 def test_starlark_string_literals_round_trip_through_an_interpreter(value: str) -> None:
-    literal = string_literal(value)
+    literal = starlark_string(value)
     assert "\n" not in literal and "\t" not in literal
     module = starlark.Module()
     starlark.eval(module, starlark.parse("t.bzl", f"x = {literal}"), starlark.Globals.standard())
@@ -469,3 +488,14 @@ def test_committed_engine_build_files_are_up_to_date() -> None:
         and (not (REPO_ROOT / rel).is_file() or (REPO_ROOT / rel).read_text() != content)
     ]
     assert not stale, f"regenerate: {stale}"
+
+
+def test_keep_on_the_last_list_element_is_honoured() -> None:
+    # libcst puts the comment of a list's last line in the `]`, not after the comma.
+    rule = _lib(["lib.go"], ["//a"])
+    existing = (
+        'load("@rules_go//go:def.bzl", "go_library")\n\ngo_library(\n    name = "lib",\n'
+        '    deps = [\n        "//a",\n        "//z:extra",  # keep\n    ],\n)\n'
+    )
+    merged = merge_build_file(existing, [rule], "")
+    assert '        "//z:extra",  # keep\n' in merged

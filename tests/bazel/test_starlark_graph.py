@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import schemas
 from evaluator import EvalError, ModuleFile, Workspace, canonical, check_call
+from policy_builder.discover import discover
 from policy_builder.manifest import Manifest
 from tooling import REPO_ROOT
 from tree import make_tree
@@ -104,7 +105,8 @@ def test_use_repo_lists_exactly_the_go_repos_the_build_files_use(
         if target.kind in ("go_library", "go_binary")
         for dep in target.attrs.get("deps", [])
     )
-    assert used == {"com_github_golang_jwt_jwt_v5", "org_golang_x_time"}
+    # The fixture policies' own repos; the engine's come from its go.mod and change with it.
+    assert {"com_github_golang_jwt_jwt_v5", "org_golang_x_time"} <= used
     assert set(module.use_repo[GO_DEPS]) == used
 
 
@@ -311,3 +313,23 @@ def test_a_policy_missing_from_the_registry_is_caught(tmp_path: Path) -> None:
     libs = {label for label, t in workspace.targets.items() if "policy" in t.attrs.get("tags", [])}
     assert len(libs) == len(manifest.policies)
     assert not libs <= reachable(workspace, "//:engine")
+
+
+def test_the_committed_checkout_forms_the_graph_for_its_own_policies() -> None:
+    """The fixture tree above proves the generator; this proves what is committed (kept
+    current by `make check-generated`) links every policy in policies/ into the image."""
+    workspace = Workspace(REPO_ROOT)
+    workspace.load_module_file()
+    workspace.load_all()
+    found = discover(REPO_ROOT / "policies").candidates
+    policy_libs = {
+        label for label, t in workspace.targets.items() if "policy" in t.attrs.get("tags", [])
+    }
+    assert {label[2:].partition(":")[0] for label in policy_libs} == {
+        (Path("policies") / c.path.relative_to(REPO_ROOT / "policies")).as_posix() for c in found
+    }
+    assert policy_libs <= reachable(workspace, "//:engine")
+    keys = ",".join(sorted(f"{c.name}:{c.version}" for c in found))
+    labels = workspace.targets[canonical(workspace.targets["//:engine_image_linux_amd64"]
+                                         .attrs["labels"], "")]  # fmt: skip
+    assert f"policy-engine.loaded-policies={keys}" in labels.attrs["template"]

@@ -41,9 +41,8 @@ go_test(
 """
 
 
-def make_tree(dest: Path) -> Manifest:
-    """Fill `dest` and return the manifest its policies came from."""
-    for rel in COPIED:
+def _copy(dest: Path, paths: tuple[str, ...]) -> None:
+    for rel in paths:
         source = REPO_ROOT / rel
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -51,6 +50,16 @@ def make_tree(dest: Path) -> Manifest:
             shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(source, target)
+
+
+def copy_checkout(dest: Path) -> None:
+    """The checkout as committed, example policies and their generated files included."""
+    _copy(dest, (*COPIED, "policies"))
+
+
+def make_tree(dest: Path) -> Manifest:
+    """Fill `dest` and return the manifest its policies came from."""
+    _copy(dest, COPIED)
     manifest = fixtures.manifest(dest / "policies")
     for entry in manifest.policies:
         assert entry.go_package is not None

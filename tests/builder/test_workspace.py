@@ -9,16 +9,12 @@ from pathlib import Path
 
 import pytest
 from policy_builder.cli import main
+from policy_builder.compile import engine_go_version
+from policy_builder.home import find_home
 
 from tests.builder.policytree import ENGINE_REQUIRE, run_json, tree_state, write_policy
 
 REPO = Path(__file__).resolve().parents[2]
-# A go.work must declare at least the newest `go` line of its modules: the engine's.
-ENGINE_GO = next(
-    line.split()[1]
-    for line in (REPO / "engine" / "go.mod").read_text().splitlines()
-    if line.startswith("go ")
-)
 
 
 def test_absolute_replace_inside_policies_dir(
@@ -83,8 +79,10 @@ def test_scaffolded_policy_passes_its_own_test(tmp_path: Path) -> None:
     assert main(["new", "greeter", "--version", "v2.1.0", "--policies", str(root), "--quiet"]) == 0
     policy = root / "greeter" / "v2.1.0"
     work = tmp_path / "go.work"
+    # The engine's own go directive: a workspace may not declare an older Go than a module.
+    go = engine_go_version(find_home())
     work.write_text(
-        f"go {ENGINE_GO}\n\nuse (\n\t{REPO / 'engine'}\n\t{policy}\n)\n\n"
+        f"go {go}\n\nuse (\n\t{REPO / 'engine'}\n\t{policy}\n)\n\n"
         "replace github.com/policy-engine-builder/policy-engine "
         f"v0.0.0-00010101000000-000000000000 => {REPO / 'engine'}\n"
     )

@@ -1,7 +1,12 @@
 """Command-line entry point `policy-builder`.
 
-Exit codes: 0 success, 1 the input is invalid or the build failed, 2 usage error.
+Exit codes: 0 success, 1 the input is invalid, the build failed or (`generate --check`)
+generated files are stale, with the diff on stdout, 2 usage error.
 Errors are printed as one plain message, never as a traceback.
+
+`generate` is the monorepo command: it writes BUILD files, the registry package, go.work
+and MODULE.bazel's use_repo into the workspace. `build` never writes outside OUTPUT and
+its scratch directory. Under `bazel run` the workspace is BUILD_WORKSPACE_DIRECTORY.
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from policy_builder import __version__, reports
+from policy_builder.bazel_run import enter_bazel_workspace
 from policy_builder.compile import engine_go_version
-from policy_builder.errors import BuilderError, UsageError
+from policy_builder.errors import BuilderError, GenerateStale, UsageError
 from policy_builder.home import find_home
 from policy_builder.manifest import PolicyEntry
 from policy_builder.pipeline import Options, Pipeline
@@ -64,16 +70,23 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p = sub.add_parser("validate", help="check every policy, write validation_report.json")
     _common(p)
-    p = sub.add_parser("generate", help="write the generated Go files to OUTPUT/generated/")
+    p = sub.add_parser(
+        "generate",
+        help="write the monorepo's BUILD files, registry package, go.work and use_repo",
+    )
     _common(p)
-    p.add_argument("--check", action="store_true", help="write nothing; fail with a diff if stale")
+    p.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 with a diff if stale"
+    )
     p = sub.add_parser("package", help="write the runtime Dockerfile")
     _common(p)
     _build_settings(p)
     p = sub.add_parser("build", help="discover, validate, generate, compile and package")
     _common(p)
     _build_settings(p)
-    p.add_argument("--skip-generate", action="store_true", help="reuse OUTPUT/generated/")
+    p.add_argument(
+        "--skip-generate", action="store_true", help="reuse OUTPUT/generated/ of an earlier build"
+    )
     p.add_argument("--skip-compilation", action="store_true", help="do not run go build")
     p.add_argument("--skip-package", action="store_true", help="do not write the Dockerfile")
     p = sub.add_parser("new", help="scaffold a policy that validates and builds as it is")
@@ -107,6 +120,7 @@ def _options(args: argparse.Namespace) -> Options:
         home=find_home(args.engine_dir),
         settings=load_settings(os.environ, flags),
         build_dir=Path(build_dir) if build_dir else None,
+        dry_run=bool(getattr(args, "check", False)),
     )
 
 
@@ -142,7 +156,7 @@ def _phases(args: argparse.Namespace, pipeline: Pipeline, progress: Progress) ->
     if args.command == "validate":
         return result
     if args.command == "generate":
-        result["written"] = list(pipeline.generate(validation, check=args.check))
+        result["written"] = list(pipeline.generate_workspace(validation, check=args.check))
         return result
     if args.command == "package":
         result["dockerfile"] = str(pipeline.package(validation))
@@ -175,14 +189,19 @@ def main(argv: list[str] | None = None) -> int:
     wants_json = "--json" in args_list
     progress = Progress(quiet="--quiet" in args_list)
     try:
+        enter_bazel_workspace()
         try:
             args = build_parser().parse_args(args_list)
         except SystemExit as exc:  # --help and --version
             return int(exc.code or 0)
         result = _run(args, progress)
     except BuilderError as error:
+        diff = error.diff if isinstance(error, GenerateStale) else ""
         if wants_json:
-            print(json.dumps({"ok": False, "phase": error.phase, "error": str(error)}, indent=2))
+            failure = {"ok": False, "phase": error.phase, "error": str(error)}
+            print(json.dumps({**failure, **({"diff": diff} if diff else {})}, indent=2))
+        elif diff:
+            sys.stdout.write(reports.printable_diff(diff))
         print(f"policy-builder: error: {reports.printable(str(error))}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:

@@ -46,3 +46,14 @@ class GenerateFailed(BuilderError):
     """Generated files are missing or stale (`generate --check`)."""
 
     phase = "generation"
+
+
+class GenerateStale(GenerateFailed):
+    """`generate --check` found committed generated files that differ from a fresh run
+    (exit 1, like `gazelle -mode=diff`); `diff` is the unified diff that says how."""
+
+    phase = "check"
+
+    def __init__(self, message: str, diff: str) -> None:
+        super().__init__(message)
+        self.diff = diff

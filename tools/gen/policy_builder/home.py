@@ -1,7 +1,9 @@
 """Where the builder finds the engine sources and templates it builds from.
 
 In a checkout (editable install) that is the repository root, three levels above this
-package; in the builder image it is POLICY_ENGINE_HOME; `--engine-dir` overrides both.
+package; under `bazel run` it is the workspace (BUILD_WORKSPACE_DIRECTORY: the package sits
+in runfiles there); in the builder image it is POLICY_ENGINE_HOME; `--engine-dir`
+overrides them all. `generate` treats the home as the monorepo's workspace root.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from policy_builder.bazel_run import bazel_workspace
 from policy_builder.errors import UsageError
 
 ENGINE_MODULE = "github.com/policy-engine-builder/policy-engine"
@@ -37,10 +40,14 @@ class Home:
 
 
 def find_home(explicit: str | None = None) -> Home:
-    """The builder's home from --engine-dir, POLICY_ENGINE_HOME or the package location."""
+    """The builder's home from --engine-dir, `bazel run`'s workspace, POLICY_ENGINE_HOME or
+    the package location, in that order."""
     candidates: list[Path] = []
+    workspace = bazel_workspace()
     if explicit:
         candidates.append(Path(explicit))
+    elif workspace is not None:
+        candidates.append(workspace)
     elif os.environ.get("POLICY_ENGINE_HOME"):
         candidates.append(Path(os.environ["POLICY_ENGINE_HOME"]))
     else:

@@ -9,9 +9,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from policy_builder import compile as compile_phase
-from policy_builder import generate_go, package, reports
+from policy_builder import generate_go, monorepo, package, reports
 from policy_builder.discover import Discovery, discover
-from policy_builder.errors import BuilderError, GenerateFailed, UsageError, ValidationFailed
+from policy_builder.errors import (
+    BuilderError,
+    GenerateFailed,
+    GenerateStale,
+    UsageError,
+    ValidationFailed,
+)
 from policy_builder.home import Home
 from policy_builder.progress import Progress
 from policy_builder.settings import Settings
@@ -28,6 +34,8 @@ class Options:
     home: Home
     settings: Settings
     build_dir: Path | None = None
+    # `generate --check`: compare only; not even the reports in OUTPUT are written.
+    dry_run: bool = False
 
 
 class Pipeline:
@@ -81,21 +89,31 @@ class Pipeline:
     def generated_files(self, validation: Validation) -> dict[str, str]:
         return generate_go.go_files(validation.manifest, self.options.home)
 
-    def generate(self, validation: Validation, check: bool = False) -> tuple[str, ...]:
-        """Write (or with check, compare) output/generated/*.go; return written paths."""
+    def generate(self, validation: Validation) -> tuple[str, ...]:
+        """The `build` phase: write OUTPUT/generated/*.go for the scratch compile; return
+        the written paths. The policies directory is never touched."""
         with self.progress.phase("generate"):
-            files = self.generated_files(validation)
             target = self.output / GENERATED_DIR
-            if check:
-                diff = check_files(target, files)
-                if diff:
-                    self.progress.say(diff)
-                    raise GenerateFailed(
-                        f"generated files in {target} are out of date; run `policy-builder "
-                        "generate` (diff above)"
-                    )
-                return ()
-            return write_files(target, files).written
+            return write_files(target, self.generated_files(validation)).written
+
+    def generate_workspace(self, validation: Validation, check: bool = False) -> tuple[str, ...]:
+        """The `generate` command: write (or with check, compare) the monorepo's BUILD
+        files, registry package, go.work and MODULE.bazel use_repo; return written paths."""
+        with self.progress.phase("generate"):
+            root = self.options.home.root
+            files = monorepo.workspace_files(
+                validation.manifest, self.options.home, self.options.policies_dir
+            )
+            if not check:
+                return write_files(root, files).written
+            diff = check_files(root, files)
+            if diff:
+                raise GenerateStale(
+                    f"generated files in {root} are out of date; run `policy-builder "
+                    "generate` (diff on stdout)",
+                    diff,
+                )
+            return ()
 
     def compile(self, validation: Validation) -> Path:
         with self.progress.phase("compile"):
@@ -145,10 +163,12 @@ class Pipeline:
         self._write({reports.BUILD_ERROR: reports.to_json(reports.error_report(error))})
 
     def clear_failure(self) -> None:
-        (self.output / reports.BUILD_ERROR).unlink(missing_ok=True)
+        if not self.options.dry_run:
+            (self.output / reports.BUILD_ERROR).unlink(missing_ok=True)
 
     def _write(self, files: dict[str, str]) -> None:
-        write_files(self.output, files)
+        if not self.options.dry_run:
+            write_files(self.output, files)
 
 
 def _check_output_outside_policies(policies: Path, output: Path) -> None:

@@ -102,6 +102,15 @@ def printable(text: str) -> str:
     return text.translate(_CONTROL)
 
 
+# A diff of generated files is Go and Starlark: its tabs are content, not an attack.
+_CONTROL_BUT_TAB = {c: v for c, v in _CONTROL.items() if c != 0x09}
+
+
+def printable_diff(diff: str) -> str:
+    """A unified diff with every control character but newline and tab spelled out."""
+    return diff.translate(_CONTROL_BUT_TAB)
+
+
 def _indented(text: str) -> str:
     # Multi-line messages (Go's own output) continue under their bullet.
     return printable(text).replace("\n", "\n    ")

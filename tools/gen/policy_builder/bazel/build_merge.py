@@ -18,10 +18,12 @@ from policy_builder.bazel.comments import (
     is_keep,
     split_whitespace,
 )
+from policy_builder.bazel.cst_calls import statement_call
 from policy_builder.bazel.errors import StarlarkEditError
 from policy_builder.bazel.naming import label_sort_key, load_sort_key
 from policy_builder.bazel.rules import Rule, attr_order
-from policy_builder.bazel.starlark import INDENT, Value, render_load, render_value, string_literal
+from policy_builder.bazel.starlark import INDENT, Value, render_load, render_value
+from policy_builder.escape import starlark_string
 
 # Attributes the generator owns once a rule exists (Gazelle's mergeable Go attributes).
 # Others, such as visibility, are written when the rule is created and then left alone.
@@ -70,7 +72,7 @@ def merge_build_file(existing: str, rules: Sequence[Rule], header: str = "") -> 
     loads: dict[str, cst.Call] = {}
     calls: dict[tuple[str, str], tuple[cst.SimpleStatementLine, cst.Call]] = {}
     for stmt in module.body:
-        call = _statement_call(stmt)
+        call = statement_call(stmt)
         if call is None or not isinstance(call.func, cst.Name):
             continue
         assert isinstance(stmt, cst.SimpleStatementLine)
@@ -153,14 +155,6 @@ def _apply(text: str, edits: list[_Edit]) -> str:
     return text
 
 
-def _statement_call(stmt: cst.CSTNode) -> cst.Call | None:
-    if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1:
-        expr = stmt.body[0]
-        if isinstance(expr, cst.Expr) and isinstance(expr.value, cst.Call):
-            return expr.value
-    return None
-
-
 def _string(node: cst.BaseExpression) -> str:
     if isinstance(node, cst.SimpleString):
         value = node.evaluated_value
@@ -221,7 +215,7 @@ def _new_load_edit(
     span: Callable[[cst.CSTNode], tuple[int, int]],
 ) -> _Edit:
     for stmt in load_stmts:
-        call = _statement_call(stmt)
+        call = statement_call(stmt)
         assert call is not None
         if load_sort_key(label) < load_sort_key(_string(call.args[0].value)):
             start, _ = span(stmt)
@@ -238,7 +232,7 @@ def _new_load_edit(
 
 
 def _is_load(stmt: cst.CSTNode) -> bool:
-    call = _statement_call(stmt)
+    call = statement_call(stmt)
     return call is not None and isinstance(call.func, cst.Name) and call.func.value == "load"
 
 
@@ -297,7 +291,7 @@ def _merge_value(node: cst.BaseExpression, value: Value) -> str:
     items = sorted(set(value) | set(kept), key=label_sort_key)
     inner = INDENT * 2
     body = "".join(
-        f"{inner}{string_literal(item)}," + (f"  {kept[item]}" if item in kept else "") + "\n"
+        f"{inner}{starlark_string(item)}," + (f"  {kept[item]}" if item in kept else "") + "\n"
         for item in items
     )
     return "[\n" + body + INDENT + "]"

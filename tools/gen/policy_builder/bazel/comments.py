@@ -37,7 +37,11 @@ def split_whitespace(ws: cst.BaseParenthesizableWhitespace | None) -> tuple[str,
 def _after(
     comma: cst.Comma | cst.MaybeSentinel, fallback: cst.BaseParenthesizableWhitespace | None
 ) -> cst.BaseParenthesizableWhitespace | None:
-    if isinstance(comma, cst.Comma):
+    # A list's last element keeps the comment ending its line in the `]`'s whitespace,
+    # not in its comma's (a call's last argument keeps it in the comma's).
+    if isinstance(comma, cst.Comma) and (
+        fallback is None or isinstance(comma.whitespace_after, cst.ParenthesizedWhitespace)
+    ):
         return comma.whitespace_after
     return fallback
 

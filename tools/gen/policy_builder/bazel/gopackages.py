@@ -7,6 +7,7 @@ else is pure, so tests build `GoPackage` values directly.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -88,16 +89,24 @@ def parse_go_list(stream: str, repo_root: Path) -> tuple[GoPackage, ...]:
     return tuple(sorted(packages, key=lambda p: p.dir))
 
 
+def _module_env() -> dict[str, str]:
+    """Go's view of one module alone. The root go.work is an output of the generator, so it
+    must not be an input: a stale one (a policy removed, a module added) would fail `go`.
+    The user's GOFLAGS (say -mod=mod) must not make a read-only listing edit go.mod."""
+    return {**os.environ, "GOWORK": "off", "GOFLAGS": ""}
+
+
+def _go_json(go: str, module_dir: Path, *args: str) -> str:
+    """Stdout of a read-only `go` command run in one module."""
+    result = subprocess.run(
+        [go, *args], cwd=module_dir, check=True, capture_output=True, text=True, env=_module_env()
+    )
+    return result.stdout
+
+
 def go_list(module_dir: Path, repo_root: Path, go: str = "go") -> tuple[GoPackage, ...]:
     """Run `go list -json ./...` in a module (the engine) and parse it."""
-    result = subprocess.run(
-        [go, "list", "-json", "./..."],
-        cwd=module_dir,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return parse_go_list(result.stdout, repo_root)
+    return parse_go_list(_go_json(go, module_dir, "list", "-json", "./..."), repo_root)
 
 
 def _is_standard(importpath: str) -> bool:
@@ -144,10 +153,7 @@ class ImportResolver:
 def read_engine_module(repo_root: Path, engine_dir: str = "engine", go: str = "go") -> EngineModule:
     """The engine module as `go mod edit -json` and `go list -json ./...` report it."""
     module_dir = repo_root / engine_dir
-    result = subprocess.run(
-        [go, "mod", "edit", "-json"], cwd=module_dir, check=True, capture_output=True, text=True
-    )
-    mod = json.loads(result.stdout)
+    mod = json.loads(_go_json(go, module_dir, "mod", "edit", "-json"))
     return EngineModule(
         module_path=mod["Module"]["Path"],
         dir=engine_dir,

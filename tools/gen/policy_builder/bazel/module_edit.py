@@ -10,8 +10,10 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from policy_builder.bazel.comments import arg_comments, is_keep
+from policy_builder.bazel.cst_calls import statement_call
 from policy_builder.bazel.errors import StarlarkEditError
-from policy_builder.bazel.starlark import INDENT, string_literal
+from policy_builder.bazel.starlark import INDENT
+from policy_builder.escape import starlark_string
 
 GO_DEPS_EXTENSION = ("@gazelle//:extensions.bzl", "go_deps")
 
@@ -38,7 +40,7 @@ def edit_module_bazel(existing: str, go_deps_repos: Iterable[str]) -> str:
     proxy, last_use = found
     repos = set(go_deps_repos)
     for stmt in module.body:
-        call = _call_of(stmt)
+        call = statement_call(stmt)
         if call is None:
             continue
         if _is_use_repo(call, proxy):
@@ -58,14 +60,6 @@ def edit_module_bazel(existing: str, go_deps_repos: Iterable[str]) -> str:
     if not head.endswith("\n"):
         head += "\n"
     return head + addition + existing[insert_at:]
-
-
-def _call_of(stmt: cst.CSTNode) -> cst.Call | None:
-    if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1:
-        expr = stmt.body[0]
-        if isinstance(expr, cst.Expr) and isinstance(expr.value, cst.Call):
-            return expr.value
-    return None
 
 
 def _extension_proxy(module: cst.Module) -> tuple[str, cst.CSTNode] | None:
@@ -112,7 +106,7 @@ def _mentions(call: cst.Call, proxy: str) -> bool:
 def _render_new(proxy: str, repos: list[str]) -> str:
     if not repos:
         return f"use_repo({proxy})"
-    body = "".join(f"{INDENT}{string_literal(r)},\n" for r in repos)
+    body = "".join(f"{INDENT}{starlark_string(r)},\n" for r in repos)
     return f"use_repo(\n{INDENT}{proxy},\n{body})"
 
 
@@ -142,7 +136,7 @@ def _render_use_repo(module: cst.Module, call: cst.Call, proxy: str, repos: set[
         before, trailing = entries[name]
         lines.extend(f"{INDENT}{c}\n" for c in before)
         suffix = f"  {trailing}" if trailing else ""
-        lines.append(f"{INDENT}{string_literal(name)},{suffix}\n")
+        lines.append(f"{INDENT}{starlark_string(name)},{suffix}\n")
     lines.extend(others)
     lines.extend(f"{INDENT}{c}\n" for c in dangling)
     lines.append(")")

@@ -1,35 +1,18 @@
 """Rendering Python values as Starlark source, in the layout buildifier produces.
 
-`string_literal` is a stand-in for the builder's `escape.starlark_string`, which is not in
-this tree yet; both produce the same literals, so the lead can swap it in (#5).
+Strings are quoted by the builder's one Starlark escaper, `escape.starlark_string`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from policy_builder.escape import starlark_string
+
 # A value an attribute of a generated rule can take.
 Value = str | bool | int | tuple[str, ...] | Mapping[str, str]
 
-_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
 INDENT = "    "
-
-
-def string_literal(value: str) -> str:
-    """Quote `value` as a double-quoted Starlark string literal whose value is exactly it.
-
-    Other control characters become octal escapes: Bazel's lexer has no `\\x` escape.
-    """
-    out = []
-    for ch in value:
-        if ch in _ESCAPES:
-            out.append(_ESCAPES[ch])
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\{ord(ch):03o}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
 
 
 def render_value(value: Value, indent: str = "") -> str:
@@ -40,7 +23,7 @@ def render_value(value: Value, indent: str = "") -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str):
-        return string_literal(value)
+        return starlark_string(value)
     if isinstance(value, tuple):
         return _render_list(value, indent)
     return _render_dict(value, indent)
@@ -50,9 +33,9 @@ def _render_list(items: Sequence[str], indent: str) -> str:
     if not items:
         return "[]"
     if len(items) == 1:
-        return "[" + string_literal(items[0]) + "]"
+        return "[" + starlark_string(items[0]) + "]"
     inner = indent + INDENT
-    lines = "".join(f"{inner}{string_literal(item)},\n" for item in items)
+    lines = "".join(f"{inner}{starlark_string(item)},\n" for item in items)
     return "[\n" + lines + indent + "]"
 
 
@@ -61,7 +44,7 @@ def _render_dict(items: Mapping[str, str], indent: str) -> str:
         return "{}"
     inner = indent + INDENT
     lines = "".join(
-        f"{inner}{string_literal(key)}: {string_literal(items[key])},\n" for key in items
+        f"{inner}{starlark_string(key)}: {starlark_string(items[key])},\n" for key in items
     )
     return "{\n" + lines + indent + "}"
 
@@ -75,5 +58,5 @@ def render_call(kind: str, attrs: Sequence[tuple[str, Value]], indent: str = "")
 
 def render_load(module: str, symbols: Sequence[str]) -> str:
     """Render a load statement with its symbols sorted."""
-    args = ", ".join(string_literal(s) for s in sorted(set(symbols)))
-    return f"load({string_literal(module)}, {args})"
+    args = ", ".join(starlark_string(s) for s in sorted(set(symbols)))
+    return f"load({starlark_string(module)}, {args})"

@@ -1,0 +1,63 @@
+"""What `policy-builder generate` writes into a monorepo: the Bazel side of the build.
+
+The workspace root is the builder's home (the directory holding engine/ and templates/;
+under `bazel run` that is BUILD_WORKSPACE_DIRECTORY). Its files are a pure function of the
+manifest, the engine module as Go reports it and the files' current text (BUILD files are
+merged, MODULE.bazel edited), computed whole before anything is written, so an error
+leaves the tree as it was.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from policy_builder import generate_go
+from policy_builder.bazel import BazelGenError, EngineModule, bazel_outputs, read_engine_module
+from policy_builder.errors import GenerateFailed, UsageError
+from policy_builder.gocheck import go_binary
+from policy_builder.home import Home
+from policy_builder.manifest import Manifest
+
+
+def policies_rel(root: Path, policies_dir: Path) -> str:
+    """The policies directory relative to the workspace root, POSIX style."""
+    resolved = policies_dir.resolve()
+    if not resolved.is_relative_to(root):
+        raise UsageError(
+            f"policies directory {policies_dir} is not inside the workspace {root}; "
+            "`generate` writes the monorepo's Bazel files, so the policies must live in it "
+            "(for a policies folder elsewhere use `policy-builder build`)"
+        )
+    return resolved.relative_to(root).as_posix()
+
+
+def _engine_module(root: Path) -> EngineModule:
+    try:
+        return read_engine_module(root, go=go_binary())
+    except subprocess.CalledProcessError as error:
+        raise GenerateFailed(
+            f"cannot list the engine's Go packages in {root / 'engine'}: "
+            f"{(error.stderr or '').strip() or error}"
+        ) from error
+
+
+def workspace_files(manifest: Manifest, home: Home, policies_dir: Path) -> dict[str, str]:
+    """Relative path (from the workspace root) → content of every file `generate` owns."""
+    root = home.root
+
+    def read_existing(rel: str) -> str:
+        path = root / rel
+        return path.read_text(encoding="utf-8") if path.is_file() else ""
+
+    try:
+        return bazel_outputs(
+            manifest,
+            engine=_engine_module(root),
+            registry_go=generate_go.plugin_registry(manifest, home),
+            build_info_go=generate_go.build_info(manifest, home),
+            read_existing=read_existing,
+            policies_dir=policies_rel(root, policies_dir),
+        )
+    except BazelGenError as error:
+        raise GenerateFailed(str(error)) from error
