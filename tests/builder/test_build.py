@@ -80,7 +80,7 @@ def test_dockerfile(built: Built) -> None:
     assert 'LABEL org.opencontainers.image.revision="abc123"' in lines
     assert f'LABEL org.opencontainers.image.created="{EPOCH_TEXT}"' in lines
     assert f'LABEL policy-engine.loaded-policies="{KEYS}"' in lines
-    assert "USER nonroot:nonroot" in lines
+    assert "USER 65532:65532" in lines
     assert "EXPOSE 9001 9002" in lines
     assert 'ENTRYPOINT ["/app/policy-engine"]' in lines
     assert 'CMD ["--config", "/etc/policy-engine/config.yaml"]' in lines
