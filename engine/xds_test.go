@@ -150,12 +150,16 @@ func TestServeXDSFleet(t *testing.T) {
 	// A file change reaches the subscriber.
 	writeConfig(t, path, "a", "b", "c")
 	waitFor(t, "subscriber gets the change", func() bool { return routes(t, sub) == "a,b,c" })
-	waitFor(t, "update counted", func() bool { return metric(t, sub, "policy_engine_xds_updates_total") == "policy_engine_xds_updates_total 2" })
+	waitFor(t, "update counted", func() bool {
+		return metric(t, sub, "policy_engine_xds_updates_total") == "policy_engine_xds_updates_total 2"
+	})
 
 	// A chain the engine cannot build is NACKed; the last good config keeps serving
 	// and both sides count the NACK.
 	writeConfig(t, path, "a", "d:noSuchPolicy")
-	waitFor(t, "subscriber NACK metric", func() bool { return metric(t, sub, "policy_engine_xds_nacks_total") == "policy_engine_xds_nacks_total 1" })
+	waitFor(t, "subscriber NACK metric", func() bool {
+		return metric(t, sub, "policy_engine_xds_nacks_total") == "policy_engine_xds_nacks_total 1"
+	})
 	waitFor(t, "server sees the NACK", func() bool {
 		return metric(t, srv, "policy_engine_xds_nacks_received_total") == "policy_engine_xds_nacks_received_total 1"
 	})
