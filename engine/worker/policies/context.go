@@ -27,6 +27,28 @@ func NewHeaders(h map[string][]string) Headers {
 	return Headers{values: values}
 }
 
+// HeadersFromPairs builds a Headers from n name/value pairs, pair(0) to pair(n-1).
+// Names are lower-cased; a repeated name keeps all its values in order. Unlike
+// NewHeaders it builds no intermediate map, which matters to the engine: it runs
+// once per Envoy headers message.
+func HeadersFromPairs(n int, pair func(i int) (name, value string)) Headers {
+	values := make(map[string][]string, n)
+	// One backing array for all values: most names carry one value, so each gets a
+	// one-element slice of it instead of an allocation of its own.
+	backing := make([]string, n)
+	for i := range n {
+		name, v := pair(i)
+		key := canonicalName(name)
+		if existing, ok := values[key]; ok {
+			values[key] = append(existing[:len(existing):len(existing)], v)
+			continue
+		}
+		backing[i] = v
+		values[key] = backing[i : i+1 : i+1]
+	}
+	return Headers{values: values}
+}
+
 // With returns a copy of h with c applied in the order the engine applies changes:
 // removals, then sets, then appends. h itself is unchanged.
 func (h Headers) With(c HeaderChanges) Headers {
