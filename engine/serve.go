@@ -131,7 +131,13 @@ func serve(ctx context.Context, opts serveOptions, logger *slog.Logger) error {
 		} else {
 			logger.Info("not ready until the first configuration arrives over xDS", "xds_server", opts.xdsServer)
 		}
-		go func() { errc <- subscribe(ctx, opts, store, m, logger) }()
+		go func() {
+			// Only failures are reported: a nil on shutdown could win the race with
+			// ctx.Done below and skip the drain.
+			if err := subscribe(ctx, opts, store, m, logger); err != nil {
+				errc <- err
+			}
+		}()
 	case opts.config != "":
 		watcher := &core.FileWatcher{Path: opts.config, Interval: opts.reloadInterval, Store: store, Logger: logger}
 		if err := watcher.LoadInitial(); err != nil {
