@@ -7,6 +7,7 @@
 //	policy-engine [serve] [flags]   run the engine (the default command)
 //	policy-engine validate --config FILE   check a configuration without serving
 //	policy-engine version           print build information (also --version)
+//	policy-engine devproxy [flags]  HTTP proxy that calls the engine like Envoy (development)
 //	policy-engine help
 package main
 
@@ -20,10 +21,11 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/policy-engine-builder/policy-engine/devproxy"
 )
 
-// command is one subcommand. Further commands (the dev proxy) are added to the
-// commands table.
+// command is one subcommand.
 type command struct {
 	name    string
 	summary string
@@ -34,6 +36,12 @@ var commands = []command{
 	{name: "serve", summary: "run the policy engine (default)", run: runServe},
 	{name: "validate", summary: "check a configuration file against the compiled-in policies", run: runValidate},
 	{name: "version", summary: "print version, commit, build time and compiled-in policies", run: runVersion},
+	{name: "devproxy", summary: "HTTP proxy that calls an engine over ext_proc like Envoy (development only)", run: runDevproxy},
+}
+
+// runDevproxy logs to stderr like serve does, keeping stdout for command output.
+func runDevproxy(ctx context.Context, args []string, _ io.Writer) error {
+	return devproxy.Command(ctx, args, os.Stderr)
 }
 
 func main() {

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"time"
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
@@ -21,30 +22,44 @@ import (
 
 	"github.com/policy-engine-builder/policy-engine/admin"
 	"github.com/policy-engine-builder/policy-engine/kernel"
+	"github.com/policy-engine-builder/policy-engine/kernel/xds"
 	"github.com/policy-engine-builder/policy-engine/pkg/metrics"
 	"github.com/policy-engine-builder/policy-engine/worker/core"
 )
 
-// serveOptions are the serve command's flags. Other parts of the engine (xDS,
-// issue #3) add their flags to register and their start-up to runServe.
+// defaultGCPercent is the engine's GC target. Its live heap is a few MB while every
+// request allocates a few KB, so Go's default of 100 runs a collection every few
+// hundred requests; 400 cut the GC share of CPU enough to raise loopback throughput
+// with the example chain by about 15% (docs/load-test.md), for ~10 MB more RSS.
+const defaultGCPercent = 400
+
+// serveOptions are the serve command's flags.
 type serveOptions struct {
 	config         string
+	xdsListen      string
+	xdsServer      string
+	nodeID         string
 	listen         string
 	admin          string
 	logFormat      string
 	logLevel       string
 	reloadInterval time.Duration
 	drainTimeout   time.Duration
+	gcPercent      int
 }
 
 func (o *serveOptions) register(fs *flag.FlagSet) {
-	fs.StringVar(&o.config, "config", "", "engine configuration file (YAML); reloaded when it changes")
+	fs.StringVar(&o.config, "config", "", "engine configuration file (YAML); reloaded when it changes. With --xds-server it is only a start-up seed, not watched")
+	fs.StringVar(&o.xdsListen, "xds-listen", "", "serve the --config file to other engines over xDS (policy discovery) on this address, e.g. :9002")
+	fs.StringVar(&o.xdsServer, "xds-server", "", "take the configuration from this xDS management server (host:port) instead of watching --config")
+	fs.StringVar(&o.nodeID, "node-id", "", "xDS node id sent to --xds-server (default: the host name)")
 	fs.StringVar(&o.listen, "listen", ":9001", "ext_proc gRPC listen address")
 	fs.StringVar(&o.admin, "admin", ":9003", "admin HTTP listen address (health, metrics, config dump); empty disables it")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&o.reloadInterval, "reload-interval", 2*time.Second, "how often the config file is checked for changes")
 	fs.DurationVar(&o.drainTimeout, "drain-timeout", 15*time.Second, "on SIGTERM, how long in-flight streams may finish")
+	fs.IntVar(&o.gcPercent, "gc-percent", defaultGCPercent, "Go GC target percentage; the GOGC environment variable, when set, wins")
 }
 
 func runServe(ctx context.Context, args []string, _ io.Writer) error {
@@ -57,13 +72,34 @@ func runServe(ctx context.Context, args []string, _ io.Writer) error {
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("unexpected arguments %v", fs.Args())}
 	}
+	if err := opts.check(); err != nil {
+		return usageError{err}
+	}
 	logger, err := newLogger(os.Stderr, opts.logFormat, opts.logLevel)
 	if err != nil {
 		return usageError{err}
 	}
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(opts.gcPercent)
+	}
 	if err := serve(ctx, opts, logger); err != nil {
 		logger.Error("policy engine stopped", "error", err)
 		return err
+	}
+	return nil
+}
+
+// check rejects flag combinations whose meaning would be unclear.
+func (o *serveOptions) check() error {
+	switch {
+	case o.xdsListen != "" && o.config == "":
+		return errors.New("--xds-listen serves the --config file: give --config")
+	case o.xdsListen != "" && o.xdsServer != "":
+		// An engine that both subscribes and serves would relay a file that is not
+		// the configuration it runs; one source of truth per fleet.
+		return errors.New("--xds-listen and --xds-server exclude each other")
+	case o.nodeID != "" && o.xdsServer == "":
+		return errors.New("--node-id needs --xds-server")
 	}
 	return nil
 }
@@ -89,14 +125,55 @@ func serve(ctx context.Context, opts serveOptions, logger *slog.Logger) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if opts.config != "" {
+	// Every long-running part reports here; the first error stops the engine.
+	errc := make(chan error, 4)
+	switch {
+	case opts.xdsServer != "":
+		// The management server is the source of truth: a --config file only makes
+		// the engine ready before the first update arrives, and is not watched, so
+		// a stale local file can never override what the fleet was sent.
+		if opts.config != "" {
+			raw, err := os.ReadFile(opts.config)
+			if err != nil {
+				return fmt.Errorf("initial configuration: %w", err)
+			}
+			if err := store.Apply(raw, opts.config); err != nil {
+				return fmt.Errorf("initial configuration: %w", err)
+			}
+		} else {
+			logger.Info("not ready until the first configuration arrives over xDS", "xds_server", opts.xdsServer)
+		}
+		go func() {
+			// Only failures are reported: a nil on shutdown could win the race with
+			// ctx.Done below and skip the drain.
+			if err := subscribe(ctx, opts, store, m, logger); err != nil {
+				errc <- err
+			}
+		}()
+	case opts.config != "":
 		watcher := &core.FileWatcher{Path: opts.config, Interval: opts.reloadInterval, Store: store, Logger: logger}
 		if err := watcher.LoadInitial(); err != nil {
 			return fmt.Errorf("initial configuration: %w", err)
 		}
 		go watcher.Run(ctx)
-	} else {
+	default:
 		logger.Warn("no --config given: not ready until a configuration arrives")
+	}
+	if opts.xdsListen != "" {
+		srv, err := xds.NewServer(xds.ServerConfig{ConfigPath: opts.config, PollInterval: opts.reloadInterval,
+			Logger: logger, Hooks: serverHooks(m)})
+		if err != nil {
+			return fmt.Errorf("xds server: %w", err)
+		}
+		xdsLis, err := net.Listen("tcp", opts.xdsListen)
+		if err != nil {
+			return fmt.Errorf("xds listener: %w", err)
+		}
+		go func() {
+			if err := srv.Serve(ctx, xdsLis); err != nil {
+				errc <- fmt.Errorf("xds server: %w", err)
+			}
+		}()
 	}
 
 	lis, err := net.Listen("tcp", opts.listen)
@@ -111,7 +188,6 @@ func serve(ctx context.Context, opts serveOptions, logger *slog.Logger) error {
 		Metrics:  m,
 		Logger:   logger,
 	})
-	errc := make(chan error, 2)
 	go func() { errc <- grpcServer.Serve(lis) }()
 	logger.Info("ext_proc server listening", "address", lis.Addr().String())
 
@@ -147,6 +223,38 @@ func serve(ctx context.Context, opts serveOptions, logger *slog.Logger) error {
 	}
 	logger.Info("policy engine stopped")
 	return nil
+}
+
+// subscribe feeds the store from the management server until ctx is done; the
+// store validates each update as a whole, so a NACKed one leaves the last good
+// configuration serving. It returns nil on shutdown.
+func subscribe(ctx context.Context, opts serveOptions, store *core.ConfigStore, m *metrics.Metrics, logger *slog.Logger) error {
+	node := opts.nodeID
+	if node == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			return fmt.Errorf("--node-id not given and no host name: %w", err)
+		}
+		node = host
+	}
+	err := xds.Subscribe(ctx, xds.SubscriberConfig{Server: opts.xdsServer, NodeID: node, Applier: store, Logger: logger,
+		Hooks: xds.SubscriberHooks{
+			OnUpdate:    m.XDSApplied,
+			OnNACK:      func(string, error) { m.XDSRejected() },
+			OnReconnect: func(error) { m.XDSReconnected() },
+		}})
+	if ctx.Err() != nil {
+		return nil
+	}
+	return fmt.Errorf("xds subscription: %w", err)
+}
+
+func serverHooks(m *metrics.Metrics) xds.ServerHooks {
+	return xds.ServerHooks{
+		OnPublish: func(version string, _ int) { m.XDSPublished(version) },
+		OnNACK:    func(string, string, string) { m.XDSNackReceived() },
+		OnInvalid: func(error) { m.XDSUnpublishable() },
+	}
 }
 
 // drain lets in-flight streams finish, then cuts the rest at the deadline.

@@ -1,7 +1,9 @@
 //go:build e2e
 
 // Package e2e tests a real policy-engine binary, built with the example policies
-// apiKey:v1.0.0 and setHeaders:v1.0.0 compiled in, over a real gRPC connection:
+// apiKey:v1.0.0 and setHeaders:v1.0.0 compiled in, over a real gRPC connection and
+// over plain HTTP through the same binary's dev proxy; the xDS tests run a fleet of
+// the binary (one server, two subscribers) on loopback:
 //
 //	POLICY_ENGINE_BIN=output/policy-engine go test -tags e2e ./e2e/
 package e2e
@@ -96,9 +98,16 @@ type engine struct {
 // ready. On cleanup it sends SIGTERM and expects a clean exit.
 func start(t *testing.T, bin, config string) *engine {
 	t.Helper()
+	return startWith(t, bin, config, "--config", config)
+}
+
+// startWith runs "bin serve" with extra flags (config is only recorded, for tests
+// that rewrite the file) and waits until /readyz says a configuration is in force.
+func startWith(t *testing.T, bin, config string, flags ...string) *engine {
+	t.Helper()
 	e := &engine{extproc: freeAddr(t), admin: freeAddr(t), config: config, logs: &lockedBuffer{}}
-	cmd := exec.Command(bin, "--config", e.config, "--listen", e.extproc, "--admin", e.admin,
-		"--reload-interval", "100ms", "--log-format", "json")
+	cmd := exec.Command(bin, append([]string{"serve", "--listen", e.extproc, "--admin", e.admin,
+		"--reload-interval", "100ms", "--log-format", "json"}, flags...)...)
 	cmd.Stdout, cmd.Stderr = e.logs, e.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package envoyconfig
 
 import (
+	"encoding/json"
 	"os"
 	"slices"
 	"testing"
@@ -11,7 +12,8 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
-	"sigs.k8s.io/yaml"
+
+	"github.com/policy-engine-builder/policy-engine/pkg/yamljson"
 
 	// Registered so that the typed_config Anys in the example resolve.
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
@@ -31,7 +33,7 @@ func load(t *testing.T) *bootstrapv3.Bootstrap {
 	if err != nil {
 		t.Fatal(err)
 	}
-	js, err := yaml.YAMLToJSON(raw)
+	js, err := yamljson.ToJSON(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +145,11 @@ func TestRouteNamesMatchEngineConfig(t *testing.T) {
 			Name string `json:"name"`
 		} `json:"routes"`
 	}
-	if err := yaml.Unmarshal(raw, &cfg); err != nil {
+	js, err := yamljson.ToJSON(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(js, &cfg); err != nil {
 		t.Fatal(err)
 	}
 	var engineRoutes []string

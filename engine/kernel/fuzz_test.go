@@ -63,8 +63,8 @@ func FuzzAttributesAndHeaders(f *testing.F) {
 		}
 		attrs := readAttributes(&req)
 		_, _ = selectChain(srv.Store.Current(), attrs, req.GetMetadataContext())
-		_ = headerValues(req.GetRequestHeaders().GetHeaders())
-		_ = headerValues(req.GetResponseHeaders().GetHeaders())
+		_ = headersOf(req.GetRequestHeaders().GetHeaders())
+		_ = headersOf(req.GetResponseHeaders().GetHeaders())
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/policy-engine-builder/policy-engine/worker/core"
+	"github.com/policy-engine-builder/policy-engine/worker/policies"
 )
 
 // Attribute names and the key Envoy files the ext_proc filter's attributes under.
@@ -110,26 +111,14 @@ func metadataString(prototextMD string, mdCtx *corev3.Metadata, where *core.Rout
 	return mdCtx.GetFilterMetadata()[where.Namespace].GetFields()[where.Key].GetStringValue()
 }
 
-// headerValues turns Envoy's header map into name → values. Envoy sends values in
-// raw_value; value is read when raw_value is empty, for older Envoys and clients.
-func headerValues(hm *corev3.HeaderMap) map[string][]string {
+// headersOf reads Envoy's header map; a raw_value (what Envoy sends) wins over value.
+func headersOf(hm *corev3.HeaderMap) policies.Headers {
 	headers := hm.GetHeaders()
-	out := make(map[string][]string, len(headers))
-	// One backing array for all values: most names carry one value, so each gets a
-	// one-element slice of it instead of an allocation of its own.
-	backing := make([]string, len(headers))
-	for i, h := range headers {
-		v := h.GetValue()
+	return policies.HeadersFromPairs(len(headers), func(i int) (string, string) {
+		h := headers[i]
 		if raw := h.GetRawValue(); len(raw) > 0 {
-			v = string(raw)
+			return h.GetKey(), string(raw)
 		}
-		key := h.GetKey()
-		if existing, ok := out[key]; ok {
-			out[key] = append(existing[:len(existing):len(existing)], v)
-			continue
-		}
-		backing[i] = v
-		out[key] = backing[i : i+1 : i+1]
-	}
-	return out
+		return h.GetKey(), h.GetValue()
+	})
 }

@@ -92,7 +92,7 @@ func (p *processor) requestHeaders(req *extprocv3.ProcessingRequest, h *extprocv
 		return plainResponse(403, "no policy chain for this route\n", detailsNoRoute)
 	}
 	p.chain = chain
-	headers := policies.NewHeaders(headerValues(h.GetHeaders()))
+	headers := headersOf(h.GetHeaders())
 	p.req = &policies.RequestContext{
 		Context:       p.ctx,
 		Route:         chain.Route,
@@ -184,7 +184,7 @@ func (p *processor) responseHeaders(h *extprocv3.HttpHeaders) *extprocv3.Process
 	if p.chain == nil || len(p.chain.Response) == 0 {
 		return responseHeadersResponse(&extprocv3.CommonResponse{})
 	}
-	headers := policies.NewHeaders(headerValues(h.GetHeaders()))
+	headers := headersOf(h.GetHeaders())
 	status, _ := strconv.Atoi(headers.Get(":status"))
 	p.resp = &policies.ResponseContext{
 		Context: p.ctx,

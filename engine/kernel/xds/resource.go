@@ -10,9 +10,9 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/structpb"
-	"sigs.k8s.io/yaml"
 
 	pb "github.com/policy-engine-builder/policy-engine/api/policyengine/v1"
+	"github.com/policy-engine-builder/policy-engine/pkg/yamljson"
 )
 
 // TypeURL is the xDS type of policy discovery resources.
@@ -28,9 +28,16 @@ const (
 // named routes); what the routes mean is the subscriber's Applier to judge, so an
 // invalid chain still reaches the fleet and is NACKed there, visibly.
 func Split(raw []byte, version string) ([]types.Resource, error) {
-	var doc map[string]any
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
+	v, err := yamljson.Decode(raw)
+	if err != nil {
 		return nil, fmt.Errorf("config document: %w", err)
+	}
+	doc, ok := v.(map[string]any)
+	if !ok && v != nil {
+		return nil, errors.New("config document: must be a map")
+	}
+	if doc == nil {
+		doc = map[string]any{}
 	}
 	var routes []any
 	if r, ok := doc["routes"]; ok && r != nil {

@@ -18,7 +18,12 @@ type Metrics struct {
 	reloads         *prometheus.CounterVec
 	droppedHeaders  *prometheus.CounterVec
 	// XDSNacks counts configurations an xDS subscriber refused (NACKed).
-	XDSNacks prometheus.Counter
+	XDSNacks       prometheus.Counter
+	xdsUpdates     prometheus.Counter
+	xdsReconnects  prometheus.Counter
+	xdsPublished   *prometheus.CounterVec
+	xdsNacksSeen   prometheus.Counter
+	xdsVersionInfo *prometheus.GaugeVec
 }
 
 // New creates the metrics and registers them with reg.
@@ -57,9 +62,32 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "policy_engine_xds_nacks_total",
 			Help: "Configurations received over xDS and refused.",
 		}),
+		xdsUpdates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "policy_engine_xds_updates_total",
+			Help: "Configurations received over xDS, applied and ACKed.",
+		}),
+		xdsReconnects: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "policy_engine_xds_reconnects_total",
+			Help: "Times the xDS subscription stream broke and was retried.",
+		}),
+		xdsPublished: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "policy_engine_xds_publish_total",
+			Help: "Config file changes seen by the xDS server by result (ok: published, invalid: not publishable, subscribers keep the previous version).",
+		}, []string{"result"}),
+		xdsNacksSeen: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "policy_engine_xds_nacks_received_total",
+			Help: "NACKs the xDS server received from subscribers.",
+		}),
+		// The xDS version is a content hash, not a number, so it travels as a label
+		// on an info-style gauge with exactly one series per role.
+		xdsVersionInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "policy_engine_xds_version_info",
+			Help: "Always 1; the version label is the xDS version this engine last applied (role=subscriber) or published (role=server).",
+		}, []string{"role", "version"}),
 	}
 	reg.MustRegister(m.requests, m.policyDecisions, m.policyLatency, m.activeStreams,
-		m.configVersion, m.reloads, m.droppedHeaders, m.XDSNacks)
+		m.configVersion, m.reloads, m.droppedHeaders, m.XDSNacks,
+		m.xdsUpdates, m.xdsReconnects, m.xdsPublished, m.xdsNacksSeen, m.xdsVersionInfo)
 	return m
 }
 
@@ -92,4 +120,33 @@ func (m *Metrics) StreamEnded() { m.activeStreams.Dec() }
 // HeadersDropped records header changes withheld from Envoy.
 func (m *Metrics) HeadersDropped(route string, n int) {
 	m.droppedHeaders.WithLabelValues(route).Add(float64(n))
+}
+
+// XDSApplied records an xDS update that was applied and ACKed.
+func (m *Metrics) XDSApplied(version string) {
+	m.xdsUpdates.Inc()
+	m.setVersion("subscriber", version)
+}
+
+// XDSRejected records an xDS update that was NACKed.
+func (m *Metrics) XDSRejected() { m.XDSNacks.Inc() }
+
+// XDSReconnected records a broken subscription stream about to be retried.
+func (m *Metrics) XDSReconnected() { m.xdsReconnects.Inc() }
+
+// XDSPublished records a config file version the xDS server now serves.
+func (m *Metrics) XDSPublished(version string) {
+	m.xdsPublished.WithLabelValues("ok").Inc()
+	m.setVersion("server", version)
+}
+
+// XDSUnpublishable records a config file the xDS server could not serve.
+func (m *Metrics) XDSUnpublishable() { m.xdsPublished.WithLabelValues("invalid").Inc() }
+
+// XDSNackReceived records a NACK from a subscriber, at the server.
+func (m *Metrics) XDSNackReceived() { m.xdsNacksSeen.Inc() }
+
+func (m *Metrics) setVersion(role, version string) {
+	m.xdsVersionInfo.DeletePartialMatch(prometheus.Labels{"role": role})
+	m.xdsVersionInfo.WithLabelValues(role, version).Set(1)
 }

@@ -47,3 +47,42 @@ policy_engine_dropped_header_mutations_total{route="r"} 2
 		t.Errorf("latency series %d", n)
 	}
 }
+
+func TestXDSMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := New(reg)
+	m.XDSApplied("v1")
+	m.XDSApplied("v2")
+	m.XDSRejected()
+	m.XDSReconnected()
+	m.XDSPublished("p1")
+	m.XDSUnpublishable()
+	m.XDSNackReceived()
+	want := `
+# HELP policy_engine_xds_nacks_total Configurations received over xDS and refused.
+# TYPE policy_engine_xds_nacks_total counter
+policy_engine_xds_nacks_total 1
+# HELP policy_engine_xds_updates_total Configurations received over xDS, applied and ACKed.
+# TYPE policy_engine_xds_updates_total counter
+policy_engine_xds_updates_total 2
+# HELP policy_engine_xds_reconnects_total Times the xDS subscription stream broke and was retried.
+# TYPE policy_engine_xds_reconnects_total counter
+policy_engine_xds_reconnects_total 1
+# HELP policy_engine_xds_nacks_received_total NACKs the xDS server received from subscribers.
+# TYPE policy_engine_xds_nacks_received_total counter
+policy_engine_xds_nacks_received_total 1
+# HELP policy_engine_xds_publish_total Config file changes seen by the xDS server by result (ok: published, invalid: not publishable, subscribers keep the previous version).
+# TYPE policy_engine_xds_publish_total counter
+policy_engine_xds_publish_total{result="invalid"} 1
+policy_engine_xds_publish_total{result="ok"} 1
+# HELP policy_engine_xds_version_info Always 1; the version label is the xDS version this engine last applied (role=subscriber) or published (role=server).
+# TYPE policy_engine_xds_version_info gauge
+policy_engine_xds_version_info{role="server",version="p1"} 1
+policy_engine_xds_version_info{role="subscriber",version="v2"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
+		"policy_engine_xds_nacks_total", "policy_engine_xds_updates_total", "policy_engine_xds_reconnects_total",
+		"policy_engine_xds_nacks_received_total", "policy_engine_xds_publish_total", "policy_engine_xds_version_info"); err != nil {
+		t.Error(err)
+	}
+}

@@ -56,6 +56,22 @@ func requestCtx() *policies.RequestContext {
 
 func noVars() map[string]any { panic("conditions not expected") }
 
+// The SDK promises policies a non-nil Shared map: a policy that drops it (here
+// "a", setting it to nil) must not make the next one's write panic.
+func TestSharedIsNeverNil(t *testing.T) {
+	chain := chainFor(t, false, "a=dropshared", "b")
+	ex := &Executor{Logger: discardLogger()}
+	rc := requestCtx()
+	rc.Shared = nil
+	res := ex.RunRequest(context.Background(), chain, chain.Request, rc, noVars)
+	if res.Failure != nil {
+		t.Fatalf("a policy saw a nil Shared map: %v", res.Failure.Err)
+	}
+	if rc.Shared["trace"] != "b" {
+		t.Errorf("trace %q, want b (a dropped its own write)", rc.Shared["trace"])
+	}
+}
+
 func TestRunRequestInOrderAndMerges(t *testing.T) {
 	chain := chainFor(t, false, "a", "b")
 	obs := &recordingObserver{}

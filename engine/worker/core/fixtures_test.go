@@ -51,6 +51,9 @@ func (p *stepPolicy) ExecuteRequest(ctx *policies.RequestContext, cfg map[string
 		return nil
 	case "badstatus":
 		return policies.Deny(42, "")
+	case "dropshared":
+		ctx.Shared = nil
+		return nil
 	}
 	return &policies.RequestPolicyAction{Headers: policies.HeaderChanges{
 		Set: map[string]string{
@@ -88,7 +91,7 @@ version: v1.0.0
 supportsResponsePhase: true
 parameters:
   - {name: tag, type: string, default: "-"}
-  - {name: do, type: string, enum: [continue, deny, panic, error, sleep, hang, badstatus, scribble]}
+  - {name: do, type: string, enum: [continue, deny, panic, error, sleep, hang, badstatus, scribble, dropshared]}
   - {name: invalid, type: boolean}
 `
 

@@ -27,6 +27,28 @@ func NewHeaders(h map[string][]string) Headers {
 	return Headers{values: values}
 }
 
+// HeadersFromPairs builds a Headers from n name/value pairs, pair(0) to pair(n-1).
+// Names are lower-cased; a repeated name keeps all its values in order. Unlike
+// NewHeaders it builds no intermediate map, which matters to the engine: it runs
+// once per Envoy headers message.
+func HeadersFromPairs(n int, pair func(i int) (name, value string)) Headers {
+	values := make(map[string][]string, n)
+	// One backing array for all values: most names carry one value, so each gets a
+	// one-element slice of it instead of an allocation of its own.
+	backing := make([]string, n)
+	for i := range n {
+		name, v := pair(i)
+		key := canonicalName(name)
+		if existing, ok := values[key]; ok {
+			values[key] = append(existing[:len(existing):len(existing)], v)
+			continue
+		}
+		backing[i] = v
+		values[key] = backing[i : i+1 : i+1]
+	}
+	return Headers{values: values}
+}
+
 // With returns a copy of h with c applied in the order the engine applies changes:
 // removals, then sets, then appends. h itself is unchanged.
 func (h Headers) With(c HeaderChanges) Headers {
@@ -113,7 +135,11 @@ type RequestContext struct {
 	Headers Headers
 	// Method, Path, Scheme and Authority are copied from the pseudo-headers.
 	Method, Path, Scheme, Authority string
-	// ClientAddress is the downstream address when Envoy sends `source.address`.
+	// ClientAddress is Envoy's `source.address` attribute, verbatim: the downstream
+	// peer as "ip:port" ("10.0.0.1:5555", "[2001:db8::1]:5555"; split it with
+	// net.SplitHostPort). It is the TCP peer, i.e. the closest proxy when there is
+	// one, not X-Forwarded-For. Empty when the ext_proc filter's request_attributes
+	// do not list source.address.
 	ClientAddress string
 	// Body is the buffered request body; nil unless the policy's policy.yaml
 	// declares requiresRequestBody.
@@ -121,7 +147,10 @@ type RequestContext struct {
 	// Attributes are the other Envoy attributes received, by name.
 	Attributes map[string]string
 	// Shared lets policies of one chain pass values to later policies of the same
-	// request (and to its response phase).
+	// request (and to its response phase). It is never nil. Each call gets its own
+	// copy, taken over by the chain only when the call completes: what a policy
+	// writes and then fails, panics or times out is dropped. Namespace keys by
+	// policy ("rateLimiting/3").
 	Shared map[string]interface{}
 }
 
@@ -136,6 +165,7 @@ type ResponseContext struct {
 	// Headers are the response headers, ":status" included.
 	Headers Headers
 	// Body is the buffered response body; nil unless requiresResponseBody.
-	Body   []byte
+	Body []byte
+	// Shared is the request's Shared map as the request phase left it; never nil.
 	Shared map[string]interface{}
 }

@@ -47,3 +47,19 @@ func TestHeadersWith(t *testing.T) {
 		t.Error("With changed the original")
 	}
 }
+
+func TestHeadersFromPairs(t *testing.T) {
+	pairs := [][2]string{{":path", "/a"}, {"X-Tag", "1"}, {"accept", "a"}, {"x-tag", "2"}}
+	h := HeadersFromPairs(len(pairs), func(i int) (string, string) { return pairs[i][0], pairs[i][1] })
+	if got := h.Values("x-tag"); len(got) != 2 || got[0] != "1" || got[1] != "2" {
+		t.Errorf("x-tag values %q, want [1 2] in order", got)
+	}
+	if h.Get(":path") != "/a" || h.Get("Accept") != "a" || h.Len() != 3 {
+		t.Errorf("headers %v", h.Names())
+	}
+	// Appending a value to one name must not overwrite the next name's value in the
+	// shared backing array.
+	if got := h.Values("accept"); len(got) != 1 || got[0] != "a" {
+		t.Errorf("accept values %q after x-tag grew", got)
+	}
+}

@@ -4,6 +4,14 @@
 //	func GetPolicy(metadata policies.PolicyMetadata, params map[string]interface{}) (policies.Policy, error)
 //
 // and the value it returns implements RequestPolicy, ResponsePolicy or both.
+//
+// Parameters: the params map GetPolicy receives, and the config map passed to
+// Validate, ExecuteRequest and ExecuteResponse, is the same map. Before any of them
+// sees it, the engine has checked the instance's parameters against the policy's
+// own policy.yaml and filled in the declared defaults of absent parameters. Values
+// are JSON values whatever the source (YAML file or xDS): string, bool, float64
+// for every number (integers too: accept an integral float64), []interface{},
+// map[string]interface{} and nil. Treat the map as read-only.
 package policies
 
 // Policy is the base interface every policy implements.
@@ -11,7 +19,8 @@ type Policy interface {
 	// Name returns the policy's name as declared in its policy.yaml.
 	Name() string
 	// Validate checks one instance's configuration; the engine calls it when a
-	// configuration is loaded, before any request reaches the policy.
+	// configuration is loaded, right after GetPolicy and before any request
+	// reaches the policy, with the same map (schema-checked, defaults filled in).
 	Validate(config map[string]interface{}) error
 }
 

@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// startEngine runs serve in-process until the test ends; it returns the admin address.
+func startEngine(t *testing.T, opts serveOptions) string {
+	t.Helper()
+	opts.listen, opts.admin = freeAddr(t), freeAddr(t)
+	opts.logFormat, opts.logLevel = "text", "error"
+	if opts.reloadInterval == 0 {
+		opts.reloadInterval = 20 * time.Millisecond
+	}
+	opts.drainTimeout = time.Second
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, opts, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("engine stopped with %v", err)
+		}
+	})
+	return opts.admin
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// routes lists the route names in force at an engine, "" when it has none yet.
+func routes(t *testing.T, admin string) string {
+	t.Helper()
+	code, body := get(t, "http://"+admin+"/config_dump")
+	if code != http.StatusOK {
+		return ""
+	}
+	var dump struct {
+		Config struct {
+			Routes []struct{ Name string } `json:"routes"`
+		} `json:"config"`
+	}
+	if err := json.Unmarshal([]byte(body), &dump); err != nil {
+		t.Fatalf("config_dump: %v: %s", err, body)
+	}
+	var names []string
+	for _, r := range dump.Config.Routes {
+		names = append(names, r.Name)
+	}
+	return strings.Join(names, ",")
+}
+
+// metric returns the sample line of name at an engine, "" when absent.
+func metric(t *testing.T, admin, name string) string {
+	t.Helper()
+	_, body := get(t, "http://"+admin+"/metrics")
+	for _, line := range strings.Split(body, "\n") {
+		if strings.HasPrefix(line, name+" ") || strings.HasPrefix(line, name+"{") {
+			return line
+		}
+	}
+	return ""
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func writeConfig(t *testing.T, path string, routes ...string) {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("noRouteAction: deny\nroutes:\n")
+	for _, r := range routes {
+		// No policy is compiled into this test binary, so a chain naming one is
+		// exactly what the engine's store rejects.
+		name, policy, _ := strings.Cut(r, ":")
+		if policy == "" {
+			fmt.Fprintf(&b, "  - name: %s\n    policies: []\n", name)
+		} else {
+			fmt.Fprintf(&b, "  - name: %s\n    policies: [{name: %s, version: v1.0.0}]\n", name, policy)
+		}
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestServeXDSFleet(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	writeConfig(t, path, "a", "b")
+	xdsAddr := freeAddr(t)
+
+	// The subscriber starts first: with no config it must not be ready.
+	sub := startEngine(t, serveOptions{xdsServer: xdsAddr, nodeID: "sub-1"})
+	waitFor(t, "subscriber admin", func() bool { code, _ := get(t, "http://"+sub+"/readyz"); return code != 0 })
+	if code, _ := get(t, "http://"+sub+"/readyz"); code != http.StatusServiceUnavailable {
+		t.Fatalf("subscriber without config: /readyz %d, want 503", code)
+	}
+
+	srv := startEngine(t, serveOptions{config: path, xdsListen: xdsAddr})
+	waitFor(t, "subscriber gets the served config", func() bool { return routes(t, sub) == "a,b" })
+	if code, _ := get(t, "http://"+sub+"/readyz"); code != http.StatusOK {
+		t.Errorf("subscriber with config: /readyz %d", code)
+	}
+	if got := metric(t, srv, "policy_engine_xds_version_info"); !strings.Contains(got, `role="server"`) {
+		t.Errorf("server version metric: %q", got)
+	}
+
+	// A file change reaches the subscriber.
+	writeConfig(t, path, "a", "b", "c")
+	waitFor(t, "subscriber gets the change", func() bool { return routes(t, sub) == "a,b,c" })
+	waitFor(t, "update counted", func() bool {
+		return metric(t, sub, "policy_engine_xds_updates_total") == "policy_engine_xds_updates_total 2"
+	})
+
+	// A chain the engine cannot build is NACKed; the last good config keeps serving
+	// and both sides count the NACK.
+	writeConfig(t, path, "a", "d:noSuchPolicy")
+	waitFor(t, "subscriber NACK metric", func() bool {
+		return metric(t, sub, "policy_engine_xds_nacks_total") == "policy_engine_xds_nacks_total 1"
+	})
+	waitFor(t, "server sees the NACK", func() bool {
+		return metric(t, srv, "policy_engine_xds_nacks_received_total") == "policy_engine_xds_nacks_received_total 1"
+	})
+	if got := routes(t, sub); got != "a,b,c" {
+		t.Errorf("after NACK the subscriber runs %q, want the last good a,b,c", got)
+	}
+	// The serving engine's own file watcher rejects the same file and keeps its config.
+	if got := routes(t, srv); got != "a,b,c" {
+		t.Errorf("server runs %q, want a,b,c", got)
+	}
+
+	// A fix after the NACK is applied.
+	writeConfig(t, path, "e")
+	waitFor(t, "subscriber recovers", func() bool { return routes(t, sub) == "e" })
+}
+
+func TestServeXDSSeedConfig(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "seed.yaml")
+	writeConfig(t, path, "seed")
+	// No management server is listening: the seed file alone makes the engine ready,
+	// and the subscription keeps retrying in the background.
+	sub := startEngine(t, serveOptions{config: path, xdsServer: freeAddr(t), nodeID: "n"})
+	waitFor(t, "seeded engine ready", func() bool { code, _ := get(t, "http://"+sub+"/readyz"); return code == http.StatusOK })
+	if got := routes(t, sub); got != "seed" {
+		t.Errorf("routes %q", got)
+	}
+	waitFor(t, "reconnect counted", func() bool {
+		line := metric(t, sub, "policy_engine_xds_reconnects_total")
+		return line != "" && line != "policy_engine_xds_reconnects_total 0"
+	})
+}
+
+func TestServeFlagCombinations(t *testing.T) {
+	for _, args := range [][]string{
+		{"--xds-listen", ":0"},
+		{"--config", "c.yaml", "--xds-listen", ":0", "--xds-server", "h:1"},
+		{"--node-id", "n"},
+	} {
+		err := dispatch(context.Background(), append([]string{"serve"}, args...), io.Discard)
+		var usage usageError
+		if !errors.As(err, &usage) {
+			t.Errorf("%v: %v, want a usage error", args, err)
+		}
+	}
+}
