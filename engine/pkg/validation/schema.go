@@ -49,7 +49,8 @@ func CompileSchema(spec *Spec) (*ParameterSchema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parameter schema of %s:%s: %w", spec.Name, spec.Version, err)
 	}
-	loc := "mem:///" + url.PathEscape(spec.Name) + "/" + url.PathEscape(spec.Version) + "/parameters.json"
+	base := "mem:///" + url.PathEscape(spec.Name) + "/" + url.PathEscape(spec.Version) + "/"
+	loc := base + "parameters.json"
 	c := jsonschema.NewCompiler()
 	c.AssertFormat()
 	c.RegisterFormat(&jsonschema.Format{Name: goDurationFormat, Validate: validateGoDuration})
@@ -60,7 +61,7 @@ func CompileSchema(spec *Spec) (*ParameterSchema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parameter schema of %s:%s: %w", spec.Name, spec.Version, err)
 	}
-	if err := checkDefaults(c, loc, spec); err != nil {
+	if err := checkDefaults(c, base+"defaults.json", spec); err != nil {
 		return nil, fmt.Errorf("parameter schema of %s:%s: %w", spec.Name, spec.Version, err)
 	}
 	return &ParameterSchema{spec: spec, schema: schema}, nil
@@ -86,11 +87,10 @@ func checkDefaults(c *jsonschema.Compiler, loc string, spec *Spec) error {
 	if err != nil {
 		return err
 	}
-	defaultsLoc := strings.TrimSuffix(loc, "parameters.json") + "defaults.json"
-	if err := c.AddResource(defaultsLoc, doc); err != nil {
+	if err := c.AddResource(loc, doc); err != nil {
 		return err
 	}
-	schema, err := c.Compile(defaultsLoc)
+	schema, err := c.Compile(loc)
 	if err != nil {
 		return err
 	}
