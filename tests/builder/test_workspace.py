@@ -87,7 +87,7 @@ def test_scaffolded_policy_passes_its_own_test(tmp_path: Path) -> None:
         f"v0.0.0-00010101000000-000000000000 => {REPO / 'engine'}\n"
     )
     proc = subprocess.run(
-        ["go", "test", "./..."],
+        ["go", "test", "-v", "./..."],
         cwd=policy,
         capture_output=True,
         text=True,
@@ -95,4 +95,8 @@ def test_scaffolded_policy_passes_its_own_test(tmp_path: Path) -> None:
         env={**os.environ, "GOWORK": str(work), "GOFLAGS": ""},
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    # The scaffold carries the policy.yaml check (policytest), not only a behaviour test.
+    assert "--- PASS: TestPolicyYAMLMatchesCode" in proc.stdout, proc.stdout
+    fmt = subprocess.run(["gofmt", "-l", str(policy)], capture_output=True, text=True, check=True)
+    assert fmt.stdout == "", f"scaffolded Go files are not gofmt-clean: {fmt.stdout}"
     assert "module example.com/policies/greeter/v2.1.0" in (policy / "go.mod").read_text()

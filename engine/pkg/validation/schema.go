@@ -49,7 +49,8 @@ func CompileSchema(spec *Spec) (*ParameterSchema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parameter schema of %s:%s: %w", spec.Name, spec.Version, err)
 	}
-	loc := "mem:///" + url.PathEscape(spec.Name) + "/" + url.PathEscape(spec.Version) + "/parameters.json"
+	base := "mem:///" + url.PathEscape(spec.Name) + "/" + url.PathEscape(spec.Version) + "/"
+	loc := base + "parameters.json"
 	c := jsonschema.NewCompiler()
 	c.AssertFormat()
 	c.RegisterFormat(&jsonschema.Format{Name: goDurationFormat, Validate: validateGoDuration})
@@ -60,7 +61,58 @@ func CompileSchema(spec *Spec) (*ParameterSchema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parameter schema of %s:%s: %w", spec.Name, spec.Version, err)
 	}
+	if err := checkDefaults(c, base+"defaults.json", spec); err != nil {
+		return nil, fmt.Errorf("parameter schema of %s:%s: %w", spec.Name, spec.Version, err)
+	}
 	return &ParameterSchema{spec: spec, schema: schema}, nil
+}
+
+// checkDefaults validates the declared defaults against their parameters' own
+// schemas. Validate fills defaults in after checking the instance, so a default the
+// schema would reject (wrong type, outside its enum or bounds) would otherwise reach
+// the policy unchecked on every instance that leaves the parameter out.
+func checkDefaults(c *jsonschema.Compiler, loc string, spec *Spec) error {
+	defaults := map[string]any{}
+	for _, p := range spec.Parameters {
+		if p.Default != nil {
+			defaults[p.Name] = p.Default
+		}
+	}
+	if len(defaults) == 0 {
+		return nil
+	}
+	// The same properties without "required": a default never has to stand for
+	// the whole parameter set.
+	doc, err := toJSONValue(map[string]any{"type": "object", "properties": properties(spec.Parameters)})
+	if err != nil {
+		return err
+	}
+	if err := c.AddResource(loc, doc); err != nil {
+		return err
+	}
+	schema, err := c.Compile(loc)
+	if err != nil {
+		return err
+	}
+	value, err := toJSONValue(defaults)
+	if err != nil {
+		return err
+	}
+	verr := schema.Validate(value)
+	if verr == nil {
+		return nil
+	}
+	var ve *jsonschema.ValidationError
+	if !errors.As(verr, &ve) {
+		return verr
+	}
+	perrs := parameterErrors(ve)
+	errs := make([]error, len(perrs))
+	for i, e := range perrs {
+		e.Message = "default: " + e.Message
+		errs[i] = e
+	}
+	return errors.Join(errs...)
 }
 
 func properties(params []Parameter) map[string]any {
@@ -162,6 +214,17 @@ func (s *ParameterSchema) Validate(params map[string]any) (map[string]any, error
 }
 
 func flatten(verr *jsonschema.ValidationError) error {
+	errs := parameterErrors(verr)
+	joined := make([]error, len(errs))
+	for i, e := range errs {
+		joined[i] = e
+	}
+	return errors.Join(joined...)
+}
+
+// parameterErrors turns a validation error tree into one ParameterError per leaf,
+// sorted by parameter.
+func parameterErrors(verr *jsonschema.ValidationError) []ParameterError {
 	var errs []ParameterError
 	var walk func(e *jsonschema.ValidationError)
 	walk = func(e *jsonschema.ValidationError) {
@@ -195,11 +258,7 @@ func flatten(verr *jsonschema.ValidationError) error {
 	}
 	walk(verr)
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Parameter < errs[j].Parameter })
-	joined := make([]error, len(errs))
-	for i, e := range errs {
-		joined[i] = e
-	}
-	return errors.Join(joined...)
+	return errs
 }
 
 func toJSONValue(v any) (any, error) {

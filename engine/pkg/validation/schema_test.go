@@ -94,3 +94,51 @@ func TestValidateEmptySpecRejectsAnyParameter(t *testing.T) {
 		t.Error("unknown parameter accepted")
 	}
 }
+
+func TestCompileSchemaRejectsInvalidDefaults(t *testing.T) {
+	cases := map[string]struct {
+		param    string
+		contains string
+	}{
+		"wrong type":     {"  - name: limit\n    type: integer\n    default: ten\n", "integer"},
+		"not integral":   {"  - name: limit\n    type: integer\n    default: 2.5\n", "integer"},
+		"outside enum":   {"  - name: mode\n    type: string\n    enum: [strict, lax]\n    default: loose\n", "strict"},
+		"above maximum":  {"  - name: limit\n    type: number\n    maximum: 10\n    default: 11\n", "10"},
+		"bad pattern":    {"  - name: header\n    type: string\n    pattern: \"^[a-z-]+$\"\n    default: X_Key\n", "header"},
+		"bad duration":   {"  - name: refresh\n    type: duration\n    default: PT1M\n", "duration"},
+		"bad array item": {"  - name: keys\n    type: array\n    items:\n      type: string\n    default: [1]\n", "/0"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			spec, err := ParseSpec([]byte("name: p\nversion: v1.0.0\nparameters:\n" + tc.param))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = CompileSchema(spec)
+			if err == nil {
+				t.Fatal("invalid default accepted")
+			}
+			var perr ParameterError
+			if !errors.As(err, &perr) || !strings.HasPrefix(perr.Message, "default: ") {
+				t.Fatalf("error %v is not a ParameterError about the default", err)
+			}
+			if !strings.Contains(err.Error(), tc.contains) {
+				t.Errorf("error %q does not mention %q", err, tc.contains)
+			}
+		})
+	}
+}
+
+func TestCompileSchemaAcceptsValidDefaultOfRequiredParameter(t *testing.T) {
+	// Only the defaults are checked: a required parameter without a default must
+	// not make the defaults fail as "required parameter missing".
+	spec, err := ParseSpec([]byte("name: p\nversion: v1.0.0\nparameters:\n" +
+		"  - name: keys\n    type: array\n    required: true\n" +
+		"  - name: limit\n    type: integer\n    minimum: 1\n    default: 5\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CompileSchema(spec); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,9 +1,12 @@
 package core
 
 import (
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/policy-engine-builder/policy-engine/worker/policies"
 )
 
 const goodConfig = `routes:
@@ -107,4 +110,26 @@ func TestApplyConcurrentReadersSeeWholeSnapshots(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+}
+
+func TestApplyRejectsAPolicyWhoseDefaultBreaksItsDeclaration(t *testing.T) {
+	reg := testRegistry(t)
+	called := false
+	err := reg.Register(PolicyDefinition{Name: "badDefault", Version: "v1.0.0",
+		Spec: []byte("name: badDefault\nversion: v1.0.0\nparameters:\n  - name: limit\n    type: integer\n    maximum: 10\n    default: 50\n"),
+		Factory: func(policies.PolicyMetadata, map[string]any) (policies.Policy, error) {
+			called = true
+			return requestOnly{}, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := NewConfigStore(NewCatalog(reg), discardLogger(), nil)
+	err = store.Apply([]byte("routes:\n  - name: r\n    policies:\n      - {name: badDefault, version: v1.0.0}\n"), "cfg.yaml")
+	if err == nil || !strings.Contains(err.Error(), `parameter "limit": default:`) {
+		t.Fatalf("Apply error %v, want the bad default named", err)
+	}
+	if called {
+		t.Error("the factory received the out-of-range default")
+	}
 }

@@ -1,58 +1,18 @@
 package apikey
 
 import (
-	"bufio"
 	"maps"
-	"os"
-	"path/filepath"
-	"reflect"
 	"slices"
-	"sort"
-	"strings"
 	"testing"
+
+	"github.com/policy-engine-builder/policy-engine/worker/policies/policytest"
 )
 
-// TestPolicyYAMLMatchesCode keeps policy.yaml and the code from drifting apart: the
-// declared name is what Name returns, the version is the directory's, and the declared
-// parameters are exactly the ones the code accepts. A plain line scan is enough for the
-// file's fixed layout and spares the module a YAML dependency.
+// TestPolicyYAMLMatchesCode keeps policy.yaml and the code from drifting apart. The
+// instance is built the way the engine builds it (parameters checked against the
+// file's schema, declared defaults filled in), so the code is shown to accept every
+// default; CheckSpec then compares name, version, parameters and phases.
 func TestPolicyYAMLMatchesCode(t *testing.T) {
-	f, err := os.Open("policy.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var name, version string
-	var params []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case strings.HasPrefix(line, "name: "):
-			name = strings.TrimSpace(strings.TrimPrefix(line, "name: "))
-		case strings.HasPrefix(line, "version: "):
-			version = strings.TrimSpace(strings.TrimPrefix(line, "version: "))
-		case strings.HasPrefix(line, "  - name: "):
-			params = append(params, strings.TrimSpace(strings.TrimPrefix(line, "  - name: ")))
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if name != policyName {
-		t.Errorf("policy.yaml name %q, code says %q", name, policyName)
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if dir := filepath.Base(wd); version != dir {
-		t.Errorf("policy.yaml version %q, directory %q", version, dir)
-	}
-	want := slices.Collect(maps.Keys(knownParams))
-	sort.Strings(params)
-	sort.Strings(want)
-	if !reflect.DeepEqual(params, want) {
-		t.Errorf("policy.yaml declares parameters %v, the code accepts %v", params, want)
-	}
+	p := policytest.New(t, ".", GetPolicy, map[string]interface{}{"keys": []interface{}{"k1"}})
+	policytest.CheckSpec(t, ".", p, slices.Collect(maps.Keys(knownParams)))
 }
