@@ -149,7 +149,9 @@ def bad_run(
         "v1.0.0",
         yaml_text="name: badDefault\nversion: v1.0.0\nparameters:\n  - name: n\n    type: integer\n"
         "    default: true\n  - name: mode\n    type: string\n    enum: [fast, safe]\n"
-        "    default: slow\n",
+        "    default: slow\n  - name: port\n    type: integer\n    maximum: 65535\n"
+        "    default: 70000\n  - name: tags\n    type: array\n    items: {type: string}\n"
+        "    default: [a, 1]\n",
     )
     d = w(root, "no-gomod/v1.0.0", "noGomod", "v1.0.0")
     (d / "go.mod").unlink()
@@ -242,7 +244,19 @@ def test_exit_code_and_build_error(
             "bad-default/v1.0.0",
             "schema-default",
             10,
-            'parameters[1].default: "slow" is not one of its enum',
+            "parameters[1].default: \"slow\" breaks its declaration: 'slow' is not one of",
+        ),
+        (
+            "bad-default/v1.0.0",
+            "schema-default",
+            14,
+            "parameters[2].default: 70000 breaks its declaration: 70000 is greater than the maximum",
+        ),
+        (
+            "bad-default/v1.0.0",
+            "schema-default",
+            18,
+            "parameters[3].default: [\"a\", 1] breaks its declaration: 1 is not of type 'string'",
         ),
         (
             "replace-outside/v1.0.0",

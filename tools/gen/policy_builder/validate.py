@@ -136,32 +136,58 @@ def _matches(kind: str, value: Any) -> bool:
     return isinstance(value, dict)
 
 
+# JSON Schema type of each parameter type, and the declaration keys that constrain a
+# value; the engine derives the same schema (engine/pkg/validation) at load time.
+_JSON_TYPES = {
+    "string": "string",
+    "uri": "string",
+    "duration": "string",
+    "integer": "integer",
+    "number": "number",
+    "boolean": "boolean",
+    "array": "array",
+    "object": "object",
+}
+_VALUE_CONSTRAINTS = ("enum", "minimum", "maximum", "minLength", "maxLength", "pattern")
+
+
+def _value_schema(param: dict[str, Any]) -> dict[str, Any]:
+    """The JSON Schema a value of this parameter must match."""
+    schema: dict[str, Any] = {"type": _JSON_TYPES[param["type"]]}
+    schema.update({k: param[k] for k in _VALUE_CONSTRAINTS if k in param})
+    items = param.get("items")
+    if param["type"] == "array" and isinstance(items, dict) and items.get("type") in _JSON_TYPES:
+        schema["items"] = _value_schema(items)
+    return schema
+
+
 def _default_problems(loaded: LoadedYaml, params: list[Any]) -> list[Problem]:
-    """A parameter's default must have the parameter's type and be one of its enum."""
+    """A parameter's default must satisfy the parameter's own declaration (type, enum,
+    bounds, lengths, pattern, item type), or the engine would refuse the policy at load."""
     problems: list[Problem] = []
     for i, p in enumerate(params):
-        if not isinstance(p, dict) or "default" not in p or not isinstance(p.get("type"), str):
+        if not isinstance(p, dict) or "default" not in p or p.get("type") not in _JSON_TYPES:
             continue
         default, kind = p["default"], p["type"]
         line = loaded.line_of(("parameters", i, "default"))
         if not _matches(kind, default):
-            problems.append(
-                Problem(
-                    "schema-default",
-                    f"parameters[{i}].default: {json.dumps(default)} is not a valid {kind}",
-                    POLICY_FILE,
-                    line,
-                )
+            reason = f"is not a valid {kind}"
+        else:
+            errors = sorted(
+                jsonschema.Draft202012Validator(_value_schema(p)).iter_errors(default),
+                key=lambda e: (list(e.absolute_path), e.message),
             )
-        elif isinstance(p.get("enum"), list) and default not in p["enum"]:
-            problems.append(
-                Problem(
-                    "schema-default",
-                    f"parameters[{i}].default: {json.dumps(default)} is not one of its enum",
-                    POLICY_FILE,
-                    line,
-                )
+            if not errors:
+                continue
+            reason = f"breaks its declaration: {errors[0].message}"
+        problems.append(
+            Problem(
+                "schema-default",
+                f"parameters[{i}].default: {json.dumps(default)} {reason}",
+                POLICY_FILE,
+                line,
             )
+        )
     return problems
 
 
