@@ -56,97 +56,129 @@ func (e *PanicError) Error() string { return fmt.Sprintf("policy panicked: %v", 
 // vars builds the CEL variables from rc; it is called only when a condition needs
 // them and again only after rc changed, so chains without conditions pay nothing.
 func (e *Executor) RunRequest(ctx context.Context, chain *Chain, instances []*Instance, rc *policies.RequestContext, vars func() map[string]any) RequestResult {
-	var res RequestResult
-	cond := conditionVars{build: vars}
-	for _, inst := range instances {
-		start := time.Now()
-		run, err := e.shouldRun(inst, &cond)
-		var action *policies.RequestPolicyAction
-		if run && err == nil {
-			// The run gets its own copy of the context, made here so that a run
-			// abandoned at its deadline shares nothing mutable with what follows.
-			c := *rc
-			c.Shared = cloneShared(rc.Shared)
-			action, err = guard(ctx, inst.Timeout, func(ctx context.Context) *policies.RequestPolicyAction {
-				c.Context = ctx
-				return inst.Request.ExecuteRequest(&c, inst.Params)
-			})
-			if err == nil {
-				rc.Shared = c.Shared
-				err = checkRequestAction(action)
-			}
-		}
-		decision := DecisionContinue
-		switch {
-		case err != nil:
-			decision = DecisionError
-			if f := e.fail(chain, inst, PhaseRequest, err); f != nil {
-				res.Failure = f
-			}
-		case !run:
-			decision = DecisionSkipped
-		case action != nil && action.Immediate != nil:
-			decision = DecisionImmediate
-			res.Immediate = action.Immediate
-		case action != nil:
-			if res.apply(action, rc) {
-				cond.vars = nil
-			}
-		}
-		e.observe(chain, inst, PhaseRequest, decision, start)
-		if res.Immediate != nil || res.Failure != nil {
-			return res
-		}
-	}
-	return res
+	p := requestPhase{rc: rc}
+	p.res.Failure = runChain(ctx, e, chain, instances, PhaseRequest, vars, &p)
+	return p.res
 }
 
 // RunResponse runs instances (a slice of chain.Response) in order against rc.
 // Each policy sees rc as changed by the policies before it (headers, status).
 func (e *Executor) RunResponse(ctx context.Context, chain *Chain, instances []*Instance, rc *policies.ResponseContext, vars func() map[string]any) ResponseResult {
-	var res ResponseResult
+	p := responsePhase{rc: rc}
+	p.res.Failure = runChain(ctx, e, chain, instances, PhaseResponse, vars, &p)
+	return p.res
+}
+
+// phase is what differs between running request and response policies: the
+// context (C) and action (A) types and how an action is checked and applied.
+type phase[C, A any] interface {
+	// fork gives a run its own copy of the context, with its own Shared map, so
+	// that a run abandoned at its deadline shares nothing mutable with what follows.
+	fork() *C
+	// exec runs inst's policy on the fork c with ctx.
+	exec(ctx context.Context, inst *Instance, c *C) A
+	// take checks the action of a completed run and applies it, with the fork's
+	// Shared map, to the context and the result. It returns the decision and
+	// whether the context's headers changed.
+	take(c *C, a A) (decision string, changed bool, err error)
+}
+
+// runChain runs instances in order until one answers immediately or fails (on a
+// fail-closed route), and returns that failure.
+func runChain[C, A any](ctx context.Context, e *Executor, chain *Chain, instances []*Instance, name string, vars func() map[string]any, p phase[C, A]) *Failure {
 	cond := conditionVars{build: vars}
 	for _, inst := range instances {
 		start := time.Now()
 		run, err := e.shouldRun(inst, &cond)
-		var action *policies.ResponsePolicyAction
+		decision := DecisionSkipped
 		if run && err == nil {
-			// The run gets its own copy of the context, made here so that a run
-			// abandoned at its deadline shares nothing mutable with what follows.
-			c := *rc
-			c.Shared = cloneShared(rc.Shared)
-			action, err = guard(ctx, inst.Timeout, func(ctx context.Context) *policies.ResponsePolicyAction {
-				c.Context = ctx
-				return inst.Response.ExecuteResponse(&c, inst.Params)
-			})
+			c := p.fork()
+			var action A
+			action, err = guard(ctx, inst.Timeout, func(ctx context.Context) A { return p.exec(ctx, inst, c) })
 			if err == nil {
-				rc.Shared = c.Shared
-				err = checkResponseAction(action)
+				var changed bool
+				decision, changed, err = p.take(c, action)
+				if changed {
+					cond.vars = nil
+				}
 			}
 		}
-		decision := DecisionContinue
-		switch {
-		case err != nil:
+		if err != nil {
 			decision = DecisionError
-			if f := e.fail(chain, inst, PhaseResponse, err); f != nil {
-				res.Failure = f
-			}
-		case !run:
-			decision = DecisionSkipped
-		case action != nil && action.Immediate != nil:
-			decision = DecisionImmediate
-			res.Immediate = action.Immediate
-		case action != nil:
-			if res.apply(action, rc) {
-				cond.vars = nil
+		}
+		e.observe(chain, inst, name, decision, start)
+		if err != nil {
+			if f := e.fail(chain, inst, name, err); f != nil {
+				return f
 			}
 		}
-		e.observe(chain, inst, PhaseResponse, decision, start)
-		if res.Immediate != nil || res.Failure != nil {
-			return res
+		if decision == DecisionImmediate {
+			return nil
 		}
 	}
-	return res
+	return nil
+}
+
+type requestPhase struct {
+	rc  *policies.RequestContext
+	res RequestResult
+}
+
+func (p *requestPhase) fork() *policies.RequestContext {
+	c := *p.rc
+	c.Shared = cloneShared(p.rc.Shared)
+	return &c
+}
+
+func (p *requestPhase) exec(ctx context.Context, inst *Instance, c *policies.RequestContext) *policies.RequestPolicyAction {
+	c.Context = ctx
+	return inst.Request.ExecuteRequest(c, inst.Params)
+}
+
+func (p *requestPhase) take(c *policies.RequestContext, a *policies.RequestPolicyAction) (string, bool, error) {
+	p.rc.Shared = c.Shared
+	if err := checkRequestAction(a); err != nil {
+		return DecisionError, false, err
+	}
+	switch {
+	case a == nil:
+		return DecisionContinue, false, nil
+	case a.Immediate != nil:
+		p.res.Immediate = a.Immediate
+		return DecisionImmediate, false, nil
+	}
+	return DecisionContinue, p.res.apply(a, p.rc), nil
+}
+
+type responsePhase struct {
+	rc  *policies.ResponseContext
+	res ResponseResult
+}
+
+func (p *responsePhase) fork() *policies.ResponseContext {
+	c := *p.rc
+	c.Shared = cloneShared(p.rc.Shared)
+	return &c
+}
+
+func (p *responsePhase) exec(ctx context.Context, inst *Instance, c *policies.ResponseContext) *policies.ResponsePolicyAction {
+	c.Context = ctx
+	return inst.Response.ExecuteResponse(c, inst.Params)
+}
+
+func (p *responsePhase) take(c *policies.ResponseContext, a *policies.ResponsePolicyAction) (string, bool, error) {
+	p.rc.Shared = c.Shared
+	if err := checkResponseAction(a); err != nil {
+		return DecisionError, false, err
+	}
+	switch {
+	case a == nil:
+		return DecisionContinue, false, nil
+	case a.Immediate != nil:
+		p.res.Immediate = a.Immediate
+		return DecisionImmediate, false, nil
+	}
+	return DecisionContinue, p.res.apply(a, p.rc), nil
 }
 
 // conditionVars caches the CEL variables of one run until the context changes.
