@@ -85,38 +85,91 @@ type phase[C, A any] interface {
 
 // runChain runs instances in order until one answers immediately or fails (on a
 // fail-closed route), and returns that failure.
+//
+// The chain runs on one worker goroutine per phase rather than one per policy:
+// starting a goroutine and a context.WithTimeout for every policy cost more than
+// the policies themselves (docs/load-test.md). The caller waits as the watchdog:
+// it knows which policy is running and cuts it off at that policy's own deadline
+// or when ctx ends. The cut-off worker is abandoned; it touches no later state
+// (the policy has its own fork of the context), and on a fail-open route a new
+// worker goes on with the rest of the chain.
 func runChain[C, A any](ctx context.Context, e *Executor, chain *Chain, instances []*Instance, name string, vars func() map[string]any, p phase[C, A]) *Failure {
-	cond := conditionVars{build: vars}
-	for _, inst := range instances {
+	r := &chainRun[C, A]{e: e, chain: chain, name: name, cond: conditionVars{build: vars}, p: p}
+	for len(instances) > 0 {
+		w := newWatch(ctx)
+		go r.work(w, instances)
+		cut := w.wait()
+		if cut == nil {
+			return w.failure
+		}
+		inst := instances[cut.index]
+		e.observe(chain, inst, name, DecisionError, cut.start)
+		if f := e.fail(chain, inst, name, cut.err); f != nil {
+			return f
+		}
+		instances = instances[cut.index+1:]
+	}
+	return nil
+}
+
+// chainRun is the state of one runChain that outlives a cut-off worker.
+type chainRun[C, A any] struct {
+	e     *Executor
+	chain *Chain
+	name  string
+	cond  conditionVars
+	p     phase[C, A]
+}
+
+// work runs instances on the worker goroutine under w. It stops touching
+// anything but its own fork as soon as w cuts the running policy off.
+func (r *chainRun[C, A]) work(w *watch, instances []*Instance) {
+	defer close(w.done)
+	for i, inst := range instances {
 		start := time.Now()
-		run, err := e.shouldRun(inst, &cond)
+		run, err := r.e.shouldRun(inst, &r.cond)
 		decision := DecisionSkipped
 		if run && err == nil {
-			c := p.fork()
-			var action A
-			action, err = guard(ctx, inst.Timeout, func(ctx context.Context) A { return p.exec(ctx, inst, c) })
-			if err == nil {
-				var changed bool
-				decision, changed, err = p.take(c, action)
-				if changed {
-					cond.vars = nil
+			c := r.p.fork()
+			var pc *policyContext
+			if pc, err = w.begin(i, inst.Timeout, start); err == nil {
+				var action A
+				action, err = call(r.p, pc, inst, c)
+				if !w.end(pc) {
+					return
+				}
+				if err == nil {
+					var changed bool
+					decision, changed, err = r.p.take(c, action)
+					if changed {
+						r.cond.vars = nil
+					}
 				}
 			}
 		}
 		if err != nil {
 			decision = DecisionError
 		}
-		e.observe(chain, inst, name, decision, start)
+		r.e.observe(r.chain, inst, r.name, decision, start)
 		if err != nil {
-			if f := e.fail(chain, inst, name, err); f != nil {
-				return f
+			if w.failure = r.e.fail(r.chain, inst, r.name, err); w.failure != nil {
+				return
 			}
 		}
 		if decision == DecisionImmediate {
-			return nil
+			return
 		}
 	}
-	return nil
+}
+
+// call runs one policy, turning a panic into a PanicError.
+func call[C, A any](p phase[C, A], ctx context.Context, inst *Instance, c *C) (a A, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return p.exec(ctx, inst, c), nil
 }
 
 type requestPhase struct {
@@ -233,38 +286,6 @@ func cloneShared(m map[string]any) map[string]any {
 		c[k] = v
 	}
 	return c
-}
-
-type outcome[T any] struct {
-	action T
-	err    error
-}
-
-// guard runs fn with a deadline, recovering panics. A policy that ignores its
-// context is abandoned at the deadline: its goroutine finishes on its own, and its
-// late result is discarded.
-func guard[T any](ctx context.Context, timeout time.Duration, fn func(context.Context) T) (T, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	done := make(chan outcome[T], 1)
-	go func() {
-		defer func() {
-			if r := recover(); r != nil {
-				done <- outcome[T]{err: &PanicError{Value: r, Stack: debug.Stack()}}
-			}
-		}()
-		done <- outcome[T]{action: fn(ctx)}
-	}()
-	select {
-	case o := <-done:
-		return o.action, o.err
-	case <-ctx.Done():
-		var zero T
-		if cause := context.Cause(ctx); !errors.Is(cause, context.DeadlineExceeded) && !errors.Is(cause, context.Canceled) {
-			return zero, cause
-		}
-		return zero, fmt.Errorf("policy did not answer within %v: %w", timeout, ctx.Err())
-	}
 }
 
 func checkRequestAction(a *policies.RequestPolicyAction) error {
