@@ -44,14 +44,16 @@ func newWatch(ctx context.Context) *watch {
 // begin marks instance index as running with its deadline and returns its
 // context; it fails at once, like a run cut off, when ctx has already ended.
 func (w *watch) begin(index int, timeout time.Duration, start time.Time) (*policyContext, error) {
+	pc := &policyContext{Context: w.ctx, deadline: time.Now().Add(timeout), timeout: timeout}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	// Checked under mu: wait leaves the end of ctx to begin only when it found
+	// no policy running, so either it sees this one running or this sees the end.
 	if w.ctx.Err() != nil {
 		return nil, expired(w.ctx, timeout)
 	}
-	pc := &policyContext{Context: w.ctx, deadline: time.Now().Add(timeout), timeout: timeout}
-	w.mu.Lock()
 	w.running, w.index, w.start = pc, index, start
 	w.timer.Reset(timeout)
-	w.mu.Unlock()
 	return pc, nil
 }
 
