@@ -3,6 +3,7 @@
 package metrics
 
 import (
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,6 +25,19 @@ type Metrics struct {
 	xdsPublished   *prometheus.CounterVec
 	xdsNacksSeen   prometheus.Counter
 	xdsVersionInfo *prometheus.GaugeVec
+
+	// policySeries caches PolicyExecuted's resolved series by policyKey: resolving
+	// labels on every policy run (validation, hashing and a read lock that every
+	// stream shares) cost more than the counting (docs/load-test.md). Series are
+	// never deleted, so neither are the entries.
+	policySeries sync.Map
+}
+
+type policyKey struct{ route, policy, phase, decision string }
+
+type policySeries struct {
+	decisions prometheus.Counter
+	latency   prometheus.Observer
 }
 
 // New creates the metrics and registers them with reg.
@@ -102,8 +116,17 @@ func (m *Metrics) ConfigRejected(string) { m.reloads.WithLabelValues("failed").I
 
 // PolicyExecuted records one policy run.
 func (m *Metrics) PolicyExecuted(route, policy, phase, decision string, elapsed time.Duration) {
-	m.policyDecisions.WithLabelValues(route, policy, phase, decision).Inc()
-	m.policyLatency.WithLabelValues(policy, phase).Observe(elapsed.Seconds())
+	key := policyKey{route, policy, phase, decision}
+	v, ok := m.policySeries.Load(key)
+	if !ok {
+		v, _ = m.policySeries.LoadOrStore(key, &policySeries{
+			decisions: m.policyDecisions.WithLabelValues(route, policy, phase, decision),
+			latency:   m.policyLatency.WithLabelValues(policy, phase),
+		})
+	}
+	s := v.(*policySeries)
+	s.decisions.Inc()
+	s.latency.Observe(elapsed.Seconds())
 }
 
 // RequestDecided records the request-phase outcome of one request.
