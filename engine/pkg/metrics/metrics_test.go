@@ -18,6 +18,8 @@ func TestMetricsRecord(t *testing.T) {
 	m.PolicyExecuted("r", "apiKey:v1.0.0", "request", "immediate", time.Millisecond)
 	m.PolicyExecuted("r", "apiKey:v1.0.0", "request", "continue", time.Millisecond)
 	m.RequestDecided("r", "deny")
+	m.RequestDecided("r", "allow")
+	m.RequestDecided("r", "allow")
 	m.StreamStarted()
 	m.StreamStarted()
 	m.StreamEnded()
@@ -39,6 +41,7 @@ policy_engine_policy_executions_total{decision="continue",phase="request",policy
 policy_engine_policy_executions_total{decision="immediate",phase="request",policy="apiKey:v1.0.0",route="r"} 2
 # HELP policy_engine_requests_total Requests by route and request-phase decision (allow, deny, error, no_route, not_ready).
 # TYPE policy_engine_requests_total counter
+policy_engine_requests_total{decision="allow",route="r"} 2
 policy_engine_requests_total{decision="deny",route="r"} 1
 # HELP policy_engine_dropped_header_mutations_total Header changes not sent because Envoy's mutation rules would ignore them.
 # TYPE policy_engine_dropped_header_mutations_total counter
