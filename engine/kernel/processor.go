@@ -42,17 +42,50 @@ type processor struct {
 	chain *core.Chain
 
 	req *policies.RequestContext
-	// reqPending: the request policies from chain.RequestBodyFrom on wait for the body.
-	reqPending bool
-	reqBody    []byte
-	// reqReplaced is a body replacement decided on request headers while later
-	// policies still wait for the body: they see it, and it is sent with the body.
-	reqReplaced *policies.BodyChange
+	// reqBody: the request policies from chain.RequestBodyFrom on wait for it.
+	reqBody bodyWait
 
-	resp         *policies.ResponseContext
-	respPending  bool
-	respBody     []byte
-	respReplaced *policies.BodyChange
+	resp     *policies.ResponseContext
+	respBody bodyWait
+}
+
+// bodyWait is a body that policies wait for, buffered from Envoy's chunks.
+type bodyWait struct {
+	pending bool
+	buf     []byte
+	// replaced is a body replacement decided on headers while later policies
+	// still wait for the body: they see it, and it is sent with the body.
+	replaced *policies.BodyChange
+}
+
+// bodyState is what a body chunk means for the policies.
+type bodyState int
+
+const (
+	bodyPass     bodyState = iota // nothing to run yet: answer without changes
+	bodyTooBig                    // over maxBodyBytes: the wait is over, answer with an error
+	bodyComplete                  // the last chunk: run the waiting policies
+)
+
+// add buffers chunk when policies wait for the body. On bodyComplete it returns
+// the body those policies see: the replacement decided on headers, if any.
+func (w *bodyWait) add(chunk *extprocv3.HttpBody) ([]byte, bodyState) {
+	if !w.pending {
+		return nil, bodyPass
+	}
+	if len(w.buf)+len(chunk.GetBody()) > maxBodyBytes {
+		w.pending = false
+		return nil, bodyTooBig
+	}
+	w.buf = append(w.buf, chunk.GetBody()...)
+	if !chunk.GetEndOfStream() {
+		return nil, bodyPass
+	}
+	w.pending = false
+	if w.replaced != nil {
+		return w.replaced.Content, bodyComplete
+	}
+	return w.buf, bodyComplete
 }
 
 func (p *processor) handle(req *extprocv3.ProcessingRequest) *extprocv3.ProcessingResponse {
@@ -111,8 +144,8 @@ func (p *processor) requestHeaders(req *extprocv3.ProcessingRequest, h *extprocv
 
 	// A request without a body runs its whole chain now.
 	instances := chain.Request
-	p.reqPending = chain.NeedsRequestBody() && !h.GetEndOfStream()
-	if p.reqPending {
+	p.reqBody.pending = chain.NeedsRequestBody() && !h.GetEndOfStream()
+	if p.reqBody.pending {
 		instances = chain.Request[:chain.RequestBodyFrom]
 	}
 	ctx, cancel := p.phaseContext()
@@ -121,10 +154,10 @@ func (p *processor) requestHeaders(req *extprocv3.ProcessingRequest, h *extprocv
 	if stop := p.requestStop(res); stop != nil {
 		return stop
 	}
-	if p.reqPending && res.Body != nil {
-		p.reqReplaced, res.Body = res.Body, nil
+	if p.reqBody.pending && res.Body != nil {
+		p.reqBody.replaced, res.Body = res.Body, nil
 	}
-	if !p.reqPending {
+	if !p.reqBody.pending {
 		p.srv.Metrics.RequestDecided(chain.Route, decisionAllow)
 	}
 	t := p.translate(mutation{headers: &res.Headers, body: res.Body, path: res.Path, method: res.Method}, true)
@@ -132,23 +165,15 @@ func (p *processor) requestHeaders(req *extprocv3.ProcessingRequest, h *extprocv
 }
 
 func (p *processor) requestBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
-	if !p.reqPending {
+	body, state := p.reqBody.add(b)
+	switch state {
+	case bodyPass:
 		return requestBodyResponse(&extprocv3.CommonResponse{})
-	}
-	if len(p.reqBody)+len(b.GetBody()) > maxBodyBytes {
-		p.reqPending = false
+	case bodyTooBig:
 		p.srv.Metrics.RequestDecided(p.chain.Route, decisionDeny)
 		return plainResponse(413, "request body too large for the policy engine\n", detailsBodyTooBig)
 	}
-	p.reqBody = append(p.reqBody, b.GetBody()...)
-	if !b.GetEndOfStream() {
-		return requestBodyResponse(&extprocv3.CommonResponse{})
-	}
-	p.reqPending = false
-	p.req.Body = p.reqBody
-	if p.reqReplaced != nil {
-		p.req.Body = p.reqReplaced.Content
-	}
+	p.req.Body = body
 	ctx, cancel := p.phaseContext()
 	defer cancel()
 	res := p.srv.Executor.RunRequest(ctx, p.chain, p.chain.Request[p.chain.RequestBodyFrom:], p.req, p.requestVars)
@@ -157,7 +182,7 @@ func (p *processor) requestBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResp
 	}
 	p.srv.Metrics.RequestDecided(p.chain.Route, decisionAllow)
 	if res.Body == nil {
-		res.Body = p.reqReplaced
+		res.Body = p.reqBody.replaced
 	}
 	t := p.translate(mutation{headers: &res.Headers, body: res.Body, path: res.Path, method: res.Method}, false)
 	return requestBodyResponse(t)
@@ -166,11 +191,11 @@ func (p *processor) requestBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResp
 func (p *processor) requestStop(res core.RequestResult) *extprocv3.ProcessingResponse {
 	switch {
 	case res.Failure != nil:
-		p.reqPending = false
+		p.reqBody.pending = false
 		p.srv.Metrics.RequestDecided(p.chain.Route, decisionError)
 		return errorResponse(res.Failure.ID)
 	case res.Immediate != nil:
-		p.reqPending = false
+		p.reqBody.pending = false
 		p.srv.Metrics.RequestDecided(p.chain.Route, decisionDeny)
 		return immediateResponse(res.Immediate)
 	}
@@ -195,8 +220,8 @@ func (p *processor) responseHeaders(h *extprocv3.HttpHeaders) *extprocv3.Process
 		Shared:  p.req.Shared,
 	}
 	instances := p.chain.Response
-	p.respPending = p.chain.NeedsResponseBody() && !h.GetEndOfStream()
-	if p.respPending {
+	p.respBody.pending = p.chain.NeedsResponseBody() && !h.GetEndOfStream()
+	if p.respBody.pending {
 		instances = p.chain.Response[:p.chain.ResponseBodyFrom]
 	}
 	ctx, cancel := p.phaseContext()
@@ -205,29 +230,21 @@ func (p *processor) responseHeaders(h *extprocv3.HttpHeaders) *extprocv3.Process
 	if stop := p.responseStop(res); stop != nil {
 		return stop
 	}
-	if p.respPending && res.Body != nil {
-		p.respReplaced, res.Body = res.Body, nil
+	if p.respBody.pending && res.Body != nil {
+		p.respBody.replaced, res.Body = res.Body, nil
 	}
 	return responseHeadersResponse(p.translate(mutation{headers: &res.Headers, body: res.Body, status: res.Status}, true))
 }
 
 func (p *processor) responseBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
-	if !p.respPending {
+	body, state := p.respBody.add(b)
+	switch state {
+	case bodyPass:
 		return responseBodyResponse(&extprocv3.CommonResponse{})
-	}
-	if len(p.respBody)+len(b.GetBody()) > maxBodyBytes {
-		p.respPending = false
+	case bodyTooBig:
 		return plainResponse(502, "response body too large for the policy engine\n", detailsBodyTooBig)
 	}
-	p.respBody = append(p.respBody, b.GetBody()...)
-	if !b.GetEndOfStream() {
-		return responseBodyResponse(&extprocv3.CommonResponse{})
-	}
-	p.respPending = false
-	p.resp.Body = p.respBody
-	if p.respReplaced != nil {
-		p.resp.Body = p.respReplaced.Content
-	}
+	p.resp.Body = body
 	ctx, cancel := p.phaseContext()
 	defer cancel()
 	res := p.srv.Executor.RunResponse(ctx, p.chain, p.chain.Response[p.chain.ResponseBodyFrom:], p.resp, p.responseVars)
@@ -235,7 +252,7 @@ func (p *processor) responseBody(b *extprocv3.HttpBody) *extprocv3.ProcessingRes
 		return stop
 	}
 	if res.Body == nil {
-		res.Body = p.respReplaced
+		res.Body = p.respBody.replaced
 	}
 	return responseBodyResponse(p.translate(mutation{headers: &res.Headers, body: res.Body, status: res.Status}, false))
 }
@@ -243,10 +260,10 @@ func (p *processor) responseBody(b *extprocv3.HttpBody) *extprocv3.ProcessingRes
 func (p *processor) responseStop(res core.ResponseResult) *extprocv3.ProcessingResponse {
 	switch {
 	case res.Failure != nil:
-		p.respPending = false
+		p.respBody.pending = false
 		return errorResponse(res.Failure.ID)
 	case res.Immediate != nil:
-		p.respPending = false
+		p.respBody.pending = false
 		return immediateResponse(res.Immediate)
 	}
 	return nil
@@ -256,10 +273,10 @@ func (p *processor) responseStop(res core.ResponseResult) *extprocv3.ProcessingR
 // policies still wait for the body, which happens when the filter does not allow
 // mode_override: those policies never ran, and that must not pass silently.
 func (p *processor) missedRequestBody() *extprocv3.ProcessingResponse {
-	if !p.reqPending {
+	if !p.reqBody.pending {
 		return nil
 	}
-	p.reqPending = false
+	p.reqBody.pending = false
 	id := core.NewErrorID()
 	p.srv.Logger.Error("request body policies did not run: Envoy sent no request body (does the ext_proc filter set allow_mode_override?)",
 		"error_id", id, "route", p.chain.Route, "fail_open", p.chain.FailOpen)

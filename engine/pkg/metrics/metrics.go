@@ -3,6 +3,7 @@
 package metrics
 
 import (
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,6 +25,32 @@ type Metrics struct {
 	xdsPublished   *prometheus.CounterVec
 	xdsNacksSeen   prometheus.Counter
 	xdsVersionInfo *prometheus.GaugeVec
+
+	// The series recorded per policy run and per request, resolved once: resolving
+	// labels every time (validation, hashing and a read lock that every stream
+	// shares) cost more than the counting (docs/load-test.md). Series are never
+	// deleted, so neither are the entries.
+	policySeries  seriesCache[policyKey, policySeries]
+	requestSeries seriesCache[[2]string, prometheus.Counter]
+}
+
+type policyKey struct{ route, policy, phase, decision string }
+
+type policySeries struct {
+	decisions prometheus.Counter
+	latency   prometheus.Observer
+}
+
+// seriesCache maps label values (K) to resolved series (S).
+type seriesCache[K comparable, S any] struct{ m sync.Map }
+
+// get returns the series for k, resolving it the first time.
+func (c *seriesCache[K, S]) get(k K, resolve func() S) S {
+	v, ok := c.m.Load(k)
+	if !ok {
+		v, _ = c.m.LoadOrStore(k, resolve())
+	}
+	return v.(S)
 }
 
 // New creates the metrics and registers them with reg.
@@ -102,13 +129,21 @@ func (m *Metrics) ConfigRejected(string) { m.reloads.WithLabelValues("failed").I
 
 // PolicyExecuted records one policy run.
 func (m *Metrics) PolicyExecuted(route, policy, phase, decision string, elapsed time.Duration) {
-	m.policyDecisions.WithLabelValues(route, policy, phase, decision).Inc()
-	m.policyLatency.WithLabelValues(policy, phase).Observe(elapsed.Seconds())
+	s := m.policySeries.get(policyKey{route, policy, phase, decision}, func() policySeries {
+		return policySeries{
+			decisions: m.policyDecisions.WithLabelValues(route, policy, phase, decision),
+			latency:   m.policyLatency.WithLabelValues(policy, phase),
+		}
+	})
+	s.decisions.Inc()
+	s.latency.Observe(elapsed.Seconds())
 }
 
 // RequestDecided records the request-phase outcome of one request.
 func (m *Metrics) RequestDecided(route, decision string) {
-	m.requests.WithLabelValues(route, decision).Inc()
+	m.requestSeries.get([2]string{route, decision}, func() prometheus.Counter {
+		return m.requests.WithLabelValues(route, decision)
+	}).Inc()
 }
 
 // StreamStarted and StreamEnded track open ext_proc streams.

@@ -15,7 +15,11 @@ func TestMetricsRecord(t *testing.T) {
 	m.ConfigApplied(3)
 	m.ConfigRejected("file")
 	m.PolicyExecuted("r", "apiKey:v1.0.0", "request", "immediate", time.Millisecond)
+	m.PolicyExecuted("r", "apiKey:v1.0.0", "request", "immediate", time.Millisecond)
+	m.PolicyExecuted("r", "apiKey:v1.0.0", "request", "continue", time.Millisecond)
 	m.RequestDecided("r", "deny")
+	m.RequestDecided("r", "allow")
+	m.RequestDecided("r", "allow")
 	m.StreamStarted()
 	m.StreamStarted()
 	m.StreamEnded()
@@ -31,8 +35,13 @@ policy_engine_config_version 3
 # TYPE policy_engine_config_reloads_total counter
 policy_engine_config_reloads_total{result="failed"} 1
 policy_engine_config_reloads_total{result="ok"} 1
+# HELP policy_engine_policy_executions_total Policy runs by route, policy (name:version), phase and decision (continue, immediate, skipped, error).
+# TYPE policy_engine_policy_executions_total counter
+policy_engine_policy_executions_total{decision="continue",phase="request",policy="apiKey:v1.0.0",route="r"} 1
+policy_engine_policy_executions_total{decision="immediate",phase="request",policy="apiKey:v1.0.0",route="r"} 2
 # HELP policy_engine_requests_total Requests by route and request-phase decision (allow, deny, error, no_route, not_ready).
 # TYPE policy_engine_requests_total counter
+policy_engine_requests_total{decision="allow",route="r"} 2
 policy_engine_requests_total{decision="deny",route="r"} 1
 # HELP policy_engine_dropped_header_mutations_total Header changes not sent because Envoy's mutation rules would ignore them.
 # TYPE policy_engine_dropped_header_mutations_total counter
@@ -40,7 +49,8 @@ policy_engine_dropped_header_mutations_total{route="r"} 2
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
 		"policy_engine_active_streams", "policy_engine_config_version", "policy_engine_config_reloads_total",
-		"policy_engine_requests_total", "policy_engine_dropped_header_mutations_total"); err != nil {
+		"policy_engine_requests_total", "policy_engine_dropped_header_mutations_total",
+		"policy_engine_policy_executions_total"); err != nil {
 		t.Error(err)
 	}
 	if n := testutil.CollectAndCount(m.policyLatency); n != 1 {

@@ -56,97 +56,182 @@ func (e *PanicError) Error() string { return fmt.Sprintf("policy panicked: %v", 
 // vars builds the CEL variables from rc; it is called only when a condition needs
 // them and again only after rc changed, so chains without conditions pay nothing.
 func (e *Executor) RunRequest(ctx context.Context, chain *Chain, instances []*Instance, rc *policies.RequestContext, vars func() map[string]any) RequestResult {
-	var res RequestResult
-	cond := conditionVars{build: vars}
-	for _, inst := range instances {
-		start := time.Now()
-		run, err := e.shouldRun(inst, &cond)
-		var action *policies.RequestPolicyAction
-		if run && err == nil {
-			// The run gets its own copy of the context, made here so that a run
-			// abandoned at its deadline shares nothing mutable with what follows.
-			c := *rc
-			c.Shared = cloneShared(rc.Shared)
-			action, err = guard(ctx, inst.Timeout, func(ctx context.Context) *policies.RequestPolicyAction {
-				c.Context = ctx
-				return inst.Request.ExecuteRequest(&c, inst.Params)
-			})
-			if err == nil {
-				rc.Shared = c.Shared
-				err = checkRequestAction(action)
-			}
-		}
-		decision := DecisionContinue
-		switch {
-		case err != nil:
-			decision = DecisionError
-			if f := e.fail(chain, inst, PhaseRequest, err); f != nil {
-				res.Failure = f
-			}
-		case !run:
-			decision = DecisionSkipped
-		case action != nil && action.Immediate != nil:
-			decision = DecisionImmediate
-			res.Immediate = action.Immediate
-		case action != nil:
-			if res.apply(action, rc) {
-				cond.vars = nil
-			}
-		}
-		e.observe(chain, inst, PhaseRequest, decision, start)
-		if res.Immediate != nil || res.Failure != nil {
-			return res
-		}
-	}
-	return res
+	p := requestPhase{rc: rc}
+	p.res.Failure = runChain(ctx, e, chain, instances, PhaseRequest, vars, &p)
+	return p.res
 }
 
 // RunResponse runs instances (a slice of chain.Response) in order against rc.
 // Each policy sees rc as changed by the policies before it (headers, status).
 func (e *Executor) RunResponse(ctx context.Context, chain *Chain, instances []*Instance, rc *policies.ResponseContext, vars func() map[string]any) ResponseResult {
-	var res ResponseResult
-	cond := conditionVars{build: vars}
-	for _, inst := range instances {
+	p := responsePhase{rc: rc}
+	p.res.Failure = runChain(ctx, e, chain, instances, PhaseResponse, vars, &p)
+	return p.res
+}
+
+// phase is what differs between running request and response policies: the
+// context (C) and action (A) types and how an action is checked and applied.
+type phase[C, A any] interface {
+	// fork gives a run its own copy of the context, with its own Shared map, so
+	// that a run abandoned at its deadline shares nothing mutable with what follows.
+	fork() *C
+	// exec runs inst's policy on the fork c with ctx.
+	exec(ctx context.Context, inst *Instance, c *C) A
+	// take checks the action of a completed run and applies it, with the fork's
+	// Shared map, to the context and the result. It returns the decision and
+	// whether the context's headers changed.
+	take(c *C, a A) (decision string, changed bool, err error)
+}
+
+// runChain runs instances in order until one answers immediately or fails (on a
+// fail-closed route), and returns that failure.
+//
+// The chain runs on one worker goroutine per phase rather than one per policy:
+// starting a goroutine and a context.WithTimeout for every policy cost more than
+// the policies themselves (docs/load-test.md). The caller waits as the watchdog:
+// it knows which policy is running and cuts it off at that policy's own deadline
+// or when ctx ends. The cut-off worker is abandoned; it touches no later state
+// (the policy has its own fork of the context), and on a fail-open route a new
+// worker goes on with the rest of the chain.
+func runChain[C, A any](ctx context.Context, e *Executor, chain *Chain, instances []*Instance, name string, vars func() map[string]any, p phase[C, A]) *Failure {
+	r := &chainRun[C, A]{e: e, chain: chain, name: name, cond: conditionVars{build: vars}, p: p}
+	for len(instances) > 0 {
+		w := newWatch(ctx)
+		go r.work(w, instances)
+		cut := w.wait()
+		if cut == nil {
+			return w.failure
+		}
+		inst := instances[cut.index]
+		e.observe(chain, inst, name, DecisionError, cut.start)
+		if f := e.fail(chain, inst, name, cut.err); f != nil {
+			return f
+		}
+		instances = instances[cut.index+1:]
+	}
+	return nil
+}
+
+// chainRun is the state of one runChain that outlives a cut-off worker.
+type chainRun[C, A any] struct {
+	e     *Executor
+	chain *Chain
+	name  string
+	cond  conditionVars
+	p     phase[C, A]
+}
+
+// work runs instances on the worker goroutine under w. It stops touching
+// anything but its own fork as soon as w cuts the running policy off.
+func (r *chainRun[C, A]) work(w *watch, instances []*Instance) {
+	defer close(w.done)
+	for i, inst := range instances {
 		start := time.Now()
-		run, err := e.shouldRun(inst, &cond)
-		var action *policies.ResponsePolicyAction
+		run, err := r.e.shouldRun(inst, &r.cond)
+		decision := DecisionSkipped
 		if run && err == nil {
-			// The run gets its own copy of the context, made here so that a run
-			// abandoned at its deadline shares nothing mutable with what follows.
-			c := *rc
-			c.Shared = cloneShared(rc.Shared)
-			action, err = guard(ctx, inst.Timeout, func(ctx context.Context) *policies.ResponsePolicyAction {
-				c.Context = ctx
-				return inst.Response.ExecuteResponse(&c, inst.Params)
-			})
-			if err == nil {
-				rc.Shared = c.Shared
-				err = checkResponseAction(action)
+			c := r.p.fork()
+			var pc *policyContext
+			if pc, err = w.begin(i, inst.Timeout, start); err == nil {
+				var action A
+				action, err = call(r.p, pc, inst, c)
+				if !w.end(pc) {
+					return
+				}
+				if err == nil {
+					var changed bool
+					decision, changed, err = r.p.take(c, action)
+					if changed {
+						r.cond.vars = nil
+					}
+				}
 			}
 		}
-		decision := DecisionContinue
-		switch {
-		case err != nil:
+		if err != nil {
 			decision = DecisionError
-			if f := e.fail(chain, inst, PhaseResponse, err); f != nil {
-				res.Failure = f
-			}
-		case !run:
-			decision = DecisionSkipped
-		case action != nil && action.Immediate != nil:
-			decision = DecisionImmediate
-			res.Immediate = action.Immediate
-		case action != nil:
-			if res.apply(action, rc) {
-				cond.vars = nil
+		}
+		r.e.observe(r.chain, inst, r.name, decision, start)
+		if err != nil {
+			if w.failure = r.e.fail(r.chain, inst, r.name, err); w.failure != nil {
+				return
 			}
 		}
-		e.observe(chain, inst, PhaseResponse, decision, start)
-		if res.Immediate != nil || res.Failure != nil {
-			return res
+		if decision == DecisionImmediate {
+			return
 		}
 	}
-	return res
+}
+
+// call runs one policy, turning a panic into a PanicError.
+func call[C, A any](p phase[C, A], ctx context.Context, inst *Instance, c *C) (a A, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return p.exec(ctx, inst, c), nil
+}
+
+type requestPhase struct {
+	rc  *policies.RequestContext
+	res RequestResult
+}
+
+func (p *requestPhase) fork() *policies.RequestContext {
+	c := *p.rc
+	c.Shared = cloneShared(p.rc.Shared)
+	return &c
+}
+
+func (p *requestPhase) exec(ctx context.Context, inst *Instance, c *policies.RequestContext) *policies.RequestPolicyAction {
+	c.Context = ctx
+	return inst.Request.ExecuteRequest(c, inst.Params)
+}
+
+func (p *requestPhase) take(c *policies.RequestContext, a *policies.RequestPolicyAction) (string, bool, error) {
+	p.rc.Shared = c.Shared
+	if err := checkRequestAction(a); err != nil {
+		return DecisionError, false, err
+	}
+	switch {
+	case a == nil:
+		return DecisionContinue, false, nil
+	case a.Immediate != nil:
+		p.res.Immediate = a.Immediate
+		return DecisionImmediate, false, nil
+	}
+	return DecisionContinue, p.res.apply(a, p.rc), nil
+}
+
+type responsePhase struct {
+	rc  *policies.ResponseContext
+	res ResponseResult
+}
+
+func (p *responsePhase) fork() *policies.ResponseContext {
+	c := *p.rc
+	c.Shared = cloneShared(p.rc.Shared)
+	return &c
+}
+
+func (p *responsePhase) exec(ctx context.Context, inst *Instance, c *policies.ResponseContext) *policies.ResponsePolicyAction {
+	c.Context = ctx
+	return inst.Response.ExecuteResponse(c, inst.Params)
+}
+
+func (p *responsePhase) take(c *policies.ResponseContext, a *policies.ResponsePolicyAction) (string, bool, error) {
+	p.rc.Shared = c.Shared
+	if err := checkResponseAction(a); err != nil {
+		return DecisionError, false, err
+	}
+	switch {
+	case a == nil:
+		return DecisionContinue, false, nil
+	case a.Immediate != nil:
+		p.res.Immediate = a.Immediate
+		return DecisionImmediate, false, nil
+	}
+	return DecisionContinue, p.res.apply(a, p.rc), nil
 }
 
 // conditionVars caches the CEL variables of one run until the context changes.
@@ -201,38 +286,6 @@ func cloneShared(m map[string]any) map[string]any {
 		c[k] = v
 	}
 	return c
-}
-
-type outcome[T any] struct {
-	action T
-	err    error
-}
-
-// guard runs fn with a deadline, recovering panics. A policy that ignores its
-// context is abandoned at the deadline: its goroutine finishes on its own, and its
-// late result is discarded.
-func guard[T any](ctx context.Context, timeout time.Duration, fn func(context.Context) T) (T, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	done := make(chan outcome[T], 1)
-	go func() {
-		defer func() {
-			if r := recover(); r != nil {
-				done <- outcome[T]{err: &PanicError{Value: r, Stack: debug.Stack()}}
-			}
-		}()
-		done <- outcome[T]{action: fn(ctx)}
-	}()
-	select {
-	case o := <-done:
-		return o.action, o.err
-	case <-ctx.Done():
-		var zero T
-		if cause := context.Cause(ctx); !errors.Is(cause, context.DeadlineExceeded) && !errors.Is(cause, context.Canceled) {
-			return zero, cause
-		}
-		return zero, fmt.Errorf("policy did not answer within %v: %w", timeout, ctx.Err())
-	}
 }
 
 func checkRequestAction(a *policies.RequestPolicyAction) error {

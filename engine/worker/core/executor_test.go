@@ -1,7 +1,11 @@
 package core
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -109,7 +113,7 @@ func TestRunRequestImmediateStopsChain(t *testing.T) {
 }
 
 func TestRunRequestFailuresBecomeFailures(t *testing.T) {
-	for _, do := range []string{"panic", "error", "sleep", "hang", "badstatus"} {
+	for _, do := range []string{"panic", "error", "sleep", "hang", "badstatus", "goexit"} {
 		t.Run(do, func(t *testing.T) {
 			chain := chainFor(t, false, "a", "b="+do, "c")
 			ex := &Executor{Logger: discardLogger()}
@@ -238,5 +242,124 @@ func TestHeaderMutationMergeOrder(t *testing.T) {
 	}
 	if _, ok := m.Remove["x-c"]; ok || m.Set["x-c"] != "3" {
 		t.Errorf("x-c set after removal: set %v remove %v", m.Set, m.Remove)
+	}
+}
+
+// A hung policy is cut off at its own deadline and the rest of a fail-open chain
+// runs after it, on a new worker, without anything of the hung run.
+func TestHungPolicyThenMoreOnFailOpenRoute(t *testing.T) {
+	chain := chainFor(t, true, "a", "b=hang", "c", "d=sleep", "e")
+	obs := &recordingObserver{}
+	ex := &Executor{Logger: discardLogger(), Observer: obs}
+	rc := requestCtx()
+	start := time.Now()
+	res := ex.RunRequest(context.Background(), chain, chain.Request, rc, noVars)
+	if elapsed := time.Since(start); elapsed > 250*time.Millisecond {
+		t.Errorf("took %v; the 30ms deadlines were not enforced", elapsed)
+	}
+	if res.Failure != nil {
+		t.Fatalf("fail-open route failed: %+v", res.Failure)
+	}
+	if res.Headers.Set["x-step-e"] != "v" || res.Headers.Set["x-last"] != "e" {
+		t.Errorf("the chain did not go on to e: %v", res.Headers.Set)
+	}
+	if rc.Shared["trace"] != "ace" {
+		t.Errorf("trace %q, want ace (the cut-off runs' writes must be dropped)", rc.Shared["trace"])
+	}
+	want := "request:continue,request:error,request:continue,request:error,request:continue"
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if got := strings.Join(obs.decisions, ","); got != want {
+		t.Errorf("decisions %s, want %s", got, want)
+	}
+}
+
+// A failure is attributed to the policy that failed, by its index in the chain.
+func TestFailureAttributedToItsPolicy(t *testing.T) {
+	for _, do := range []string{"panic", "hang", "goexit"} {
+		for _, failOpen := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/failOpen=%v", do, failOpen), func(t *testing.T) {
+				chain := chainFor(t, failOpen, "a", "b", "c="+do, "d", "e")
+				var logs bytes.Buffer
+				obs := &recordingObserver{}
+				ex := &Executor{Logger: slog.New(slog.NewTextHandler(&logs, nil)), Observer: obs}
+				res := ex.RunRequest(context.Background(), chain, chain.Request, requestCtx(), noVars)
+				if failOpen != (res.Failure == nil) {
+					t.Fatalf("failure %+v on a route with failOpen=%v", res.Failure, failOpen)
+				}
+				if n := strings.Count(logs.String(), "policy failed"); n != 1 || !strings.Contains(logs.String(), " index=2 ") {
+					t.Errorf("want one failure logged for index 2, got %d:\n%s", n, logs.String())
+				}
+				want := "continue,continue,error"
+				if failOpen {
+					want += ",continue,continue"
+				}
+				obs.mu.Lock()
+				defer obs.mu.Unlock()
+				if got := strings.ReplaceAll(strings.Join(obs.decisions, ","), "request:", ""); got != want {
+					t.Errorf("decisions %s, want %s", got, want)
+				}
+			})
+		}
+	}
+}
+
+// A policy's context carries its own deadline, not the phase's.
+func TestPolicySeesItsDeadline(t *testing.T) {
+	chain := chainFor(t, false, "a=deadline")
+	ex := &Executor{Logger: discardLogger()}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rc := requestCtx()
+	if res := ex.RunRequest(ctx, chain, chain.Request, rc, noVars); res.Failure != nil {
+		t.Fatal(res.Failure.Err)
+	}
+	left, _ := rc.Shared["deadline"].(time.Duration)
+	if left <= 0 || left > 30*time.Millisecond {
+		t.Errorf("policy saw %v left, want its 30ms timeout", left)
+	}
+	if rc.Shared["err"] != nil {
+		t.Errorf("policy saw ctx.Err() = %v while running", rc.Shared["err"])
+	}
+}
+
+// A cut-off policy's context ends like context.WithTimeout's would: Done closed,
+// Err and Cause DeadlineExceeded, or the phase context's cause when that ended.
+func TestCutOffPolicyContextEnds(t *testing.T) {
+	phaseCtx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	for _, c := range []struct {
+		name    string
+		timeout time.Duration
+		end     func()
+		want    error
+	}{
+		{"own deadline", 10 * time.Millisecond, func() {}, context.DeadlineExceeded},
+		{"phase ended", time.Minute, func() { cancel(ErrPhaseTimeout) }, ErrPhaseTimeout},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWatch(phaseCtx)
+			pc, err := w.begin(0, c.timeout, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := pc.Done()
+			c.end()
+			cut := w.wait()
+			if cut == nil || cut.index != 0 || !errors.Is(cut.err, c.want) {
+				t.Fatalf("cut %+v, want policy 0 cut off with %v", cut, c.want)
+			}
+			select {
+			case <-done:
+			default:
+				t.Fatal("Done not closed after the cut")
+			}
+			if pc.Err() == nil || !errors.Is(context.Cause(pc), c.want) {
+				t.Errorf("Err %v, Cause %v, want %v", pc.Err(), context.Cause(pc), c.want)
+			}
+			if w.end(pc) {
+				t.Error("the cut-off worker was told to go on")
+			}
+		})
 	}
 }

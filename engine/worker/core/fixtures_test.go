@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -54,6 +55,13 @@ func (p *stepPolicy) ExecuteRequest(ctx *policies.RequestContext, cfg map[string
 	case "dropshared":
 		ctx.Shared = nil
 		return nil
+	case "deadline":
+		d, _ := ctx.Context.Deadline()
+		ctx.Shared["deadline"] = time.Until(d)
+		ctx.Shared["err"] = ctx.Context.Err()
+		return nil
+	case "goexit":
+		runtime.Goexit()
 	}
 	return &policies.RequestPolicyAction{Headers: policies.HeaderChanges{
 		Set: map[string]string{
@@ -91,7 +99,7 @@ version: v1.0.0
 supportsResponsePhase: true
 parameters:
   - {name: tag, type: string, default: "-"}
-  - {name: do, type: string, enum: [continue, deny, panic, error, sleep, hang, badstatus, scribble, dropshared]}
+  - {name: do, type: string, enum: [continue, deny, panic, error, sleep, hang, badstatus, scribble, dropshared, goexit, deadline]}
   - {name: invalid, type: boolean}
 `
 
