@@ -155,7 +155,12 @@ func TestNotReadyWithoutConfiguration(t *testing.T) {
 	}
 }
 
-const phasesConfig = `routes:
+// The budgets are generous because these tests are about phases, not deadlines
+// (failure_test.go covers those): under -race on a busy machine the defaults (100ms a
+// policy, 180ms a phase) can run out and turn an answer into a 500.
+const phasesConfig = `policyTimeout: 10s
+phaseTimeout: 20s
+routes:
   - name: upload
     policies:
       - name: auth
