@@ -7,6 +7,7 @@ of these functions, so a quote, backtick or newline in a name cannot change the 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 _GO_KEYWORDS = frozenset(
     [
@@ -52,33 +53,37 @@ def go_identifier(text: str, prefix: str = "p_") -> str:
     return ident
 
 
-def go_string(text: str) -> str:
-    """A Go interpreted string literal (with quotes) whose value is exactly text."""
+# Escapes Go and Starlark spell the same way.
+_COMMON_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _quoted(text: str, escape: Callable[[int], str | None]) -> str:
+    """A double-quoted literal: the common escapes, then escape(code point) for the rest
+    (None keeps the character as it is)."""
     out = ['"']
     for ch in text:
-        code = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\x{code:02x}")
-        elif 0xD800 <= code <= 0xDFFF:
-            # Lone surrogates cannot be UTF-8 encoded; Go spells them as U+FFFD.
-            out.append("\\uFFFD")
-        elif ch in "\u2028\u2029\ufeff":
-            # Legal in Go strings, but confusing to editors and reviewers.
-            out.append(f"\\u{code:04X}")
-        else:
-            out.append(ch)
+        common = _COMMON_ESCAPES.get(ch)
+        special = common if common is not None else escape(ord(ch))
+        out.append(ch if special is None else special)
     out.append('"')
     return "".join(out)
+
+
+def _go_escape(code: int) -> str | None:
+    if code < 0x20 or code == 0x7F:
+        return f"\\x{code:02x}"
+    if 0xD800 <= code <= 0xDFFF:
+        # Lone surrogates cannot be UTF-8 encoded; Go spells them as U+FFFD.
+        return "\\uFFFD"
+    if code in (0x2028, 0x2029, 0xFEFF):
+        # Legal in Go strings, but confusing to editors and reviewers.
+        return f"\\u{code:04X}"
+    return None
+
+
+def go_string(text: str) -> str:
+    """A Go interpreted string literal (with quotes) whose value is exactly text."""
+    return _quoted(text, _go_escape)
 
 
 def go_bytes(data: bytes) -> str:
@@ -89,28 +94,16 @@ def go_bytes(data: bytes) -> str:
         return '"' + "".join(f"\\x{b:02x}" for b in data) + '"'
 
 
+def _starlark_escape(code: int) -> str | None:
+    if code < 0x20 or code == 0x7F:
+        # Octal, because Bazel's lexer does not accept \x escapes.
+        return f"\\{code:03o}"
+    return None
+
+
 def starlark_string(text: str) -> str:
     """A Starlark (Bazel) double-quoted string literal whose value is exactly text."""
-    out = ['"']
-    for ch in text:
-        code = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif code < 0x20 or code == 0x7F:
-            # Octal, because Bazel's lexer does not accept \x escapes.
-            out.append(f"\\{code:03o}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
+    return _quoted(text, _starlark_escape)
 
 
 def dockerfile_string(text: str) -> str:
