@@ -18,9 +18,6 @@ $(BUILDIFIER):
 	npm install --prefix $(TOOLS_DIR) --no-save --no-audit --no-fund --silent @bazel/buildifier@$(BUILDIFIER_VERSION)
 	@test -x $@
 
-# The Python suites under tests/bazel call buildifier too.
-test-python: $(BUILDIFIER)
-
 lint-bazel: $(BUILDIFIER)
 	$(BUILDIFIER) --mode=check --lint=warn $(STARLARK_FILES)
 

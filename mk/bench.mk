@@ -1,14 +1,16 @@
 # Loopback load test: the no-op ext_proc server (floor) and the engine side by side.
 # `make bench-load` builds the engine from policies/ with the real CLI and drives it
 # with bench/engine-config.yaml (apiKey, setHeaders, local rateLimiting); see
-# docs/load-test.md. Set ENGINE_BIN= (empty) to compare the floor with itself.
+# docs/load-test.md. ENGINE_BIN=path uses that binary instead (nothing is built);
+# ENGINE_BIN= (empty) compares the floor with itself.
 
 BENCH_ENGINE_OUT := .build/bench
-ENGINE_BIN ?= $(CURDIR)/$(BENCH_ENGINE_OUT)/policy-engine
+BENCH_ENGINE_BIN := $(CURDIR)/$(BENCH_ENGINE_OUT)/policy-engine
+ENGINE_BIN ?= $(BENCH_ENGINE_BIN)
 ENGINE_CONFIG ?= $(CURDIR)/bench/engine-config.yaml
 
 .PHONY: bench-load
 
 bench-load: $(VENV)/.installed go-mod-download
-	$(if $(ENGINE_BIN),$(POLICY_BUILDER) build --policies $(POLICIES) --output $(BENCH_ENGINE_OUT) --skip-package)
+	$(if $(filter $(BENCH_ENGINE_BIN),$(ENGINE_BIN)),$(POLICY_BUILDER) build --policies $(POLICIES) --output $(BENCH_ENGINE_OUT) --skip-package)
 	GO=$(GO) ENGINE_BIN=$(ENGINE_BIN) ENGINE_CONFIG=$(ENGINE_CONFIG) bash bench/load.sh
