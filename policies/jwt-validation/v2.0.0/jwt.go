@@ -190,13 +190,8 @@ func (p *Policy) reject(description string) *policies.RequestPolicyAction {
 }
 
 func (p *Policy) deny(challenge, body, details string) *policies.RequestPolicyAction {
-	return &policies.RequestPolicyAction{Immediate: &policies.ImmediateResponse{
-		Status: 401,
-		Headers: map[string]string{
-			"content-type":     "text/plain; charset=utf-8",
-			"www-authenticate": challenge,
-		},
-		Body:    []byte(body + "\n"),
-		Details: policyName + ": " + details,
-	}}
+	action := policies.Deny(401, body+"\n")
+	action.Immediate.Headers["www-authenticate"] = challenge
+	action.Immediate.Details = policyName + ": " + details
+	return action
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"net"
 	"runtime"
 	"strconv"
@@ -174,25 +175,16 @@ func rateLimitHeaders(d decision) map[string]string {
 }
 
 func tooManyRequests(d decision) *policies.RequestPolicyAction {
-	headers := rateLimitHeaders(d)
-	headers["retry-after"] = strconv.FormatInt(max(1, ceilSeconds(d.retryAfter)), 10)
-	headers["content-type"] = "text/plain; charset=utf-8"
-	return &policies.RequestPolicyAction{Immediate: &policies.ImmediateResponse{
-		Status:  429,
-		Headers: headers,
-		Body:    []byte("rate limit exceeded\n"),
-		Details: policyName + ": limit exceeded",
-	}}
+	action := policies.Deny(429, "rate limit exceeded\n")
+	maps.Copy(action.Immediate.Headers, rateLimitHeaders(d))
+	action.Immediate.Headers["retry-after"] = strconv.FormatInt(max(1, ceilSeconds(d.retryAfter)), 10)
+	action.Immediate.Details = policyName + ": limit exceeded"
+	return action
 }
 
 func unavailable(err error) *policies.RequestPolicyAction {
-	return &policies.RequestPolicyAction{Immediate: &policies.ImmediateResponse{
-		Status: 503,
-		Headers: map[string]string{
-			"content-type": "text/plain; charset=utf-8",
-			"retry-after":  "1",
-		},
-		Body:    []byte("rate limiter unavailable\n"),
-		Details: policyName + ": redis unavailable, failing closed: " + err.Error(),
-	}}
+	action := policies.Deny(503, "rate limiter unavailable\n")
+	action.Immediate.Headers["retry-after"] = "1"
+	action.Immediate.Details = policyName + ": redis unavailable, failing closed: " + err.Error()
+	return action
 }
