@@ -34,7 +34,10 @@ type Policy struct {
 	challengePrefix string
 }
 
-var _ policies.RequestPolicy = (*Policy)(nil)
+var (
+	_ policies.RequestPolicy = (*Policy)(nil)
+	_ policies.Closer        = (*Policy)(nil)
+)
 
 // GetPolicy is the factory the engine calls once per configured instance. It fetches the
 // JWKS once (bounded by fetchTimeout) and starts its background refresh.
@@ -64,8 +67,8 @@ func GetPolicy(metadata policies.PolicyMetadata, params map[string]interface{}) 
 	if cfg.realm != "" {
 		p.challengePrefix = fmt.Sprintf(`Bearer realm="%s"`, cfg.realm)
 	}
-	// The SDK has no hook for retiring an instance on reload; stop the refresh goroutine
-	// when the instance becomes unreachable. Close does it deterministically.
+	// The engine calls Close when it retires the instance (policies.Closer); this is the
+	// safety net for an instance dropped without Close.
 	runtime.AddCleanup(p, func(cancel context.CancelFunc) { cancel() }, keys.cancel)
 	return p, nil
 }

@@ -39,6 +39,7 @@ type Policy struct {
 var (
 	_ policies.RequestPolicy  = (*Policy)(nil)
 	_ policies.ResponsePolicy = (*Policy)(nil)
+	_ policies.Closer         = (*Policy)(nil)
 )
 
 // GetPolicy is the factory the engine calls once per configured instance. A Redis
@@ -73,9 +74,8 @@ func newPolicy(metadata policies.PolicyMetadata, params map[string]interface{}, 
 	if p.redis, err = newRedisBackend(cfg, metadata.Route, prefix, now); err != nil {
 		return nil, err
 	}
-	// The SDK has no hook for retiring an instance when a new configuration replaces
-	// it; closing the Redis pool when the instance becomes unreachable keeps reloads
-	// from leaking connections. Close does it deterministically for callers that can.
+	// The engine calls Close when it retires the instance (policies.Closer); this is the
+	// safety net that closes the Redis pool of an instance dropped without Close.
 	runtime.AddCleanup(p, func(b *redisBackend) { _ = b.close() }, p.redis)
 	return p, nil
 }
