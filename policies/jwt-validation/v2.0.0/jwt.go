@@ -30,8 +30,10 @@ type Policy struct {
 	cfg    *config
 	parser *jwt.Parser
 	keys   *jwks
-	// challengePrefix is `Bearer` or `Bearer realm="..."`.
-	challengePrefix string
+	// challenge is `Bearer` or `Bearer realm="..."`; errorChallenge is the same with
+	// the separator before error parameters: `Bearer ` or `Bearer realm="...", `.
+	challenge      string
+	errorChallenge string
 }
 
 var (
@@ -59,13 +61,15 @@ func GetPolicy(metadata policies.PolicyMetadata, params map[string]interface{}) 
 	}
 	opts = append(opts, jwt.WithIssuer(cfg.issuer), jwt.WithAudience(cfg.audiences...))
 	p := &Policy{
-		cfg:             cfg,
-		parser:          jwt.NewParser(opts...),
-		keys:            keys,
-		challengePrefix: "Bearer",
+		cfg:            cfg,
+		parser:         jwt.NewParser(opts...),
+		keys:           keys,
+		challenge:      "Bearer",
+		errorChallenge: "Bearer ",
 	}
 	if cfg.realm != "" {
-		p.challengePrefix = fmt.Sprintf(`Bearer realm="%s"`, cfg.realm)
+		p.challenge = fmt.Sprintf(`Bearer realm="%s"`, cfg.realm)
+		p.errorChallenge = p.challenge + ", "
 	}
 	// The engine calls Close when it retires the instance (policies.Closer); this is the
 	// safety net for an instance dropped without Close.
@@ -97,7 +101,7 @@ func (p *Policy) ExecuteRequest(ctx *policies.RequestContext, _ map[string]inter
 	token, ok := p.extract(values)
 	if !ok {
 		// RFC 6750 section 3.1: no error code when the request has no credentials.
-		return p.deny(p.challengePrefix, "missing bearer token", "no token")
+		return p.deny(p.challenge, "missing bearer token", "no token")
 	}
 	reqCtx := ctx.Context
 	if reqCtx == nil {
@@ -182,13 +186,7 @@ func describe(err error) string {
 }
 
 func (p *Policy) reject(description string) *policies.RequestPolicyAction {
-	challenge := p.challengePrefix
-	if challenge == "Bearer" {
-		challenge += " "
-	} else {
-		challenge += ", "
-	}
-	challenge += fmt.Sprintf(`error="invalid_token", error_description="%s"`, description)
+	challenge := p.errorChallenge + `error="invalid_token", error_description="` + description + `"`
 	return p.deny(challenge, "invalid token: "+description, description)
 }
 
