@@ -123,9 +123,9 @@ func (p *Policy) ExecuteRequest(ctx *policies.RequestContext, _ map[string]inter
 }
 
 // ExecuteResponse adds the rate-limit headers to the response of an admitted request
-// when headersOnSuccess is on.
+// when headersOnSuccess is on. Reading a nil Shared map is safe: it finds nothing.
 func (p *Policy) ExecuteResponse(ctx *policies.ResponseContext, _ map[string]interface{}) *policies.ResponsePolicyAction {
-	if !p.cfg.headersOnSuccess || ctx.Shared == nil {
+	if !p.cfg.headersOnSuccess {
 		return nil
 	}
 	d, ok := ctx.Shared[p.sharedKey].(decision)
