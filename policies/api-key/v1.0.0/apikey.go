@@ -76,13 +76,8 @@ func (p *Policy) matches(presented string) bool {
 }
 
 func (p *Policy) unauthorized(body, details string) *policies.RequestPolicyAction {
-	return &policies.RequestPolicyAction{Immediate: &policies.ImmediateResponse{
-		Status: 401,
-		Headers: map[string]string{
-			"content-type":     "text/plain; charset=utf-8",
-			"www-authenticate": p.challenge,
-		},
-		Body:    []byte(body + "\n"),
-		Details: policyName + ": " + details,
-	}}
+	action := policies.Deny(401, body+"\n")
+	action.Immediate.Headers["www-authenticate"] = p.challenge
+	action.Immediate.Details = policyName + ": " + details
+	return action
 }

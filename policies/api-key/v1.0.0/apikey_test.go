@@ -7,20 +7,14 @@ import (
 	"testing"
 
 	"github.com/policy-engine-builder/policy-engine/worker/policies"
+	"github.com/policy-engine-builder/policy-engine/worker/policies/policytest"
 )
 
 var meta = policies.PolicyMetadata{Name: "apiKey", Version: "v1.0.0", Route: "r1"}
 
 func newPolicy(t *testing.T, params map[string]interface{}) *Policy {
 	t.Helper()
-	p, err := GetPolicy(meta, params)
-	if err != nil {
-		t.Fatalf("GetPolicy: %v", err)
-	}
-	if err := p.Validate(params); err != nil {
-		t.Fatalf("Validate: %v", err)
-	}
-	return p.(*Policy)
+	return policytest.New(t, ".", GetPolicy, params).(*Policy)
 }
 
 func request(headers map[string][]string) *policies.RequestContext {

@@ -208,14 +208,10 @@ func (p *Policy) compareBcrypt(ctx context.Context, hash []byte, password string
 }
 
 func (p *Policy) deny(status int, body, details string) *policies.RequestPolicyAction {
-	headers := map[string]string{"content-type": "text/plain; charset=utf-8"}
+	action := policies.Deny(status, body+"\n")
 	if status == 401 {
-		headers["www-authenticate"] = p.challenge
+		action.Immediate.Headers["www-authenticate"] = p.challenge
 	}
-	return &policies.RequestPolicyAction{Immediate: &policies.ImmediateResponse{
-		Status:  status,
-		Headers: headers,
-		Body:    []byte(body + "\n"),
-		Details: policyName + ": " + details,
-	}}
+	action.Immediate.Details = policyName + ": " + details
+	return action
 }

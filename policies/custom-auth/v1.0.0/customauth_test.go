@@ -13,6 +13,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/policy-engine-builder/policy-engine/worker/policies"
+	"github.com/policy-engine-builder/policy-engine/worker/policies/policytest"
 )
 
 var meta = policies.PolicyMetadata{Name: "customAuth", Version: "v1.0.0", Route: "r1"}
@@ -57,14 +58,7 @@ func fullParams(t testing.TB) map[string]interface{} {
 
 func newPolicy(t testing.TB, params map[string]interface{}) *Policy {
 	t.Helper()
-	p, err := GetPolicy(meta, params)
-	if err != nil {
-		t.Fatalf("GetPolicy: %v", err)
-	}
-	if err := p.Validate(params); err != nil {
-		t.Fatalf("Validate: %v", err)
-	}
-	return p.(*Policy)
+	return policytest.New(t, ".", GetPolicy, params).(*Policy)
 }
 
 func TestAuthentication(t *testing.T) {

@@ -4,6 +4,7 @@ package headersetter
 
 import (
 	"fmt"
+	"maps"
 
 	"github.com/policy-engine-builder/policy-engine/worker/policies"
 )
@@ -40,9 +41,5 @@ func (p *Policy) Validate(config map[string]interface{}) error {
 // fresh map each time: the engine merges actions of a chain and must be free to modify
 // what it receives without racing other requests.
 func (p *Policy) ExecuteRequest(_ *policies.RequestContext, _ map[string]interface{}) *policies.RequestPolicyAction {
-	set := make(map[string]string, len(p.headers))
-	for name, value := range p.headers {
-		set[name] = value
-	}
-	return policies.SetRequestHeaders(set)
+	return policies.SetRequestHeaders(maps.Clone(p.headers))
 }

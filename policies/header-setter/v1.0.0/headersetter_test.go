@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/policy-engine-builder/policy-engine/worker/policies"
+	"github.com/policy-engine-builder/policy-engine/worker/policies/policytest"
 )
 
 var meta = policies.PolicyMetadata{Name: "setHeaders", Version: "v1.0.0", Route: "r1"}
@@ -23,14 +24,7 @@ func TestSetsHeaders(t *testing.T) {
 		"X-Team":    "platform",
 		"x-version": "2",
 	}}
-	pol, err := GetPolicy(meta, params)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pol.Validate(params); err != nil {
-		t.Fatal(err)
-	}
-	p := pol.(*Policy)
+	p := policytest.New(t, ".", GetPolicy, params).(*Policy)
 	action := p.ExecuteRequest(request(), params)
 	if action == nil || action.Immediate != nil {
 		t.Fatalf("want a continue action, got %+v", action)
@@ -118,11 +112,7 @@ func h1(name, value string) map[string]interface{} {
 }
 
 func TestConcurrentUse(t *testing.T) {
-	pol, err := GetPolicy(meta, h1("x-a", "b"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := pol.(*Policy)
+	p := policytest.New(t, ".", GetPolicy, h1("x-a", "b")).(*Policy)
 	done := make(chan struct{})
 	for i := 0; i < 16; i++ {
 		go func() {

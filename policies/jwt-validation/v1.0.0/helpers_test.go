@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/policy-engine-builder/policy-engine/worker/policies"
+	"github.com/policy-engine-builder/policy-engine/worker/policies/policytest"
 )
 
 // Keys are generated once per test binary: RSA generation is slow under -race.
@@ -110,15 +111,7 @@ var meta = policies.PolicyMetadata{Name: "jwtValidation", Version: "v1.0.0", Rou
 
 func newPolicy(t *testing.T, params map[string]interface{}) *Policy {
 	t.Helper()
-	if err := (&Policy{}).Validate(params); err != nil {
-		t.Fatalf("Validate: %v", err)
-	}
-	p, err := GetPolicy(meta, params)
-	if err != nil {
-		t.Fatalf("GetPolicy: %v", err)
-	}
-	t.Cleanup(func() { _ = p.(*Policy).Close() })
-	return p.(*Policy)
+	return policytest.New(t, ".", GetPolicy, params).(*Policy)
 }
 
 func request(headers map[string][]string) *policies.RequestContext {

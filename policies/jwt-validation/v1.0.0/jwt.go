@@ -28,11 +28,16 @@ type Policy struct {
 	cfg    *config
 	parser *jwt.Parser
 	keys   *jwks
-	// challengePrefix is `Bearer` or `Bearer realm="..."`.
-	challengePrefix string
+	// challenge is `Bearer` or `Bearer realm="..."`; errorChallenge is the same with
+	// the separator before error parameters: `Bearer ` or `Bearer realm="...", `.
+	challenge      string
+	errorChallenge string
 }
 
-var _ policies.RequestPolicy = (*Policy)(nil)
+var (
+	_ policies.RequestPolicy = (*Policy)(nil)
+	_ policies.Closer        = (*Policy)(nil)
+)
 
 // GetPolicy is the factory the engine calls once per configured instance. It fetches the
 // JWKS once (bounded by fetchTimeout) and starts its background refresh.
@@ -53,16 +58,18 @@ func GetPolicy(metadata policies.PolicyMetadata, params map[string]interface{}) 
 		opts = append(opts, jwt.WithExpirationRequired())
 	}
 	p := &Policy{
-		cfg:             cfg,
-		parser:          jwt.NewParser(opts...),
-		keys:            keys,
-		challengePrefix: "Bearer",
+		cfg:            cfg,
+		parser:         jwt.NewParser(opts...),
+		keys:           keys,
+		challenge:      "Bearer",
+		errorChallenge: "Bearer ",
 	}
 	if cfg.realm != "" {
-		p.challengePrefix = fmt.Sprintf(`Bearer realm="%s"`, cfg.realm)
+		p.challenge = fmt.Sprintf(`Bearer realm="%s"`, cfg.realm)
+		p.errorChallenge = p.challenge + ", "
 	}
-	// The SDK has no hook for retiring an instance on reload; stop the refresh goroutine
-	// when the instance becomes unreachable. Close does it deterministically.
+	// The engine calls Close when it retires the instance (policies.Closer); this is the
+	// safety net for an instance dropped without Close.
 	runtime.AddCleanup(p, func(cancel context.CancelFunc) { cancel() }, keys.cancel)
 	return p, nil
 }
@@ -91,7 +98,7 @@ func (p *Policy) ExecuteRequest(ctx *policies.RequestContext, _ map[string]inter
 	token, ok := p.extract(values)
 	if !ok {
 		// RFC 6750 section 3.1: no error code when the request has no credentials.
-		return p.deny(p.challengePrefix, "missing bearer token", "no token")
+		return p.deny(p.challenge, "missing bearer token", "no token")
 	}
 	reqCtx := ctx.Context
 	if reqCtx == nil {
@@ -148,24 +155,13 @@ func describe(err error) string {
 }
 
 func (p *Policy) reject(description string) *policies.RequestPolicyAction {
-	challenge := p.challengePrefix
-	if challenge == "Bearer" {
-		challenge += " "
-	} else {
-		challenge += ", "
-	}
-	challenge += fmt.Sprintf(`error="invalid_token", error_description="%s"`, description)
+	challenge := p.errorChallenge + `error="invalid_token", error_description="` + description + `"`
 	return p.deny(challenge, "invalid token: "+description, description)
 }
 
 func (p *Policy) deny(challenge, body, details string) *policies.RequestPolicyAction {
-	return &policies.RequestPolicyAction{Immediate: &policies.ImmediateResponse{
-		Status: 401,
-		Headers: map[string]string{
-			"content-type":     "text/plain; charset=utf-8",
-			"www-authenticate": challenge,
-		},
-		Body:    []byte(body + "\n"),
-		Details: policyName + ": " + details,
-	}}
+	action := policies.Deny(401, body+"\n")
+	action.Immediate.Headers["www-authenticate"] = challenge
+	action.Immediate.Details = policyName + ": " + details
+	return action
 }

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/policy-engine-builder/policy-engine/worker/policies"
+	"github.com/policy-engine-builder/policy-engine/worker/policies/policytest"
 )
 
 // Keys are generated once per test binary: RSA generation is slow under -race.
@@ -121,17 +122,9 @@ func newPolicy(t *testing.T, params map[string]interface{}) *Policy {
 		params["issuer"] = testIssuer
 	}
 	if _, ok := params["audience"]; !ok {
-		params["audience"] = testAudience
+		params["audience"] = []interface{}{testAudience}
 	}
-	if err := (&Policy{}).Validate(params); err != nil {
-		t.Fatalf("Validate: %v", err)
-	}
-	p, err := GetPolicy(meta, params)
-	if err != nil {
-		t.Fatalf("GetPolicy: %v", err)
-	}
-	t.Cleanup(func() { _ = p.(*Policy).Close() })
-	return p.(*Policy)
+	return policytest.New(t, ".", GetPolicy, params).(*Policy)
 }
 
 func request(headers map[string][]string) *policies.RequestContext {

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"net"
 	"runtime"
 	"strconv"
@@ -38,6 +39,7 @@ type Policy struct {
 var (
 	_ policies.RequestPolicy  = (*Policy)(nil)
 	_ policies.ResponsePolicy = (*Policy)(nil)
+	_ policies.Closer         = (*Policy)(nil)
 )
 
 // GetPolicy is the factory the engine calls once per configured instance. A Redis
@@ -72,9 +74,8 @@ func newPolicy(metadata policies.PolicyMetadata, params map[string]interface{}, 
 	if p.redis, err = newRedisBackend(cfg, metadata.Route, prefix, now); err != nil {
 		return nil, err
 	}
-	// The SDK has no hook for retiring an instance when a new configuration replaces
-	// it; closing the Redis pool when the instance becomes unreachable keeps reloads
-	// from leaking connections. Close does it deterministically for callers that can.
+	// The engine calls Close when it retires the instance (policies.Closer); this is the
+	// safety net that closes the Redis pool of an instance dropped without Close.
 	runtime.AddCleanup(p, func(b *redisBackend) { _ = b.close() }, p.redis)
 	return p, nil
 }
@@ -122,9 +123,9 @@ func (p *Policy) ExecuteRequest(ctx *policies.RequestContext, _ map[string]inter
 }
 
 // ExecuteResponse adds the rate-limit headers to the response of an admitted request
-// when headersOnSuccess is on.
+// when headersOnSuccess is on. Reading a nil Shared map is safe: it finds nothing.
 func (p *Policy) ExecuteResponse(ctx *policies.ResponseContext, _ map[string]interface{}) *policies.ResponsePolicyAction {
-	if !p.cfg.headersOnSuccess || ctx.Shared == nil {
+	if !p.cfg.headersOnSuccess {
 		return nil
 	}
 	d, ok := ctx.Shared[p.sharedKey].(decision)
@@ -174,25 +175,16 @@ func rateLimitHeaders(d decision) map[string]string {
 }
 
 func tooManyRequests(d decision) *policies.RequestPolicyAction {
-	headers := rateLimitHeaders(d)
-	headers["retry-after"] = strconv.FormatInt(max(1, ceilSeconds(d.retryAfter)), 10)
-	headers["content-type"] = "text/plain; charset=utf-8"
-	return &policies.RequestPolicyAction{Immediate: &policies.ImmediateResponse{
-		Status:  429,
-		Headers: headers,
-		Body:    []byte("rate limit exceeded\n"),
-		Details: policyName + ": limit exceeded",
-	}}
+	action := policies.Deny(429, "rate limit exceeded\n")
+	maps.Copy(action.Immediate.Headers, rateLimitHeaders(d))
+	action.Immediate.Headers["retry-after"] = strconv.FormatInt(max(1, ceilSeconds(d.retryAfter)), 10)
+	action.Immediate.Details = policyName + ": limit exceeded"
+	return action
 }
 
 func unavailable(err error) *policies.RequestPolicyAction {
-	return &policies.RequestPolicyAction{Immediate: &policies.ImmediateResponse{
-		Status: 503,
-		Headers: map[string]string{
-			"content-type": "text/plain; charset=utf-8",
-			"retry-after":  "1",
-		},
-		Body:    []byte("rate limiter unavailable\n"),
-		Details: policyName + ": redis unavailable, failing closed: " + err.Error(),
-	}}
+	action := policies.Deny(503, "rate limiter unavailable\n")
+	action.Immediate.Headers["retry-after"] = "1"
+	action.Immediate.Details = policyName + ": redis unavailable, failing closed: " + err.Error()
+	return action
 }
