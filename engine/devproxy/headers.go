@@ -98,8 +98,9 @@ func (hs *headerSet) apply(m *extprocv3.HeaderMutation) (ignored int) {
 // appendAction resolves the deprecated append flag against append_action: when the
 // flag is present it decides (true appends, false overwrites).
 func appendAction(opt *corev3.HeaderValueOption) corev3.HeaderValueOption_HeaderAppendAction {
-	if opt.GetAppend() != nil {
-		if opt.GetAppend().GetValue() {
+	//lint:ignore SA1019 read so that an old-style processor behaves as under Envoy
+	if flag := opt.GetAppend(); flag != nil {
+		if flag.GetValue() {
 			return corev3.HeaderValueOption_APPEND_IF_EXISTS_OR_ADD
 		}
 		return corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD
