@@ -1,8 +1,9 @@
 package devproxy
 
 import (
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 	"strings"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -28,10 +29,10 @@ func newHeaderSet(pseudo map[string]string, h http.Header) *headerSet {
 // raw_value, one entry per value of a repeated header.
 func (hs *headerSet) headerMap() *corev3.HeaderMap {
 	m := &corev3.HeaderMap{}
-	for _, k := range sortedKeys(hs.pseudo) {
+	for _, k := range slices.Sorted(maps.Keys(hs.pseudo)) {
 		m.Headers = append(m.Headers, &corev3.HeaderValue{Key: k, RawValue: []byte(hs.pseudo[k])})
 	}
-	for _, k := range sortedKeys(hs.h) {
+	for _, k := range slices.Sorted(maps.Keys(hs.h)) {
 		for _, v := range hs.h[k] {
 			m.Headers = append(m.Headers, &corev3.HeaderValue{Key: k, RawValue: []byte(v)})
 		}
@@ -97,8 +98,9 @@ func (hs *headerSet) apply(m *extprocv3.HeaderMutation) (ignored int) {
 // appendAction resolves the deprecated append flag against append_action: when the
 // flag is present it decides (true appends, false overwrites).
 func appendAction(opt *corev3.HeaderValueOption) corev3.HeaderValueOption_HeaderAppendAction {
-	if opt.GetAppend() != nil {
-		if opt.GetAppend().GetValue() {
+	//lint:ignore SA1019 read so that an old-style processor behaves as under Envoy
+	if flag := opt.GetAppend(); flag != nil {
+		if flag.GetValue() {
 			return corev3.HeaderValueOption_APPEND_IF_EXISTS_OR_ADD
 		}
 		return corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD
@@ -122,13 +124,4 @@ func (hs *headerSet) set(name, value string, action corev3.HeaderValueOption_Hea
 	default: // OVERWRITE_IF_EXISTS_OR_ADD
 		hs.h[name] = []string{value}
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

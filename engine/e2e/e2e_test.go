@@ -106,26 +106,8 @@ func start(t *testing.T, bin, config string) *engine {
 func startWith(t *testing.T, bin, config string, flags ...string) *engine {
 	t.Helper()
 	e := &engine{extproc: freeAddr(t), admin: freeAddr(t), config: config, logs: &lockedBuffer{}}
-	cmd := exec.Command(bin, append([]string{"serve", "--listen", e.extproc, "--admin", e.admin,
+	exited := run(t, "engine", e.logs, bin, append([]string{"serve", "--listen", e.extproc, "--admin", e.admin,
 		"--reload-interval", "100ms", "--log-format", "json"}, flags...)...)
-	cmd.Stdout, cmd.Stderr = e.logs, e.logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Errorf("engine did not exit cleanly on SIGTERM: %v\n%s", err, e.logs)
-			}
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Errorf("engine ignored SIGTERM\n%s", e.logs)
-		}
-	})
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		select {
@@ -144,6 +126,33 @@ func startWith(t *testing.T, bin, config string, flags ...string) *engine {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// run starts bin with args, its output going to logs, and returns a channel that
+// yields its exit. On cleanup it sends SIGTERM and expects a clean exit; what names
+// the process in failures.
+func run(t *testing.T, what string, logs *lockedBuffer, bin string, args ...string) <-chan error {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Errorf("%s did not exit cleanly on SIGTERM: %v\n%s", what, err, logs)
+			}
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Errorf("%s ignored SIGTERM\n%s", what, logs)
+		}
+	})
+	return exited
 }
 
 func dial(t *testing.T, addr string) extprocv3.ExternalProcessorClient {

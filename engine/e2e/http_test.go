@@ -9,11 +9,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -25,26 +23,8 @@ func devproxy(t *testing.T, bin, extproc, upstream string) string {
 	t.Helper()
 	listen := freeAddr(t)
 	logs := &lockedBuffer{}
-	cmd := exec.Command(bin, "devproxy", "--listen", listen, "--upstream", upstream, "--ext-proc", extproc,
+	exited := run(t, "devproxy", logs, bin, "devproxy", "--listen", listen, "--upstream", upstream, "--ext-proc", extproc,
 		"--route", "/api=e2e-route", "--route", "/other=unknown-route", "--timeout", "5s")
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Errorf("devproxy did not exit cleanly on SIGTERM: %v\n%s", err, logs)
-			}
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Errorf("devproxy ignored SIGTERM\n%s", logs)
-		}
-	})
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		select {

@@ -1,7 +1,8 @@
 package kernel
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -37,7 +38,7 @@ func translate(m mutation, rules core.MutationRules, replaceBody bool) translati
 	common := &extprocv3.CommonResponse{}
 	hm := &extprocv3.HeaderMutation{}
 	if m.headers != nil {
-		for _, name := range sortedKeys(m.headers.Set) {
+		for _, name := range slices.Sorted(maps.Keys(m.headers.Set)) {
 			if !mutable(name, rules) || !validValue(m.headers.Set[name]) {
 				out.dropped = append(out.dropped, name)
 				continue
@@ -47,7 +48,7 @@ func translate(m mutation, rules core.MutationRules, replaceBody bool) translati
 			}
 			hm.SetHeaders = append(hm.SetHeaders, headerOption(name, m.headers.Set[name], overwrite))
 		}
-		for _, name := range sortedKeys(m.headers.Append) {
+		for _, name := range slices.Sorted(maps.Keys(m.headers.Append)) {
 			if !mutable(name, rules) || strings.HasPrefix(name, ":") {
 				out.dropped = append(out.dropped, name)
 				continue
@@ -60,7 +61,7 @@ func translate(m mutation, rules core.MutationRules, replaceBody bool) translati
 				hm.SetHeaders = append(hm.SetHeaders, headerOption(name, v, appendValue))
 			}
 		}
-		for _, name := range sortedKeys(m.headers.Remove) {
+		for _, name := range slices.Sorted(maps.Keys(m.headers.Remove)) {
 			// Envoy refuses to remove pseudo-headers, whatever its mutation rules.
 			if !mutable(name, rules) || strings.HasPrefix(name, ":") {
 				out.dropped = append(out.dropped, name)
@@ -136,15 +137,6 @@ func headerOption(name, value string, action corev3.HeaderValueOption_HeaderAppe
 	}
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 func requestHeadersResponse(common *extprocv3.CommonResponse, mode *extprocfilterv3.ProcessingMode) *extprocv3.ProcessingResponse {
 	return &extprocv3.ProcessingResponse{
 		Response: &extprocv3.ProcessingResponse_RequestHeaders{
@@ -195,7 +187,7 @@ func immediateResponse(r *policies.ImmediateResponse) *extprocv3.ProcessingRespo
 	}
 	if len(r.Headers) > 0 {
 		hm := &extprocv3.HeaderMutation{}
-		for _, name := range sortedKeys(r.Headers) {
+		for _, name := range slices.Sorted(maps.Keys(r.Headers)) {
 			canonical := policies.CanonicalHeaderName(name)
 			if strings.HasPrefix(canonical, ":") || !mutable(canonical, core.MutationRules{}) || !validValue(r.Headers[name]) {
 				continue

@@ -8,7 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,12 +59,17 @@ func (r *Result) Percentile(p float64) time.Duration {
 
 // Merge adds another run's measurements (e.g. of another round) to r.
 func (r *Result) Merge(o *Result) {
+	r.add(o)
+	slices.Sort(r.Latencies)
+}
+
+// add is Merge without sorting the latencies, for adding up many results.
+func (r *Result) add(o *Result) {
 	r.Requests += o.Requests
 	r.Immediate += o.Immediate
 	r.Errors += o.Errors
 	r.Elapsed += o.Elapsed
 	r.Latencies = append(r.Latencies, o.Latencies...)
-	sort.Slice(r.Latencies, func(i, j int) bool { return r.Latencies[i] < r.Latencies[j] })
 	if r.FirstErr == nil {
 		r.FirstErr = o.FirstErr
 	}
@@ -146,16 +151,11 @@ func Run(ctx context.Context, conn grpc.ClientConnInterface, o Options) (*Result
 	}
 	wg.Wait()
 	total := &Result{Elapsed: time.Since(start)}
+	// The workers' results have no Elapsed of their own: total keeps the run's.
 	for _, r := range results {
-		total.Requests += r.Requests
-		total.Immediate += r.Immediate
-		total.Errors += r.Errors
-		total.Latencies = append(total.Latencies, r.Latencies...)
-		if total.FirstErr == nil {
-			total.FirstErr = r.FirstErr
-		}
+		total.add(r)
 	}
-	sort.Slice(total.Latencies, func(i, j int) bool { return total.Latencies[i] < total.Latencies[j] })
+	slices.Sort(total.Latencies)
 	return total, nil
 }
 

@@ -18,13 +18,12 @@ type Metrics struct {
 	configVersion   prometheus.Gauge
 	reloads         *prometheus.CounterVec
 	droppedHeaders  *prometheus.CounterVec
-	// XDSNacks counts configurations an xDS subscriber refused (NACKed).
-	XDSNacks       prometheus.Counter
-	xdsUpdates     prometheus.Counter
-	xdsReconnects  prometheus.Counter
-	xdsPublished   *prometheus.CounterVec
-	xdsNacksSeen   prometheus.Counter
-	xdsVersionInfo *prometheus.GaugeVec
+	xdsNacks        prometheus.Counter
+	xdsUpdates      prometheus.Counter
+	xdsReconnects   prometheus.Counter
+	xdsPublished    *prometheus.CounterVec
+	xdsNacksSeen    prometheus.Counter
+	xdsVersionInfo  *prometheus.GaugeVec
 
 	// The series recorded per policy run and per request, resolved once: resolving
 	// labels every time (validation, hashing and a read lock that every stream
@@ -85,7 +84,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "policy_engine_dropped_header_mutations_total",
 			Help: "Header changes not sent because Envoy's mutation rules would ignore them.",
 		}, []string{"route"}),
-		XDSNacks: prometheus.NewCounter(prometheus.CounterOpts{
+		xdsNacks: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "policy_engine_xds_nacks_total",
 			Help: "Configurations received over xDS and refused.",
 		}),
@@ -113,7 +112,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		}, []string{"role", "version"}),
 	}
 	reg.MustRegister(m.requests, m.policyDecisions, m.policyLatency, m.activeStreams,
-		m.configVersion, m.reloads, m.droppedHeaders, m.XDSNacks,
+		m.configVersion, m.reloads, m.droppedHeaders, m.xdsNacks,
 		m.xdsUpdates, m.xdsReconnects, m.xdsPublished, m.xdsNacksSeen, m.xdsVersionInfo)
 	return m
 }
@@ -164,7 +163,7 @@ func (m *Metrics) XDSApplied(version string) {
 }
 
 // XDSRejected records an xDS update that was NACKed.
-func (m *Metrics) XDSRejected() { m.XDSNacks.Inc() }
+func (m *Metrics) XDSRejected() { m.xdsNacks.Inc() }
 
 // XDSReconnected records a broken subscription stream about to be retried.
 func (m *Metrics) XDSReconnected() { m.xdsReconnects.Inc() }

@@ -29,6 +29,14 @@ type ParameterSchema struct {
 
 // CompileSchema derives a JSON Schema from the spec's parameter list and compiles it.
 func CompileSchema(spec *Spec) (*ParameterSchema, error) {
+	schema, err := compileSchema(spec)
+	if err != nil {
+		return nil, fmt.Errorf("parameter schema of %s:%s: %w", spec.Name, spec.Version, err)
+	}
+	return &ParameterSchema{spec: spec, schema: schema}, nil
+}
+
+func compileSchema(spec *Spec) (*jsonschema.Schema, error) {
 	doc := map[string]any{
 		"type":                 "object",
 		"additionalProperties": false,
@@ -47,7 +55,7 @@ func CompileSchema(spec *Spec) (*ParameterSchema, error) {
 	// YAML-decoded defaults and enums into exactly that.
 	normalized, err := toJSONValue(doc)
 	if err != nil {
-		return nil, fmt.Errorf("parameter schema of %s:%s: %w", spec.Name, spec.Version, err)
+		return nil, err
 	}
 	base := "mem:///" + url.PathEscape(spec.Name) + "/" + url.PathEscape(spec.Version) + "/"
 	loc := base + "parameters.json"
@@ -55,16 +63,16 @@ func CompileSchema(spec *Spec) (*ParameterSchema, error) {
 	c.AssertFormat()
 	c.RegisterFormat(&jsonschema.Format{Name: goDurationFormat, Validate: validateGoDuration})
 	if err := c.AddResource(loc, normalized); err != nil {
-		return nil, fmt.Errorf("parameter schema of %s:%s: %w", spec.Name, spec.Version, err)
+		return nil, err
 	}
 	schema, err := c.Compile(loc)
 	if err != nil {
-		return nil, fmt.Errorf("parameter schema of %s:%s: %w", spec.Name, spec.Version, err)
+		return nil, err
 	}
 	if err := checkDefaults(c, base+"defaults.json", spec); err != nil {
-		return nil, fmt.Errorf("parameter schema of %s:%s: %w", spec.Name, spec.Version, err)
+		return nil, err
 	}
-	return &ParameterSchema{spec: spec, schema: schema}, nil
+	return schema, nil
 }
 
 // checkDefaults validates the declared defaults against their parameters' own
@@ -106,13 +114,7 @@ func checkDefaults(c *jsonschema.Compiler, loc string, spec *Spec) error {
 	if !errors.As(verr, &ve) {
 		return verr
 	}
-	perrs := parameterErrors(ve)
-	errs := make([]error, len(perrs))
-	for i, e := range perrs {
-		e.Message = "default: " + e.Message
-		errs[i] = e
-	}
-	return errors.Join(errs...)
+	return join(parameterErrors(ve), "default: ")
 }
 
 func properties(params []Parameter) map[string]any {
@@ -199,7 +201,7 @@ func (s *ParameterSchema) Validate(params map[string]any) (map[string]any, error
 		if !errors.As(err, &verr) {
 			return nil, err
 		}
-		return nil, flatten(verr)
+		return nil, join(parameterErrors(verr), "")
 	}
 	for _, p := range s.spec.Parameters {
 		if _, present := out[p.Name]; !present && p.Default != nil {
@@ -213,13 +215,14 @@ func (s *ParameterSchema) Validate(params map[string]any) (map[string]any, error
 	return out, nil
 }
 
-func flatten(verr *jsonschema.ValidationError) error {
-	errs := parameterErrors(verr)
-	joined := make([]error, len(errs))
-	for i, e := range errs {
-		joined[i] = e
+// join joins the ParameterErrors, prefix put before each message.
+func join(perrs []ParameterError, prefix string) error {
+	errs := make([]error, len(perrs))
+	for i, e := range perrs {
+		e.Message = prefix + e.Message
+		errs[i] = e
 	}
-	return errors.Join(joined...)
+	return errors.Join(errs...)
 }
 
 // parameterErrors turns a validation error tree into one ParameterError per leaf,

@@ -24,7 +24,7 @@ const DefaultPhaseTimeout = 180 * time.Millisecond
 // Instances built for a configuration that is then rejected are closed here.
 func buildSnapshot(cfg *Config, pos *position, catalog *Catalog, logger *slog.Logger) (*Snapshot, error) {
 	var errs []error
-	snap := &Snapshot{Config: cfg, chains: map[string]*Chain{}, mutationRules: cfg.MutationRules}
+	snap := &Snapshot{Config: cfg, chains: map[string]*Chain{}}
 
 	switch cfg.NoRouteAction {
 	case "", "deny":
@@ -49,11 +49,8 @@ func buildSnapshot(cfg *Config, pos *position, catalog *Catalog, logger *slog.Lo
 		}
 		snap.phaseTimeout = d
 	}
-	if md := cfg.RouteMetadata; md != nil {
-		if md.Namespace == "" || md.Key == "" {
-			errs = append(errs, fmt.Errorf("%s: routeMetadata needs a namespace and a key", pos.sourceName()))
-		}
-		snap.routeMetadata = md
+	if md := cfg.RouteMetadata; md != nil && (md.Namespace == "" || md.Key == "") {
+		errs = append(errs, fmt.Errorf("%s: routeMetadata needs a namespace and a key", pos.sourceName()))
 	}
 
 	for i, rc := range cfg.Routes {

@@ -15,17 +15,16 @@ type Snapshot struct {
 	Version  uint64
 	Source   string
 	LoadedAt time.Time
-	// Config is the configuration as parsed, for /config_dump.
+	// Config is the configuration as parsed: for /config_dump, and the settings
+	// the accessors below read as they are (routeMetadata, mutationRules).
 	Config *Config
 
 	chains map[string]*Chain
 	// instances holds every instance built, disabled ones too, for retirement.
-	instances     []*Instance
-	defaultChain  *Chain
-	allowNoRoute  bool
-	routeMetadata *RouteMetadataConfig
-	mutationRules MutationRules
-	phaseTimeout  time.Duration
+	instances    []*Instance
+	defaultChain *Chain
+	allowNoRoute bool
+	phaseTimeout time.Duration
 }
 
 // Chain returns the chain of route, or nil.
@@ -38,13 +37,13 @@ func (s *Snapshot) DefaultChain() *Chain { return s.defaultChain }
 func (s *Snapshot) AllowNoRoute() bool { return s.allowNoRoute }
 
 // RouteMetadata returns where route metadata names a chain, or nil.
-func (s *Snapshot) RouteMetadata() *RouteMetadataConfig { return s.routeMetadata }
+func (s *Snapshot) RouteMetadata() *RouteMetadataConfig { return s.Config.RouteMetadata }
 
 // PhaseTimeout bounds the policies run for one Envoy message together.
 func (s *Snapshot) PhaseTimeout() time.Duration { return s.phaseTimeout }
 
 // MutationRules returns which Envoy-protected headers may be changed.
-func (s *Snapshot) MutationRules() MutationRules { return s.mutationRules }
+func (s *Snapshot) MutationRules() MutationRules { return s.Config.MutationRules }
 
 // Chain is the ordered, enabled policy instances of one route, split by phase.
 type Chain struct {
