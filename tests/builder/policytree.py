@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 
 from policy_builder.cli import main
 
+REPO = Path(__file__).resolve().parents[2]
 ENGINE = "github.com/policy-engine-builder/policy-engine"
 ENGINE_REQUIRE = f"require {ENGINE} v0.0.0-00010101000000-000000000000\n"
 
@@ -76,6 +78,17 @@ def write_policy(
         go_mod if go_mod is not None else f"module {module}\n\ngo 1.24\n\n{ENGINE_REQUIRE}"
     )
     return d
+
+
+def copy_home(dest: Path) -> None:
+    """The builder's home under dest: the engine, the templates and the Go helper sources."""
+    shutil.copytree(REPO / "engine", dest / "engine", ignore=shutil.ignore_patterns("*.test"))
+    shutil.copytree(REPO / "templates", dest / "templates")
+    gocheck = dest / "tools" / "gen" / "gocheck"
+    gocheck.mkdir(parents=True)
+    for f in (REPO / "tools" / "gen" / "gocheck").iterdir():
+        if f.suffix in (".go", ".mod", ".sum"):
+            shutil.copy2(f, gocheck / f.name)
 
 
 def tree_state(root: Path) -> dict[str, tuple[str, int]]:

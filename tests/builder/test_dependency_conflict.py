@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.builder.policytree import ENGINE_REQUIRE, run_json, write_policy
+from tests.builder.policytree import ENGINE_REQUIRE, copy_home, run_json, write_policy
 
-REPO = Path(__file__).resolve().parents[2]
 CMP = "github.com/rs/xid"
 
 
@@ -36,9 +34,7 @@ def _go_mod_sum(version: str, scratch: Path) -> str:
 
 def _setup(tmp_path: Path, engine_comment: str) -> tuple[Path, Path]:
     home = tmp_path / "home"
-    shutil.copytree(REPO / "engine", home / "engine")
-    shutil.copytree(REPO / "templates", home / "templates")
-    shutil.copytree(REPO / "tools" / "gen" / "gocheck", home / "tools" / "gen" / "gocheck")
+    copy_home(home)
     with (home / "engine" / "go.mod").open("a") as f:
         f.write(f"\nrequire {CMP} v1.5.0{engine_comment}\n")
     with (home / "engine" / "go.sum").open("a") as f:
