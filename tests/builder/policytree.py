@@ -33,11 +33,46 @@ func (p *policy) ExecuteRequest(ctx *policies.RequestContext, config map[string]
 }}
 """
 
+# A request policy whose Name() comes from a local module (pulled in by a replace).
+LIB_POLICY_GO = """package {pkg}
+
+import (
+	"{lib}"
+	"{engine}/worker/policies"
+)
+
+type p struct{{}}
+
+func GetPolicy(metadata policies.PolicyMetadata, params map[string]interface{{}}) (policies.Policy, error) {{
+	return p{{}}, nil
+}}
+
+func (p) Name() string {{ return {name_expr} }}
+
+func (p) Validate(config map[string]interface{{}}) error {{ return nil }}
+
+func (p) ExecuteRequest(ctx *policies.RequestContext, config map[string]interface{{}}) *policies.RequestPolicyAction {{
+	return nil
+}}
+"""
+
 RESPONSE_METHOD = """
 func (p *policy) ExecuteResponse(ctx *policies.ResponseContext, config map[string]interface{}) *policies.ResponsePolicyAction {
 	return nil
 }
 """
+
+
+def write_lib(directory: Path, module: str, pkg: str, go_text: str) -> None:
+    """A local Go module (no policy) at directory: go.mod and pkg.go."""
+    directory.mkdir(parents=True)
+    (directory / "go.mod").write_text(f"module {module}\n\ngo 1.24\n")
+    (directory / f"{pkg}.go").write_text(go_text)
+
+
+def lib_policy_go(pkg: str, lib: str, name_expr: str) -> str:
+    """LIB_POLICY_GO for package pkg importing lib, with Name() returning name_expr."""
+    return LIB_POLICY_GO.format(pkg=pkg, lib=lib, engine=ENGINE, name_expr=name_expr)
 
 
 def policy_yaml(name: str, version: str, extra: str = "") -> str:
