@@ -66,6 +66,8 @@ def _go_policy(p: PolicyEntry, alias: str) -> GoPolicy:
 
 
 _TEMPLATES = {PLUGIN_REGISTRY: "plugin_registry.go.j2", BUILD_INFO: "build_info.go.j2"}
+# The names of the generated files, in the order go_files returns them.
+GO_FILES = tuple(_TEMPLATES)
 
 
 def _render(name: str, policies: list[GoPolicy], home: Home | None) -> str:
