@@ -11,6 +11,11 @@ from pathlib import Path
 from typing import Any
 
 
+def policy_key(name: str, version: str) -> str:
+    """A policy's identity as reports, image labels and the engine print it: name:version."""
+    return f"{name}:{version}"
+
+
 @dataclass(frozen=True)
 class Parameter:
     """One entry of `parameters` in policy.yaml."""
@@ -85,7 +90,7 @@ class PolicyEntry:
 
     @property
     def key(self) -> str:
-        return f"{self.name}:{self.version}"
+        return policy_key(self.name, self.version)
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,10 @@ class PolicyReport:
     rel_path: str
     errors: tuple[Problem, ...] = ()
     warnings: tuple[Problem, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return policy_key(self.name, self.version)
 
     @property
     def valid(self) -> bool:

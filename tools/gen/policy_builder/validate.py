@@ -28,6 +28,7 @@ from policy_builder.manifest import (
     PolicySpec,
     Problem,
     ValidationReport,
+    policy_key,
 )
 from policy_builder.safe_yaml import LoadedYaml
 
@@ -239,7 +240,7 @@ def validate(discovery: Discovery, home: Home) -> Validation:
             errors[c.rel_path].append(c.load_problem)
             continue
         errors[c.rel_path].extend(schema_problems(c))
-        by_key[f"{c.name}:{c.version}"].append(c)
+        by_key[policy_key(c.name, c.version)].append(c)
         if c.version != c.path.name:
             warnings[c.rel_path].append(
                 Problem(
