@@ -9,6 +9,7 @@ from pathlib import Path
 import fixtures
 from policy_builder.bazel import bazel_outputs, read_engine_module
 from policy_builder.manifest import Manifest
+from policy_builder.writer import write_files
 from tooling import REPO_ROOT
 
 # What a checkout contributes; generated files come from the generator below.
@@ -79,7 +80,5 @@ def make_tree(dest: Path) -> Manifest:
         build_info_go=fixtures.BUILD_INFO_GO,
         read_existing=lambda rel: (dest / rel).read_text() if (dest / rel).is_file() else "",
     )
-    for rel, content in outputs.items():
-        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-        (dest / rel).write_text(content)
+    write_files(dest, outputs)
     return manifest
