@@ -89,8 +89,6 @@ def _entry(
         version="v1.0.0",
         path=path,
         rel_path=rel,
-        yaml_file=path / "policy.yaml",
-        go_mod_file=path / "go.mod",
         module_path=module,
         spec_source=b"name: " + name.encode() + b"\nversion: v1.0.0\n",
         spec=PolicySpec(name=name, version="v1.0.0"),

@@ -68,7 +68,7 @@ def make_tree(dest: Path) -> Manifest:
         for name in entry.go_package.go_files:
             (entry.path / name).write_text(f"package {entry.go_package.package_name}\n")
         (entry.path / "go.mod").write_text(f"module {entry.module_path}\n\ngo 1.26.0\n")
-        entry.yaml_file.write_bytes(entry.spec_source)
+        (entry.path / "policy.yaml").write_bytes(entry.spec_source)
     # A user's own test beside a policy: generation must keep it and it must stay valid.
     jwt = manifest.policies[0].path
     (jwt / "jwt_test.go").write_text("package jwt\n")

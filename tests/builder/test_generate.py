@@ -28,8 +28,6 @@ def entry(name: str, version: str, rel: str, module: str, spec: bytes = b"") -> 
         version=version,
         path=ROOT / rel,
         rel_path=rel,
-        yaml_file=ROOT / rel / "policy.yaml",
-        go_mod_file=ROOT / rel / "go.mod",
         module_path=module,
         spec_source=spec or f"name: {name}\nversion: {version}\nparameters: []\n".encode(),
         spec=PolicySpec(name=name, version=version),

@@ -77,8 +77,6 @@ class PolicyEntry:
     # The same directory relative to the policies root, POSIX separators. Only this
     # form may enter generated files (no absolute paths in output).
     rel_path: str
-    yaml_file: Path
-    go_mod_file: Path
     # Module path from the `module` line of go.mod; "" when go.mod is missing or broken.
     module_path: str
     # policy.yaml bytes as read, embedded in the engine for run-time parameter checks.

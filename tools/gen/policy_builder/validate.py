@@ -290,8 +290,6 @@ def validate(discovery: Discovery, home: Home) -> Validation:
                 version=c.version,
                 path=c.path,
                 rel_path=c.rel_path,
-                yaml_file=c.yaml_file,
-                go_mod_file=c.go_mod_file,
                 module_path=go.go_mod.module_path if go and go.go_mod else "",
                 spec_source=c.raw,
                 spec=_spec(c.loaded.data),
