@@ -8,39 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 
 def policy_key(name: str, version: str) -> str:
     """A policy's identity as reports, image labels and the engine print it: name:version."""
     return f"{name}:{version}"
-
-
-@dataclass(frozen=True)
-class Parameter:
-    """One entry of `parameters` in policy.yaml."""
-
-    name: str
-    type: str
-    description: str = ""
-    required: bool = False
-    default: Any = None
-
-
-@dataclass(frozen=True)
-class PolicySpec:
-    """The parsed policy.yaml."""
-
-    name: str
-    version: str
-    description: str = ""
-    supports_request_phase: bool = True
-    supports_response_phase: bool = False
-    requires_request_body: bool = False
-    requires_response_body: bool = False
-    parameters: tuple[Parameter, ...] = ()
-    # Go duration string from `timeout`, "" when absent.
-    timeout: str = ""
 
 
 @dataclass(frozen=True)
@@ -81,7 +53,6 @@ class PolicyEntry:
     module_path: str
     # policy.yaml bytes as read, embedded in the engine for run-time parameter checks.
     spec_source: bytes
-    spec: PolicySpec
     # Filled in by validation from the Go helper; None before validation.
     go_mod: GoModInfo | None = None
     go_package: GoPackageInfo | None = None
