@@ -12,7 +12,6 @@ from policy_builder.manifest import (
     GoPackageInfo,
     Manifest,
     PolicyEntry,
-    PolicySpec,
 )
 
 ENGINE = "github.com/policy-engine-builder/policy-engine"
@@ -89,11 +88,8 @@ def _entry(
         version="v1.0.0",
         path=path,
         rel_path=rel,
-        yaml_file=path / "policy.yaml",
-        go_mod_file=path / "go.mod",
         module_path=module,
         spec_source=b"name: " + name.encode() + b"\nversion: v1.0.0\n",
-        spec=PolicySpec(name=name, version="v1.0.0"),
         go_mod=GoModInfo(module_path=module, go_version="1.26.0", requires=requires),
         go_package=GoPackageInfo(package_name=pkg, go_files=files, imports=imports),
     )

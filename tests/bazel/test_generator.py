@@ -237,15 +237,25 @@ def test_hand_edits_outside_generated_attributes_survive(tmp_path: Path) -> None
     assert buildifier_format(merged, path) == merged
 
 
-def test_a_rule_whose_kind_the_user_changed_is_merged_not_duplicated() -> None:
-    rule = go_library_rule(
-        kind="policy_library",
-        load="//rules:policy_library.bzl",
-        name="lib",
-        srcs=["a.go"],
-        importpath="example.com/lib",
-        deps=["//dep"],
+_LOADS = {"go_library": "@rules_go//go:def.bzl", "policy_library": "//rules:policy_library.bzl"}
+
+
+def _lib(
+    srcs: list[str],
+    deps: list[str],
+    *,
+    kind: str = "go_library",
+    name: str = "lib",
+    importpath: str = "example.com/lib",
+) -> Rule:
+    """A go_library (or policy_library) named `lib` with importpath example.com/lib."""
+    return go_library_rule(
+        kind=kind, load=_LOADS[kind], name=name, srcs=srcs, importpath=importpath, deps=deps
     )
+
+
+def test_a_rule_whose_kind_the_user_changed_is_merged_not_duplicated() -> None:
+    rule = _lib(["a.go"], ["//dep"], kind="policy_library")
     existing = (
         'load("//tools:my_go.bzl", "my_go_library")\n\n'
         'my_go_library(\n    name = "lib",\n    srcs = ["old.go"],\n)\n'
@@ -258,14 +268,7 @@ def test_a_rule_whose_kind_the_user_changed_is_merged_not_duplicated() -> None:
 
 
 def test_a_new_load_goes_where_buildifier_sorts_it() -> None:
-    rule = go_library_rule(
-        kind="policy_library",
-        load="//rules:policy_library.bzl",
-        name="lib",
-        srcs=["a.go"],
-        importpath="example.com/lib",
-        deps=[],
-    )
+    rule = _lib(["a.go"], [], kind="policy_library")
     existing = (
         'load("@rules_go//go:def.bzl", "go_test")\nload("//tools:z.bzl", "z")\n\n'
         'go_test(\n    name = "t",\n    srcs = ["a_test.go"],\n)\n\nz(name = "z")\n'
@@ -280,14 +283,7 @@ def test_a_new_load_goes_where_buildifier_sorts_it() -> None:
 
 
 def test_keep_on_attribute_and_rule_is_a_veto() -> None:
-    rule = go_library_rule(
-        kind="go_library",
-        load="@rules_go//go:def.bzl",
-        name="lib",
-        srcs=["new.go"],
-        importpath="example.com/lib",
-        deps=["//new"],
-    )
+    rule = _lib(["new.go"], ["//new"])
     attr_kept = merge_build_file(
         'load("@rules_go//go:def.bzl", "go_library")\n\n'
         'go_library(\n    name = "lib",\n    srcs = ["old.go"],  # keep\n'
@@ -304,13 +300,8 @@ def test_keep_on_attribute_and_rule_is_a_veto() -> None:
 
 
 def test_a_library_renamed_by_a_new_module_path_leaves_no_stale_rule() -> None:
-    rule = go_library_rule(
-        kind="policy_library",
-        load="//rules:policy_library.bzl",
-        name="v2_0_0",
-        srcs=["a.go"],
-        importpath="example.com/p/v2.0.0",
-        deps=[],
+    rule = _lib(
+        ["a.go"], [], kind="policy_library", name="v2_0_0", importpath="example.com/p/v2.0.0"
     )
     existing = (
         'load("//rules:policy_library.bzl", "policy_library")\n\n'
@@ -324,18 +315,6 @@ def test_a_library_renamed_by_a_new_module_path_leaves_no_stale_rule() -> None:
     assert "v1_0_0" not in merged and "Old name" not in merged
     assert 'name = "mine"' in merged and 'name = "v2_0_0"' in merged
     assert buildifier_format(merged, "p/BUILD.bazel") == merged
-
-
-def _lib(srcs: list[str], deps: list[str]) -> Rule:
-    """A go_library named `lib` with importpath example.com/lib."""
-    return go_library_rule(
-        kind="go_library",
-        load="@rules_go//go:def.bzl",
-        name="lib",
-        srcs=srcs,
-        importpath="example.com/lib",
-        deps=deps,
-    )
 
 
 def test_comment_lines_inside_a_rule_stay_with_their_attribute() -> None:
@@ -354,14 +333,7 @@ def test_comment_lines_inside_a_rule_stay_with_their_attribute() -> None:
 
 
 def test_missing_load_is_added_and_new_rule_appended() -> None:
-    rule = go_library_rule(
-        kind="go_library",
-        load="@rules_go//go:def.bzl",
-        name="lib",
-        srcs=["a.go"],
-        importpath="example.com/lib",
-        deps=[],
-    )
+    rule = _lib(["a.go"], [])
     merged = merge_build_file('# Hand-written.\n\nexports_files(["a.txt"])\n', [rule])
     assert merged == (
         '# Hand-written.\n\nload("@rules_go//go:def.bzl", "go_library")\n\n'

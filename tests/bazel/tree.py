@@ -9,6 +9,7 @@ from pathlib import Path
 import fixtures
 from policy_builder.bazel import bazel_outputs, read_engine_module
 from policy_builder.manifest import Manifest
+from policy_builder.writer import write_files
 from tooling import REPO_ROOT
 
 # What a checkout contributes; generated files come from the generator below.
@@ -67,7 +68,7 @@ def make_tree(dest: Path) -> Manifest:
         for name in entry.go_package.go_files:
             (entry.path / name).write_text(f"package {entry.go_package.package_name}\n")
         (entry.path / "go.mod").write_text(f"module {entry.module_path}\n\ngo 1.26.0\n")
-        entry.yaml_file.write_bytes(entry.spec_source)
+        (entry.path / "policy.yaml").write_bytes(entry.spec_source)
     # A user's own test beside a policy: generation must keep it and it must stay valid.
     jwt = manifest.policies[0].path
     (jwt / "jwt_test.go").write_text("package jwt\n")
@@ -79,7 +80,5 @@ def make_tree(dest: Path) -> Manifest:
         build_info_go=fixtures.BUILD_INFO_GO,
         read_existing=lambda rel: (dest / rel).read_text() if (dest / rel).is_file() else "",
     )
-    for rel, content in outputs.items():
-        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-        (dest / rel).write_text(content)
+    write_files(dest, outputs)
     return manifest

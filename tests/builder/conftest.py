@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 from policy_builder.cli import main
 
-from tests.builder.policytree import ENGINE_REQUIRE, tree_state, write_policy
+from tests.builder.policytree import (
+    ENGINE_REQUIRE,
+    lib_policy_go,
+    tree_state,
+    write_lib,
+    write_policy,
+)
 
 EPOCH = "1700000000"
 EPOCH_TEXT = "2023-11-14T22:13:20Z"
@@ -39,23 +45,13 @@ def make_tree(root: Path) -> None:
         "v1.0.0",
         go_mod=f"module example.com/test/clash\n\ngo 1.24\n\n{ENGINE_REQUIRE}",
     )
-    lib = root / "lib" / "greeting"
-    lib.mkdir(parents=True)
-    (lib / "go.mod").write_text("module example.com/greeting\n\ngo 1.24\n")
-    (lib / "greeting.go").write_text(
-        'package greeting\n\n// Word is used by a policy.\nfunc Word() string { return "hi" }\n'
+    write_lib(
+        root / "lib" / "greeting",
+        "example.com/greeting",
+        "greeting",
+        'package greeting\n\n// Word is used by a policy.\nfunc Word() string { return "hi" }\n',
     )
-    go = (
-        'package uses\n\nimport (\n\t"example.com/greeting"\n'
-        '\t"github.com/policy-engine-builder/policy-engine/worker/policies"\n)\n\n'
-        "type p struct{}\n\n"
-        "func GetPolicy(metadata policies.PolicyMetadata, params map[string]interface{}) "
-        "(policies.Policy, error) {\n\treturn p{}, nil\n}\n\n"
-        "func (p) Name() string { return greeting.Word() }\n\n"
-        "func (p) Validate(config map[string]interface{}) error { return nil }\n\n"
-        "func (p) ExecuteRequest(ctx *policies.RequestContext, config map[string]interface{}) "
-        "*policies.RequestPolicyAction {\n\treturn nil\n}\n"
-    )
+    go = lib_policy_go("uses", "example.com/greeting", "greeting.Word()")
     write_policy(
         root,
         "uses-lib/v1.0.0",

@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 
 from policy_builder.cli import main
 
+REPO = Path(__file__).resolve().parents[2]
 ENGINE = "github.com/policy-engine-builder/policy-engine"
 ENGINE_REQUIRE = f"require {ENGINE} v0.0.0-00010101000000-000000000000\n"
 
@@ -31,11 +33,46 @@ func (p *policy) ExecuteRequest(ctx *policies.RequestContext, config map[string]
 }}
 """
 
+# A request policy whose Name() comes from a local module (pulled in by a replace).
+LIB_POLICY_GO = """package {pkg}
+
+import (
+	"{lib}"
+	"{engine}/worker/policies"
+)
+
+type p struct{{}}
+
+func GetPolicy(metadata policies.PolicyMetadata, params map[string]interface{{}}) (policies.Policy, error) {{
+	return p{{}}, nil
+}}
+
+func (p) Name() string {{ return {name_expr} }}
+
+func (p) Validate(config map[string]interface{{}}) error {{ return nil }}
+
+func (p) ExecuteRequest(ctx *policies.RequestContext, config map[string]interface{{}}) *policies.RequestPolicyAction {{
+	return nil
+}}
+"""
+
 RESPONSE_METHOD = """
 func (p *policy) ExecuteResponse(ctx *policies.ResponseContext, config map[string]interface{}) *policies.ResponsePolicyAction {
 	return nil
 }
 """
+
+
+def write_lib(directory: Path, module: str, pkg: str, go_text: str) -> None:
+    """A local Go module (no policy) at directory: go.mod and pkg.go."""
+    directory.mkdir(parents=True)
+    (directory / "go.mod").write_text(f"module {module}\n\ngo 1.24\n")
+    (directory / f"{pkg}.go").write_text(go_text)
+
+
+def lib_policy_go(pkg: str, lib: str, name_expr: str) -> str:
+    """LIB_POLICY_GO for package pkg importing lib, with Name() returning name_expr."""
+    return LIB_POLICY_GO.format(pkg=pkg, lib=lib, engine=ENGINE, name_expr=name_expr)
 
 
 def policy_yaml(name: str, version: str, extra: str = "") -> str:
@@ -76,6 +113,17 @@ def write_policy(
         go_mod if go_mod is not None else f"module {module}\n\ngo 1.24\n\n{ENGINE_REQUIRE}"
     )
     return d
+
+
+def copy_home(dest: Path) -> None:
+    """The builder's home under dest: the engine, the templates and the Go helper sources."""
+    shutil.copytree(REPO / "engine", dest / "engine", ignore=shutil.ignore_patterns("*.test"))
+    shutil.copytree(REPO / "templates", dest / "templates")
+    gocheck = dest / "tools" / "gen" / "gocheck"
+    gocheck.mkdir(parents=True)
+    for f in (REPO / "tools" / "gen" / "gocheck").iterdir():
+        if f.suffix in (".go", ".mod", ".sum"):
+            shutil.copy2(f, gocheck / f.name)
 
 
 def tree_state(root: Path) -> dict[str, tuple[str, int]]:

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.builder.policytree import ENGINE_REQUIRE, run_json, write_policy
+from tests.builder.policytree import ENGINE_REQUIRE, copy_home, run_json, write_policy
 
-REPO = Path(__file__).resolve().parents[2]
 CMP = "github.com/rs/xid"
 
 
@@ -36,9 +34,7 @@ def _go_mod_sum(version: str, scratch: Path) -> str:
 
 def _setup(tmp_path: Path, engine_comment: str) -> tuple[Path, Path]:
     home = tmp_path / "home"
-    shutil.copytree(REPO / "engine", home / "engine")
-    shutil.copytree(REPO / "templates", home / "templates")
-    shutil.copytree(REPO / "tools" / "gen" / "gocheck", home / "tools" / "gen" / "gocheck")
+    copy_home(home)
     with (home / "engine" / "go.mod").open("a") as f:
         f.write(f"\nrequire {CMP} v1.5.0{engine_comment}\n")
     with (home / "engine" / "go.sum").open("a") as f:
@@ -55,18 +51,26 @@ def _setup(tmp_path: Path, engine_comment: str) -> tuple[Path, Path]:
     return home, root
 
 
+def _build(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], engine_comment: str
+) -> tuple[int, dict[str, object], Path]:
+    """Build the conflicting policy against the engine copy; exit code, result, output."""
+    home, root = _setup(tmp_path, engine_comment)
+    out = tmp_path / "out"
+    code, result = run_json(
+        ["build", "--engine-dir", str(home), "--policies", str(root), "--output", str(out)],
+        capsys,
+    )
+    return code, result, out
+
+
 UPGRADE = f"{CMP}: the engine uses v1.5.0, the build would use v1.6.0 (required by conflict:v1.0.0)"
 
 
 def test_policy_cannot_upgrade_a_direct_engine_dependency(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    home, root = _setup(tmp_path, "")
-    out = tmp_path / "out"
-    code, result = run_json(
-        ["build", "--engine-dir", str(home), "--policies", str(root), "--output", str(out)],
-        capsys,
-    )
+    code, result, out = _build(tmp_path, capsys, "")
     assert code == 1
     assert result["phase"] == "compilation"
     assert f"\n  {UPGRADE}\n" in str(result["error"])
@@ -81,12 +85,7 @@ def test_policy_cannot_upgrade_a_direct_engine_dependency(
 def test_indirect_engine_dependency_upgrade_is_a_warning(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    home, root = _setup(tmp_path, " // indirect")
-    out = tmp_path / "out"
-    code, result = run_json(
-        ["build", "--engine-dir", str(home), "--policies", str(root), "--output", str(out)],
-        capsys,
-    )
+    code, result, out = _build(tmp_path, capsys, " // indirect")
     assert code == 0, result
     assert result["warnings"] == [f"engine dependency upgraded by policies: {UPGRADE}"]
     assert (out / "policy-engine").is_file()

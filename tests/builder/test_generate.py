@@ -15,7 +15,6 @@ from policy_builder.manifest import (
     GoPackageInfo,
     Manifest,
     PolicyEntry,
-    PolicySpec,
 )
 
 EXPECTED = Path(__file__).resolve().parents[1] / "data" / "expected" / "generate"
@@ -28,11 +27,8 @@ def entry(name: str, version: str, rel: str, module: str, spec: bytes = b"") -> 
         version=version,
         path=ROOT / rel,
         rel_path=rel,
-        yaml_file=ROOT / rel / "policy.yaml",
-        go_mod_file=ROOT / rel / "go.mod",
         module_path=module,
         spec_source=spec or f"name: {name}\nversion: {version}\nparameters: []\n".encode(),
-        spec=PolicySpec(name=name, version=version),
         go_mod=GoModInfo(module_path=module, go_version="1.24"),
         # Both packages are named `policy`: the aliases must keep them apart.
         go_package=GoPackageInfo(package_name="policy", go_files=("policy.go",)),

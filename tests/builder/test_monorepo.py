@@ -11,7 +11,7 @@ import pytest
 from policy_builder.cli import main
 from policy_builder.home import find_home
 
-from tests.builder.policytree import run_json, tree_state, write_policy
+from tests.builder.policytree import copy_home, run_json, tree_state, write_policy
 
 REPO = Path(__file__).resolve().parents[2]
 POLICY = "policies/hello/v1.0.0"
@@ -32,20 +32,10 @@ use_repo(  # the generator owns this list
 """
 
 
-def _copy_engine(dest: Path) -> None:
-    shutil.copytree(REPO / "engine", dest / "engine", ignore=shutil.ignore_patterns("*.test"))
-    shutil.copytree(REPO / "templates", dest / "templates")
-    gocheck = dest / "tools" / "gen" / "gocheck"
-    gocheck.mkdir(parents=True)
-    for f in (REPO / "tools" / "gen" / "gocheck").iterdir():
-        if f.suffix in (".go", ".mod", ".sum"):
-            shutil.copy2(f, gocheck / f.name)
-
-
 @pytest.fixture(scope="session")
 def engine_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("engine-copy")
-    _copy_engine(root)
+    copy_home(root)
     return root
 
 

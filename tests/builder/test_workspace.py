@@ -12,7 +12,14 @@ from policy_builder.cli import main
 from policy_builder.compile import engine_go_version
 from policy_builder.home import find_home
 
-from tests.builder.policytree import ENGINE_REQUIRE, run_json, tree_state, write_policy
+from tests.builder.policytree import (
+    ENGINE_REQUIRE,
+    lib_policy_go,
+    run_json,
+    tree_state,
+    write_lib,
+    write_policy,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -22,20 +29,13 @@ def test_absolute_replace_inside_policies_dir(
 ) -> None:
     root = tmp_path / "policies"
     lib = root / "shared" / "util"
-    lib.mkdir(parents=True)
-    (lib / "go.mod").write_text("module example.com/util\n\ngo 1.24\n")
-    (lib / "util.go").write_text(
-        'package util\n\n// Name is used by the policy.\nconst Name = "abs"\n'
+    write_lib(
+        lib,
+        "example.com/util",
+        "util",
+        'package util\n\n// Name is used by the policy.\nconst Name = "abs"\n',
     )
-    go = (
-        'package abs\n\nimport (\n\t"example.com/util"\n'
-        '\t"github.com/policy-engine-builder/policy-engine/worker/policies"\n)\n\n'
-        "type p struct{}\n\n"
-        "func GetPolicy(metadata policies.PolicyMetadata, params map[string]interface{}) (policies.Policy, error) {\n\treturn p{}, nil\n}\n\n"
-        "func (p) Name() string { return util.Name }\n\n"
-        "func (p) Validate(config map[string]interface{}) error { return nil }\n\n"
-        "func (p) ExecuteRequest(ctx *policies.RequestContext, config map[string]interface{}) *policies.RequestPolicyAction {\n\treturn nil\n}\n"
-    )
+    go = lib_policy_go("abs", "example.com/util", "util.Name")
     write_policy(
         root,
         "abs/v1.0.0",

@@ -20,8 +20,11 @@ func check(req Request) (*Response, error) {
 	inputs := map[string]PolicyInput{}
 	seenModule := map[string]string{}
 	goLine := "1.21"
+	// A broken engine go.mod fails the type check below; until then it only means no
+	// policy can be caught squatting on the engine's module path.
+	engine, engineErr := engineModule(req.EngineDir)
 	enginePath := ""
-	if engine, err := engineModule(req.EngineDir); err == nil {
+	if engineErr == nil {
 		enginePath = engine.Path
 	}
 	for _, in := range req.Policies {
@@ -54,18 +57,17 @@ func check(req Request) (*Response, error) {
 	if len(healthy) == 0 {
 		return resp, nil
 	}
-	if err := typeCheck(req, healthy, inputs, goLine); err != nil {
+	if engineErr != nil {
+		return nil, engineErr
+	}
+	if err := typeCheck(req, engine, healthy, inputs, goLine); err != nil {
 		return nil, err
 	}
 	return resp, nil
 }
 
 // typeCheck loads the SDK and every healthy policy package in one go/packages call.
-func typeCheck(req Request, healthy map[string]*Result, inputs map[string]PolicyInput, goLine string) error {
-	engine, err := engineModule(req.EngineDir)
-	if err != nil {
-		return err
-	}
+func typeCheck(req Request, engine *Module, healthy map[string]*Result, inputs map[string]PolicyInput, goLine string) error {
 	if version.Compare("go"+engine.GoVersion, "go"+goLine) > 0 {
 		goLine = engine.GoVersion
 	}

@@ -148,8 +148,8 @@ def _phases(args: argparse.Namespace, pipeline: Pipeline, progress: Progress) ->
     """Run the phases the command asks for, in order; return the --json result."""
     result: dict[str, Any] = {"output": str(pipeline.output)}
     found = pipeline.discover(write=args.command == "discover")
-    result["policies"] = reports.policies_json(found)
     if args.command == "discover":
+        result["policies"] = reports.policies_json(found)
         return result
     validation = pipeline.validate(found)
     result["policies"] = reports.policies_json(found, validation.manifest)

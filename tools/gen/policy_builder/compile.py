@@ -15,6 +15,7 @@ from pathlib import Path
 
 from policy_builder.bazel.gowork import render_go_work
 from policy_builder.errors import CompileFailed, ToolMissing
+from policy_builder.generate_go import GO_FILES
 from policy_builder.gocheck import go_binary
 from policy_builder.home import BUILDINFO_PACKAGE, ENGINE_MODULE, Home
 from policy_builder.manifest import Manifest
@@ -22,7 +23,6 @@ from policy_builder.settings import Settings
 from policy_builder.writer import write_files
 
 BINARY = "policy-engine"
-_GENERATED = ("plugin_registry.go", "build_info.go")
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ def prepare(manifest: Manifest, home: Home, root: Path, generated: dict[str, str
     if ws.policies.exists():
         shutil.rmtree(ws.policies)
     shutil.copytree(home.engine_dir, ws.engine, ignore=_ignore_hidden)
-    for name in _GENERATED:
+    for name in GO_FILES:
         (ws.engine / name).unlink(missing_ok=True)
     # The whole policies tree, so replace directives between policies keep resolving.
     shutil.copytree(manifest.policies_dir, ws.policies, ignore=_ignore_hidden, symlinks=False)

@@ -14,7 +14,7 @@ from typing import Any
 
 from policy_builder.errors import InputError
 from policy_builder.manifest import Problem
-from policy_builder.safe_yaml import MAX_YAML_BYTES, LoadedYaml, YamlProblem, load_yaml
+from policy_builder.safe_yaml import LoadedYaml, YamlProblem, load_yaml, too_large
 
 POLICY_FILE = "policy.yaml"
 
@@ -106,13 +106,11 @@ def _read_candidate(root: Path, directory: Path) -> Candidate:
     rel = directory.relative_to(root).as_posix()
     yaml_path = directory / POLICY_FILE
     try:
-        size = yaml_path.stat().st_size
-        if size > MAX_YAML_BYTES:
-            # Reported without reading: a huge file must cost neither time nor memory.
-            message = f"policy.yaml is {size} bytes; the limit is {MAX_YAML_BYTES} bytes"
-            return Candidate(
-                directory, rel, b"", None, Problem("yaml-too-large", message, POLICY_FILE)
-            )
+        # Reported without reading: a huge file must cost neither time nor memory.
+        huge = too_large(yaml_path.stat().st_size)
+        if huge is not None:
+            problem = Problem(huge.code, huge.message, POLICY_FILE)
+            return Candidate(directory, rel, b"", None, problem)
         raw = yaml_path.read_bytes()
     except OSError as exc:
         problem = Problem(

@@ -65,21 +65,28 @@ def _go_policy(p: PolicyEntry, alias: str) -> GoPolicy:
     )
 
 
+_TEMPLATES = {PLUGIN_REGISTRY: "plugin_registry.go.j2", BUILD_INFO: "build_info.go.j2"}
+# The names of the generated files, in the order go_files returns them.
+GO_FILES = tuple(_TEMPLATES)
+
+
+def _render(name: str, policies: list[GoPolicy], home: Home | None) -> str:
+    home = home or find_home()
+    return render(home.templates_dir, _TEMPLATES[name], policies=policies)
+
+
 def plugin_registry(manifest: Manifest, home: Home | None = None) -> str:
     """plugin_registry.go: imports every policy package and registers its definition."""
-    home = home or find_home()
-    return render(home.templates_dir, "plugin_registry.go.j2", policies=go_policies(manifest))
+    return _render(PLUGIN_REGISTRY, go_policies(manifest), home)
 
 
 def build_info(manifest: Manifest, home: Home | None = None) -> str:
     """build_info.go: LoadedPolicies and the PolicyMetadata map (seed section 9.1)."""
-    home = home or find_home()
-    return render(home.templates_dir, "build_info.go.j2", policies=go_policies(manifest))
+    return _render(BUILD_INFO, go_policies(manifest), home)
 
 
 def go_files(manifest: Manifest, home: Home | None = None) -> dict[str, str]:
-    """Both generated Go files, keyed by their name beside main.go."""
-    return {
-        PLUGIN_REGISTRY: plugin_registry(manifest, home),
-        BUILD_INFO: build_info(manifest, home),
-    }
+    """Both generated Go files, keyed by their name beside main.go; the policies are
+    escaped once for both."""
+    policies = go_policies(manifest)
+    return {name: _render(name, policies, home) for name in _TEMPLATES}

@@ -56,9 +56,10 @@ def _cache_dir() -> Path:
     return Path(base) / "policy-builder"
 
 
-def helper_binary(home: Home) -> Path:
-    """The helper binary for the helper sources under home, built if needed."""
-    digest = hashlib.sha256(go_version().encode())
+def helper_binary(home: Home, toolchain: str) -> Path:
+    """The helper binary for the helper sources under home and the toolchain version,
+    built if needed."""
+    digest = hashlib.sha256(toolchain.encode())
     for f in sorted(home.gocheck_dir.iterdir()):
         if f.suffix in (".go", ".mod", ".sum"):
             digest.update(f.name.encode() + b"\0" + f.read_bytes())
@@ -85,14 +86,15 @@ def run_gocheck(home: Home, root: Path, inputs: list[GoCheckInput]) -> dict[str,
     """Results keyed by rel_path; one helper process for all policies."""
     if not inputs:
         return {}
-    helper = helper_binary(home)
+    toolchain = go_version()
+    helper = helper_binary(home, toolchain)
     with tempfile.TemporaryDirectory(prefix="policy-builder-gocheck-") as work:
         request = {
             "engine_dir": str(home.engine_dir),
             "sdk_package": SDK_PACKAGE,
             "work_dir": work,
             "policies_dir": str(root),
-            "go_version": go_version(),
+            "go_version": toolchain,
             "policies": [
                 {"id": i.rel_path, "dir": str(i.path), "request": i.request, "response": i.response}
                 for i in inputs

@@ -42,22 +42,20 @@ class Home:
 def find_home(explicit: str | None = None) -> Home:
     """The builder's home from --engine-dir, `bazel run`'s workspace, POLICY_ENGINE_HOME or
     the package location, in that order."""
-    candidates: list[Path] = []
     workspace = bazel_workspace()
     if explicit:
-        candidates.append(Path(explicit))
+        root = Path(explicit)
     elif workspace is not None:
-        candidates.append(workspace)
+        root = workspace
     elif os.environ.get("POLICY_ENGINE_HOME"):
-        candidates.append(Path(os.environ["POLICY_ENGINE_HOME"]))
+        root = Path(os.environ["POLICY_ENGINE_HOME"])
     else:
-        candidates.append(Path(__file__).resolve().parents[3])
-    for root in candidates:
-        home = Home(root.resolve())
-        if (home.engine_dir / "go.mod").is_file() and home.templates_dir.is_dir():
-            return home
+        root = Path(__file__).resolve().parents[3]
+    home = Home(root.resolve())
+    if (home.engine_dir / "go.mod").is_file() and home.templates_dir.is_dir():
+        return home
     raise UsageError(
-        f"cannot find the engine sources and templates under {candidates[0]}; "
+        f"cannot find the engine sources and templates under {root}; "
         "pass --engine-dir or set POLICY_ENGINE_HOME to the directory holding engine/ "
         "and templates/"
     )

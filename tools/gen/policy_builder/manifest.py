@@ -8,34 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 
-@dataclass(frozen=True)
-class Parameter:
-    """One entry of `parameters` in policy.yaml."""
-
-    name: str
-    type: str
-    description: str = ""
-    required: bool = False
-    default: Any = None
-
-
-@dataclass(frozen=True)
-class PolicySpec:
-    """The parsed policy.yaml."""
-
-    name: str
-    version: str
-    description: str = ""
-    supports_request_phase: bool = True
-    supports_response_phase: bool = False
-    requires_request_body: bool = False
-    requires_response_body: bool = False
-    parameters: tuple[Parameter, ...] = ()
-    # Go duration string from `timeout`, "" when absent.
-    timeout: str = ""
+def policy_key(name: str, version: str) -> str:
+    """A policy's identity as reports, image labels and the engine print it: name:version."""
+    return f"{name}:{version}"
 
 
 @dataclass(frozen=True)
@@ -72,20 +49,17 @@ class PolicyEntry:
     # The same directory relative to the policies root, POSIX separators. Only this
     # form may enter generated files (no absolute paths in output).
     rel_path: str
-    yaml_file: Path
-    go_mod_file: Path
     # Module path from the `module` line of go.mod; "" when go.mod is missing or broken.
     module_path: str
     # policy.yaml bytes as read, embedded in the engine for run-time parameter checks.
     spec_source: bytes
-    spec: PolicySpec
     # Filled in by validation from the Go helper; None before validation.
     go_mod: GoModInfo | None = None
     go_package: GoPackageInfo | None = None
 
     @property
     def key(self) -> str:
-        return f"{self.name}:{self.version}"
+        return policy_key(self.name, self.version)
 
 
 @dataclass(frozen=True)
@@ -120,6 +94,10 @@ class PolicyReport:
     rel_path: str
     errors: tuple[Problem, ...] = ()
     warnings: tuple[Problem, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return policy_key(self.name, self.version)
 
     @property
     def valid(self) -> bool:

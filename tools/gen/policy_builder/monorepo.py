@@ -50,12 +50,14 @@ def workspace_files(manifest: Manifest, home: Home, policies_dir: Path) -> dict[
         path = root / rel
         return path.read_text(encoding="utf-8") if path.is_file() else ""
 
+    engine = _engine_module(root)
+    go_files = generate_go.go_files(manifest, home)
     try:
         return bazel_outputs(
             manifest,
-            engine=_engine_module(root),
-            registry_go=generate_go.plugin_registry(manifest, home),
-            build_info_go=generate_go.build_info(manifest, home),
+            engine=engine,
+            registry_go=go_files[generate_go.PLUGIN_REGISTRY],
+            build_info_go=go_files[generate_go.BUILD_INFO],
             read_existing=read_existing,
             policies_dir=policies_rel(root, policies_dir),
         )

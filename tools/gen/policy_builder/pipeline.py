@@ -139,14 +139,13 @@ class Pipeline:
 
     def _read_generated(self) -> dict[str, str]:
         target = self.output / GENERATED_DIR
-        names = (generate_go.PLUGIN_REGISTRY, generate_go.BUILD_INFO)
-        missing = [n for n in names if not (target / n).is_file()]
+        missing = [n for n in generate_go.GO_FILES if not (target / n).is_file()]
         if missing:
             raise GenerateFailed(
                 f"{target} lacks {', '.join(missing)}; run the generate phase first "
                 "(drop --skip-generate)"
             )
-        return {n: (target / n).read_text() for n in names}
+        return {n: (target / n).read_text() for n in generate_go.GO_FILES}
 
     def package(self, validation: Validation) -> Path:
         with self.progress.phase("package"):

@@ -8,7 +8,7 @@ from typing import Any
 
 from policy_builder.discover import Discovery
 from policy_builder.errors import BuilderError
-from policy_builder.manifest import Manifest, PolicyReport, Problem, ValidationReport
+from policy_builder.manifest import Manifest, Problem, ValidationReport
 
 POLICIES_JSON = "policies.json"
 VALIDATION_REPORT = "validation_report.json"
@@ -62,16 +62,12 @@ def problem_line(p: Problem) -> str:
     return f"{where}: {p.message}" if where else p.message
 
 
-def _key(r: PolicyReport) -> str:
-    return f"{r.name}:{r.version}"
-
-
 def validation_error(report: ValidationReport) -> dict[str, Any]:
     """build_error.json for a failed validation. `policy`/`errors` name the first invalid
     policy as in seed 10.1; `policies` lists every invalid one."""
     invalid = [r for r in report.policies if not r.valid]
     rows = [
-        {"policy": _key(r), "path": r.rel_path, "errors": [problem_line(p) for p in r.errors]}
+        {"policy": r.key, "path": r.rel_path, "errors": [problem_line(p) for p in r.errors]}
         for r in invalid
     ]
     first = rows[0] if rows else {"policy": "", "errors": []}
@@ -123,7 +119,7 @@ def summary(report: ValidationReport, fancy: bool) -> str:
     for r in report.policies:
         if r.valid:
             continue
-        name = printable(_key(r)).replace("\n", "\\n")
+        name = printable(r.key).replace("\n", "\\n")
         lines.append(f"{bad} Validation failed for {name} ({printable(r.rel_path)})")
         lines.extend(f"  {bullet} {_indented(problem_line(p))}" for p in r.errors)
     for r in report.policies:

@@ -111,13 +111,20 @@ class LoadedYaml:
         return line
 
 
+def too_large(size: int) -> YamlProblem | None:
+    """The problem of a policy.yaml of size bytes, or None when it is within the limit."""
+    if size <= MAX_YAML_BYTES:
+        return None
+    return YamlProblem(
+        "yaml-too-large", f"policy.yaml is {size} bytes; the limit is {MAX_YAML_BYTES} bytes"
+    )
+
+
 def load_yaml(raw: bytes) -> LoadedYaml:
     """Parse raw policy.yaml bytes; raise YamlProblem with a line when it cannot."""
-    if len(raw) > MAX_YAML_BYTES:
-        raise YamlProblem(
-            "yaml-too-large",
-            f"policy.yaml is {len(raw)} bytes; the limit is {MAX_YAML_BYTES} bytes",
-        )
+    problem = too_large(len(raw))
+    if problem is not None:
+        raise problem
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -14,6 +14,8 @@ from policy_builder.writer import write_files
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 _VERSION = re.compile(r"^v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")
 ENGINE_PSEUDO_VERSION = "v0.0.0-00010101000000-000000000000"
+# What a new policy holds; each is rendered from templates/new/<name>.j2.
+_FILES = ("policy.yaml", "policy.go", "policy_test.go", "go.mod", "README.md")
 
 
 def dir_name(name: str) -> str:
@@ -52,12 +54,6 @@ def scaffold(
         "go_version": go_version,
         "type_name": "Policy",
     }
-    files = {
-        "policy.yaml": render(home.templates_dir, "new/policy.yaml.j2", **context),
-        "policy.go": render(home.templates_dir, "new/policy.go.j2", **context),
-        "policy_test.go": render(home.templates_dir, "new/policy_test.go.j2", **context),
-        "go.mod": render(home.templates_dir, "new/go.mod.j2", **context),
-        "README.md": render(home.templates_dir, "new/README.md.j2", **context),
-    }
+    files = {name: render(home.templates_dir, f"new/{name}.j2", **context) for name in _FILES}
     write_files(target, files)
     return target

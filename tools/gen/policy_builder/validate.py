@@ -22,12 +22,11 @@ from policy_builder.gocheck import GoCheckInput, GoCheckResult, run_gocheck
 from policy_builder.home import Home
 from policy_builder.manifest import (
     Manifest,
-    Parameter,
     PolicyEntry,
     PolicyReport,
-    PolicySpec,
     Problem,
     ValidationReport,
+    policy_key,
 )
 from policy_builder.safe_yaml import LoadedYaml
 
@@ -200,29 +199,6 @@ def _phases(candidate: Candidate) -> tuple[bool, bool]:
     return req is True, resp is True
 
 
-def _spec(data: dict[str, Any]) -> PolicySpec:
-    return PolicySpec(
-        name=data["name"],
-        version=data["version"],
-        description=data.get("description", ""),
-        supports_request_phase=data.get("supportsRequestPhase", True),
-        supports_response_phase=data.get("supportsResponsePhase", False),
-        requires_request_body=data.get("requiresRequestBody", False),
-        requires_response_body=data.get("requiresResponseBody", False),
-        parameters=tuple(
-            Parameter(
-                name=p["name"],
-                type=p["type"],
-                description=p.get("description", ""),
-                required=p.get("required", False),
-                default=p.get("default"),
-            )
-            for p in data["parameters"]
-        ),
-        timeout=data.get("timeout", ""),
-    )
-
-
 @dataclass(frozen=True)
 class Validation:
     manifest: Manifest
@@ -239,7 +215,7 @@ def validate(discovery: Discovery, home: Home) -> Validation:
             errors[c.rel_path].append(c.load_problem)
             continue
         errors[c.rel_path].extend(schema_problems(c))
-        by_key[f"{c.name}:{c.version}"].append(c)
+        by_key[policy_key(c.name, c.version)].append(c)
         if c.version != c.path.name:
             warnings[c.rel_path].append(
                 Problem(
@@ -289,11 +265,8 @@ def validate(discovery: Discovery, home: Home) -> Validation:
                 version=c.version,
                 path=c.path,
                 rel_path=c.rel_path,
-                yaml_file=c.yaml_file,
-                go_mod_file=c.go_mod_file,
                 module_path=go.go_mod.module_path if go and go.go_mod else "",
                 spec_source=c.raw,
-                spec=_spec(c.loaded.data),
                 go_mod=go.go_mod if go else None,
                 go_package=go.go_package if go else None,
             )

@@ -5,11 +5,10 @@ stays as written. `# keep` on a rule, an attribute or a list element is the user
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from policy_builder.bazel.comments import (
     Comments,
@@ -18,7 +17,7 @@ from policy_builder.bazel.comments import (
     is_keep,
     split_whitespace,
 )
-from policy_builder.bazel.cst_calls import statement_call
+from policy_builder.bazel.cst_calls import Span, after_line, parse_for_edit, statement_call
 from policy_builder.bazel.errors import StarlarkEditError
 from policy_builder.bazel.naming import label_sort_key, load_sort_key
 from policy_builder.bazel.rules import Rule, attr_order
@@ -53,21 +52,7 @@ def merge_build_file(existing: str, rules: Sequence[Rule], header: str = "") -> 
     """Merge `rules` into the BUILD file text `existing` (a new file when it is empty)."""
     if not existing.strip():
         return render_build_file(header, rules)
-    try:
-        wrapper = MetadataWrapper(cst.parse_module(existing))
-    except cst.ParserSyntaxError as err:
-        raise StarlarkEditError(f"cannot parse BUILD file: {err}") from err
-    positions = wrapper.resolve(PositionProvider)
-    module = wrapper.module
-    offsets = _line_offsets(existing)
-
-    def span(node: cst.CSTNode) -> tuple[int, int]:
-        rng: CodeRange = positions[node]
-        return (
-            offsets[rng.start.line - 1] + rng.start.column,
-            offsets[rng.end.line - 1] + rng.end.column,
-        )
-
+    module, span = parse_for_edit(existing, "BUILD file")
     edits: list[_Edit] = []
     loads: dict[str, cst.Call] = {}
     calls: dict[tuple[str, str], tuple[cst.SimpleStatementLine, cst.Call]] = {}
@@ -111,7 +96,7 @@ def _stale_rule_edits(
     existing: str,
     rules: Sequence[Rule],
     calls: dict[tuple[str, str], tuple[cst.SimpleStatementLine, cst.Call]],
-    span: Callable[[cst.CSTNode], tuple[int, int]],
+    span: Span,
 ) -> list[_Edit]:
     """Delete rules of a generated kind that lost all their sources to a generated rule,
     e.g. a policy library left behind when its module path (and so its name) changed."""
@@ -137,16 +122,8 @@ def _stale_rule_edits(
             start = existing.rfind("\n", 0, start) + 1
             for _ in stmt.leading_lines:
                 start = existing.rfind("\n", 0, start - 1) + 1
-            newline = existing.find("\n", end)
-            edits.append(_Edit(start, len(existing) if newline < 0 else newline + 1, ""))
+            edits.append(_Edit(start, after_line(existing, end), ""))
     return edits
-
-
-def _line_offsets(text: str) -> list[int]:
-    offsets = [0]
-    for line in text.splitlines(keepends=True):
-        offsets.append(offsets[-1] + len(line))
-    return offsets
 
 
 def _apply(text: str, edits: list[_Edit]) -> str:
@@ -180,7 +157,7 @@ def _load_edits(
     existing: str,
     rules: Sequence[Rule],
     loads: dict[str, cst.Call],
-    span: Callable[[cst.CSTNode], tuple[int, int]],
+    span: Span,
     module: cst.Module,
 ) -> list[_Edit]:
     """Add missing symbols to existing loads; add each new load statement where
@@ -212,7 +189,7 @@ def _new_load_edit(
     line: str,
     load_stmts: Sequence[cst.CSTNode],
     statements: Sequence[cst.CSTNode],
-    span: Callable[[cst.CSTNode], tuple[int, int]],
+    span: Span,
 ) -> _Edit:
     for stmt in load_stmts:
         call = statement_call(stmt)
@@ -222,9 +199,7 @@ def _new_load_edit(
             line_start = existing.rfind("\n", 0, start) + 1
             return _Edit(line_start, line_start, line)
     if load_stmts:
-        _, end = span(load_stmts[-1])
-        newline = existing.find("\n", end)
-        insert_at = len(existing) if newline < 0 else newline + 1
+        insert_at = after_line(existing, span(load_stmts[-1])[1])
         return _Edit(insert_at, insert_at, line)
     first, _ = span(statements[0]) if statements else (len(existing), 0)
     line_start = existing.rfind("\n", 0, first) + 1

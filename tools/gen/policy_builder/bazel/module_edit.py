@@ -7,10 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from policy_builder.bazel.comments import arg_comments, is_keep
-from policy_builder.bazel.cst_calls import statement_call
+from policy_builder.bazel.cst_calls import after_line, parse_for_edit, statement_call
 from policy_builder.bazel.errors import StarlarkEditError
 from policy_builder.bazel.starlark import INDENT
 from policy_builder.escape import starlark_string
@@ -21,16 +20,7 @@ GO_DEPS_EXTENSION = ("@gazelle//:extensions.bzl", "go_deps")
 def edit_module_bazel(existing: str, go_deps_repos: Iterable[str]) -> str:
     """Rewrite the `use_repo` of the go_deps extension to list exactly `go_deps_repos`
     plus any entry marked `# keep`, sorted; add the call when it is missing."""
-    try:
-        wrapper = MetadataWrapper(cst.parse_module(existing))
-    except cst.ParserSyntaxError as err:
-        raise StarlarkEditError(f"cannot parse MODULE.bazel: {err}") from err
-    module = wrapper.module
-    positions = wrapper.resolve(PositionProvider)
-    offsets = [0]
-    for line in existing.splitlines(keepends=True):
-        offsets.append(offsets[-1] + len(line))
-
+    module, span = parse_for_edit(existing, "MODULE.bazel")
     found = _extension_proxy(module)
     if found is None:
         raise StarlarkEditError(
@@ -44,17 +34,12 @@ def edit_module_bazel(existing: str, go_deps_repos: Iterable[str]) -> str:
         if call is None:
             continue
         if _is_use_repo(call, proxy):
-            rng = positions[call]
-            start = offsets[rng.start.line - 1] + rng.start.column
-            end = offsets[rng.end.line - 1] + rng.end.column
+            start, end = span(call)
             text = _render_use_repo(module, call, proxy, repos)
             return existing[:start] + text + existing[end:]
         if _mentions(call, proxy):
             last_use = stmt
-    rng = positions[last_use]
-    end = offsets[rng.end.line - 1] + rng.end.column
-    newline = existing.find("\n", end)
-    insert_at = len(existing) if newline < 0 else newline + 1
+    insert_at = after_line(existing, span(last_use)[1])
     addition = _render_new(proxy, sorted(repos)) + "\n"
     head = existing[:insert_at]
     if not head.endswith("\n"):

@@ -3,7 +3,7 @@ manifest, the engine's packages and the files' current contents."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from policy_builder.bazel.build_merge import merge_build_file
 from policy_builder.bazel.errors import BazelGenError
@@ -36,16 +36,12 @@ def _policy_dir(policies_dir: str, entry: PolicyEntry) -> str:
     return f"{policies_dir}/{entry.rel_path}".strip("/")
 
 
-def _policy_module(entry: PolicyEntry) -> str:
-    return entry.go_mod.module_path if entry.go_mod else entry.module_path
-
-
 def _policy_package(policies_dir: str, entry: PolicyEntry) -> GoPackage:
     if entry.go_package is None:
         raise BazelGenError(f"{entry.key}: validate the manifest before generating Bazel files")
     return GoPackage(
         dir=_policy_dir(policies_dir, entry),
-        importpath=_policy_module(entry),
+        importpath=entry.module_path,
         name=entry.go_package.package_name,
         go_files=entry.go_package.go_files,
         imports=entry.go_package.imports,
@@ -60,12 +56,12 @@ def _library(
     *,
     kind: str,
     load: str,
-    name: str,
-    srcs: Iterable[str],
-    imports: Iterable[str],
+    name: str = "",
 ) -> Rule:
+    """The rule for pkg, named like Gazelle names it unless name is given; every third-party
+    repo its deps use is added to repos."""
     deps = []
-    for imp in imports:
+    for imp in pkg.imports:
         dep = resolver.resolve(imp, requires=requires, package_dir=pkg.dir)
         if dep is None:
             continue
@@ -75,8 +71,8 @@ def _library(
     return go_library_rule(
         kind=kind,
         load=load,
-        name=name,
-        srcs=tuple(srcs),
+        name=name or library_name(pkg.importpath, pkg.name),
+        srcs=pkg.go_files,
         importpath=pkg.importpath,
         deps=deps,
         visibility=("//visibility:public",),
@@ -127,35 +123,20 @@ def bazel_outputs(
         out[path] = merge_build_file(read_existing(path), rules, BUILD_HEADER)
 
     for pkg in engine.packages:
-        rule = _library(
-            pkg,
-            resolver,
-            engine.requires,
-            repos,
-            kind="go_library",
-            load=RULES_GO,
-            name=library_name(pkg.importpath, pkg.name),
-            srcs=pkg.go_files,
-            imports=pkg.imports,
-        )
+        rule = _library(pkg, resolver, engine.requires, repos, kind="go_library", load=RULES_GO)
         build_file(pkg.dir, [rule])
 
     for entry, pkg in zip(manifest.policies, policy_packages, strict=True):
         requires = tuple(m for m, _ in entry.go_mod.requires) if entry.go_mod else ()
         rule = _library(
-            pkg,
-            resolver,
-            requires,
-            repos,
-            kind="policy_library",
-            load=POLICY_LIBRARY_BZL,
-            name=library_name(pkg.importpath, pkg.name),
-            srcs=pkg.go_files,
-            imports=pkg.imports,
+            pkg, resolver, requires, repos, kind="policy_library", load=POLICY_LIBRARY_BZL
         )
         build_file(pkg.dir, [rule])
 
-    registry_pkg = GoPackage(policies_dir, engine.module_path, "main", REGISTRY_FILES, ())
+    registry_imports = go_imports(registry_go) + go_imports(build_info_go)
+    registry_pkg = GoPackage(
+        policies_dir, engine.module_path, "main", REGISTRY_FILES, registry_imports
+    )
     registry = _library(
         registry_pkg,
         resolver,
@@ -164,8 +145,6 @@ def bazel_outputs(
         kind="go_library",
         load=RULES_GO,
         name=REGISTRY_TARGET,
-        srcs=REGISTRY_FILES,
-        imports=go_imports(registry_go) + go_imports(build_info_go),
     )
     build_file(policies_dir, [registry])
     out[f"{policies_dir}/plugin_registry.go"] = registry_go
