@@ -278,6 +278,23 @@ def test_generator_runs_as_a_py_binary(
     assert "policy_builder/bazel/outputs.py" in library.attrs["srcs"]
 
 
+def test_generator_library_carries_its_package_data(
+    evaluated: tuple[Workspace, ModuleFile, Manifest],
+) -> None:
+    """Files the package reads as resources (the policy.yaml schema) must be runfiles of
+    the library, or `bazel run //tools/gen:policy_builder` fails to validate."""
+    workspace, _, _ = evaluated
+    package = workspace.root / "tools" / "gen"
+    resources = {
+        p.relative_to(package).as_posix()
+        for p in (package / "policy_builder").rglob("*")
+        if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts
+    }
+    library = workspace.targets["//tools/gen:policy_builder_lib"]
+    assert resources, "the package ships no data files: the test would prove nothing"
+    assert resources <= set(library.attrs.get("data", []))
+
+
 # The stand-ins must be able to say no, or the checks above prove nothing.
 
 
