@@ -136,7 +136,7 @@ def test_go_work_quotes_what_go_would_misread(tmp_path: Path) -> None:
     assert uses == ["./engine", *(f"./{d}" for d in sorted(odd))]
 
 
-@pytest.mark.parametrize("policies_dir", ["", "/abs/policies", "../outside", "a//b"])
+@pytest.mark.parametrize("policies_dir", ["", ".", "/abs/policies", "../outside", "a//b", "a/./b"])
 def test_policies_outside_the_workspace_are_refused(tmp_path: Path, policies_dir: str) -> None:
     manifest = fixtures.manifest(tmp_path)
     with pytest.raises(BazelGenError, match="sub-directory"):

@@ -192,6 +192,16 @@ def test_policies_outside_the_workspace_are_a_usage_error(
     assert "not inside the workspace" in capsys.readouterr().err
 
 
+def test_policies_at_the_workspace_root_are_a_usage_error(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = tree_state(repo)
+    args = ["generate", "--engine-dir", str(repo), "--policies", str(repo)]
+    assert main([*args, "--output", str(tmp_path / "o")]) == 2
+    assert "is the workspace root itself" in capsys.readouterr().err
+    assert tree_state(repo) == before
+
+
 def test_bazel_run_works_in_the_workspace(
     repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -29,6 +29,12 @@ def policies_rel(root: Path, policies_dir: Path) -> str:
             "`generate` writes the monorepo's Bazel files, so the policies must live in it "
             "(for a policies folder elsewhere use `policy-builder build`)"
         )
+    if resolved == root:
+        raise UsageError(
+            f"policies directory {policies_dir} is the workspace root itself; `generate` "
+            "puts the registry package at the root of the policies directory, so the "
+            "policies need a folder of their own (for example policies/)"
+        )
     return resolved.relative_to(root).as_posix()
 
 

@@ -106,7 +106,7 @@ def bazel_outputs(
     `policies_dir` is the policies root relative to the repository root.
     """
     parts = policies_dir.split("/")
-    if not policies_dir or policies_dir.startswith("/") or ".." in parts or "" in parts:
+    if policies_dir.startswith("/") or {"", ".", ".."} & set(parts):
         # Bazel sees only the workspace; the registry package must not be the root package.
         raise BazelGenError(
             f"policies directory {policies_dir!r} must be a sub-directory of the repository"
