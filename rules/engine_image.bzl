@@ -4,7 +4,7 @@ multi-arch index. The image recipe lives only here."""
 load("@bazel_lib//lib:expand_template.bzl", "expand_template")
 load("@bazel_lib//lib:transitions.bzl", "platform_transition_filegroup")
 load("@rules_oci//oci:defs.bzl", "oci_image", "oci_image_index", "oci_load")
-load("@tar.bzl//tar:tar.bzl", "mutate", "tar")
+load("@tar.bzl//tar:tar.bzl", "tar")
 
 # distroless "nonroot" user and group (uid/gid 65532); numeric so runAsNonRoot can verify it.
 NONROOT = "65532:65532"
@@ -90,18 +90,19 @@ def policy_engine_image(
             target_platform = Label("//rules:" + platform),
             **kwargs
         )
+        # The layer's lines are spelled out: tar.bzl's `mutate` would build GNU awk from C
+        # sources in the exec configuration, making a C compiler a build requirement.
         tar(
             name = layer_name,
             srcs = [binary_name],
-            mutate = mutate(
-                package_dir = "app",
-                strip_prefix = native.package_name(),
-            ),
+            mtree = [
+                "app uid=0 gid=0 mode=0755 time=0 type=dir",
+                "app/%s uid=0 gid=0 mode=0755 time=0 type=file content=$(execpath :%s)" % (executable, binary_name),
+            ],
             **kwargs
         )
         oci_image(
             name = "%s_%s" % (name, platform),
-            architecture = arch,
             base = "%s_%s" % (base, platform),
             cmd = [
                 "--config",
@@ -110,7 +111,6 @@ def policy_engine_image(
             entrypoint = ["/app/" + executable],
             exposed_ports = PORTS,
             labels = labels_name,
-            os = "linux",
             tars = [layer_name],
             user = NONROOT,
             workdir = "/app",
