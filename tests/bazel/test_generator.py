@@ -14,6 +14,7 @@ import starlark
 from policy_builder.bazel import (
     BazelGenError,
     GoPackage,
+    MissingGoSumError,
     StarlarkEditError,
     UnresolvedImportError,
     bazel_outputs,
@@ -43,6 +44,7 @@ def generate(tmp_path: Path, existing: dict[str, str] | None = None) -> dict[str
         registry_go=fixtures.registry_go(manifest),
         build_info_go=fixtures.BUILD_INFO_GO,
         read_existing=lambda path: files.get(path, ""),
+        file_exists=lambda path: True,
     )
 
 
@@ -146,6 +148,7 @@ def test_policies_outside_the_workspace_are_refused(tmp_path: Path, policies_dir
             registry_go="package main\n",
             build_info_go="package main\n",
             read_existing=lambda path: MODULE if path == "MODULE.bazel" else "",
+            file_exists=lambda path: True,
             policies_dir=policies_dir,
         )
 
@@ -171,11 +174,30 @@ def test_longest_require_wins(tmp_path: Path) -> None:
         registry_go="package main\n",
         build_info_go="package main\n",
         read_existing=lambda path: MODULE if path == "MODULE.bazel" else "",
+        file_exists=lambda path: True,
     )
     assert (
         '"@com_github_golang_jwt_jwt_v5//request"'
         in out["policies/jwt-validation/v1.0.0/BUILD.bazel"]
     )
+
+
+def test_a_module_with_requires_and_no_go_sum_is_an_error(tmp_path: Path) -> None:
+    """go_deps.from_file(go_work) reads the go.sum of every module with a `require`
+    (gazelle internal/bzlmod/go_mod.bzl, sums_from_go_mod); a missing one stops Bazel."""
+    manifest = fixtures.manifest(tmp_path)
+    present = {"policies/rate-limiting/v1.0.0/go.sum"}
+    with pytest.raises(MissingGoSumError) as error:
+        bazel_outputs(
+            manifest,
+            engine=fixtures.engine_module(),
+            registry_go="package main\n",
+            build_info_go="package main\n",
+            read_existing=lambda path: MODULE if path == "MODULE.bazel" else "",
+            file_exists=lambda path: path in present,
+        )
+    assert error.value.go_sums == ["policies/jwt-validation/v1.0.0/go.sum"]
+    assert "policies/jwt-validation/v1.0.0/go.sum" in str(error.value)
 
 
 def test_an_import_no_module_provides_is_an_error(tmp_path: Path) -> None:
@@ -190,6 +212,7 @@ def test_an_import_no_module_provides_is_an_error(tmp_path: Path) -> None:
             registry_go="package main\n",
             build_info_go="package main\n",
             read_existing=lambda path: MODULE if path == "MODULE.bazel" else "",
+            file_exists=lambda path: True,
         )
 
 
@@ -451,6 +474,7 @@ def test_committed_engine_build_files_are_up_to_date() -> None:
         read_existing=lambda rel: (
             (REPO_ROOT / rel).read_text() if (REPO_ROOT / rel).is_file() else ""
         ),
+        file_exists=lambda rel: (REPO_ROOT / rel).is_file(),
     )
     stale = [
         rel

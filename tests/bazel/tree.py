@@ -68,6 +68,7 @@ def make_tree(dest: Path) -> Manifest:
         for name in entry.go_package.go_files:
             (entry.path / name).write_text(f"package {entry.go_package.package_name}\n")
         (entry.path / "go.mod").write_text(f"module {entry.module_path}\n\ngo 1.26.0\n")
+        (entry.path / "go.sum").write_text("")
         (entry.path / "policy.yaml").write_bytes(entry.spec_source)
     # A user's own test beside a policy: generation must keep it and it must stay valid.
     jwt = manifest.policies[0].path
@@ -79,6 +80,7 @@ def make_tree(dest: Path) -> Manifest:
         registry_go=fixtures.registry_go(manifest),
         build_info_go=fixtures.BUILD_INFO_GO,
         read_existing=lambda rel: (dest / rel).read_text() if (dest / rel).is_file() else "",
+        file_exists=lambda rel: (dest / rel).is_file(),
     )
     write_files(dest, outputs)
     return manifest

@@ -65,6 +65,7 @@ def workspace_files(manifest: Manifest, home: Home, policies_dir: Path) -> dict[
             registry_go=go_files[generate_go.PLUGIN_REGISTRY],
             build_info_go=go_files[generate_go.BUILD_INFO],
             read_existing=read_existing,
+            file_exists=lambda rel: (root / rel).is_file(),
             policies_dir=policies_rel(root, policies_dir),
         )
     except BazelGenError as error:

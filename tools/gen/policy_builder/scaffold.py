@@ -55,5 +55,8 @@ def scaffold(
         "type_name": "Policy",
     }
     files = {name: render(home.templates_dir, f"new/{name}.j2", **context) for name in _FILES}
+    # Bazel's go_deps reads the go.sum of every go.work module that has a `require`. The
+    # only requirement, the engine, is an in-repo module with no checksum, so it is empty.
+    files["go.sum"] = ""
     write_files(target, files)
     return target

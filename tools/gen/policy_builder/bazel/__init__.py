@@ -2,7 +2,12 @@
 package, go.work and MODULE.bazel's go_deps `use_repo`, all as pure functions."""
 
 from policy_builder.bazel.build_merge import merge_build_file
-from policy_builder.bazel.errors import BazelGenError, StarlarkEditError, UnresolvedImportError
+from policy_builder.bazel.errors import (
+    BazelGenError,
+    MissingGoSumError,
+    StarlarkEditError,
+    UnresolvedImportError,
+)
 from policy_builder.bazel.gopackages import (
     EngineModule,
     GoPackage,
@@ -17,6 +22,7 @@ __all__ = [
     "BazelGenError",
     "EngineModule",
     "GoPackage",
+    "MissingGoSumError",
     "StarlarkEditError",
     "UnresolvedImportError",
     "bazel_outputs",

@@ -20,5 +20,19 @@ class UnresolvedImportError(BazelGenError):
         self.importpath = importpath
 
 
+class MissingGoSumError(BazelGenError):
+    """Modules in go.work that have `require` lines but no go.sum."""
+
+    def __init__(self, go_sums: list[str]) -> None:
+        listed = "\n  ".join(go_sums)
+        super().__init__(
+            "Bazel's go_deps reads the go.sum of every module in go.work that has a `require`, "
+            f"and these are missing:\n  {listed}\n"
+            "Create each one (empty is right when every requirement is an in-repo module, "
+            "such as the engine; otherwise run `go mod download` in that module)"
+        )
+        self.go_sums = go_sums
+
+
 class StarlarkEditError(BazelGenError):
     """An existing BUILD or MODULE.bazel file cannot be edited safely."""

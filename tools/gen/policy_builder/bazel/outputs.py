@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from policy_builder.bazel.build_merge import merge_build_file
-from policy_builder.bazel.errors import BazelGenError
+from policy_builder.bazel.errors import BazelGenError, MissingGoSumError
 from policy_builder.bazel.goimports import go_imports
 from policy_builder.bazel.gopackages import EngineModule, GoPackage, ImportResolver, LocalModule
 from policy_builder.bazel.gowork import render_go_work
@@ -96,12 +96,14 @@ def bazel_outputs(
     registry_go: str,
     build_info_go: str,
     read_existing: Callable[[str], str],
+    file_exists: Callable[[str], bool],
     policies_dir: str = "policies",
 ) -> dict[str, str]:
     """Relative path → content of every Bazel-side file.
 
     `read_existing(path)` returns a file's current text ("" when absent): BUILD files are
-    merged into it and MODULE.bazel edited, never overwritten. `registry_go` and
+    merged into it and MODULE.bazel edited, never overwritten; `file_exists(path)` says
+    whether a file is there at all. `registry_go` and
     `build_info_go` are the exact texts the plain `go build` path compiles.
     `policies_dir` is the policies root relative to the repository root.
     """
@@ -112,6 +114,13 @@ def bazel_outputs(
             f"policies directory {policies_dir!r} must be a sub-directory of the repository"
         )
     policy_packages = [_policy_package(policies_dir, e) for e in manifest.policies]
+    missing_sums = [
+        f"{pkg.dir}/go.sum"
+        for entry, pkg in zip(manifest.policies, policy_packages, strict=True)
+        if entry.go_mod and entry.go_mod.requires and not file_exists(f"{pkg.dir}/go.sum")
+    ]
+    if missing_sums:
+        raise MissingGoSumError(missing_sums)
     local = [LocalModule(engine.module_path, engine.dir)]
     local += [LocalModule(p.importpath, p.dir) for p in policy_packages]
     resolver = ImportResolver(local, (*engine.packages, *policy_packages))
