@@ -129,6 +129,9 @@ def _result(r: dict[str, Any]) -> GoCheckResult:
             package_name=r["package_name"],
             go_files=tuple(r["go_files"]),
             imports=tuple(r["imports"]),
+            test_go_files=tuple(r["test_go_files"]),
+            test_imports=tuple(r["test_imports"]),
+            testdata=r["testdata"],
         )
     problems = tuple(
         Problem(code=p["code"], message=p["message"], file=p["file"], line=p["line"])
