@@ -90,6 +90,7 @@ def policy_engine_image(
             target_platform = Label("//rules:" + platform),
             **kwargs
         )
+
         # The layer's lines are spelled out: tar.bzl's `mutate` would build GNU awk from C
         # sources in the exec configuration, making a C compiler a build requirement.
         tar(
