@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from evaluator import Workspace, canonical
+from evaluator import Workspace, canonical, facts
 from standins import write_standins
 from tree import copy_checkout, make_tree
 
@@ -57,7 +57,7 @@ def _prepare(root: Path, fill: Callable[[Path], object] = make_tree) -> Path:
     go = [label for label in external if not label.startswith(("@pypi//", "@distroless"))]
     oci = sorted({label[1:].partition("//")[0] for label in external if "distroless" in label})
     pypi = sorted({label.split("//")[1].split(":")[0] for label in external if "@pypi" in label})
-    (ws / "WORKSPACE").write_text(write_standins(root / "standins", go, oci, pypi))
+    (ws / "WORKSPACE").write_text(write_standins(root / "standins", facts(), go, oci, pypi))
     # Debian's `bazel` wrapper would look for the modern Bazel that .bazelversion names.
     (ws / ".bazelversion").unlink()
     return ws

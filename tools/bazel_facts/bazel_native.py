@@ -223,6 +223,7 @@ class BazelSource:
                     continue
                 name = _java_string(fields["name"][0])
                 params: dict[str, Param] = {}
+                positional: list[str] = []
                 body = fields.get("parameters", [])
                 for j, p in enumerate(body):
                     if p.text == "Param" and body[j - 1].text == "@":
@@ -231,6 +232,8 @@ class BazelSource:
                         pname = _java_string(pf["name"][0])
                         text = _java_string(pf["defaultValue"][0]) if "defaultValue" in pf else None
                         default, source = _starlark_literal(text)
+                        if [t.text for t in pf.get("positional", [])] != ["false"]:
+                            positional.append(pname)
                         params[pname] = Param(
                             mandatory=text is None,
                             default=default,
@@ -240,6 +243,7 @@ class BazelSource:
                 out[name] = Function(
                     provenance=file.where(tok.line),
                     params=params,
+                    positional=positional,
                     varargs="extraPositionals" in fields,
                     kwargs="extraKeywords" in fields,
                 )

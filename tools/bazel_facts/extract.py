@@ -146,7 +146,7 @@ def _fallback(docs: DocExtracts, root_mapping: dict[str, str]) -> Fallback:
             if attr.type == "NAME":
                 continue
             default, source = docs.literal_default(attr)
-            value = AttrV(ATTR_TYPES[attr.type], attr.mandatory, default, source, None, where)
+            value = AttrV(ATTR_TYPES[attr.type], attr.mandatory, default, source, None, where, [])
             attrs[attr.name] = ready(value)
         return RuleV(
             where=where,

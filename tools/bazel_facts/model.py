@@ -58,6 +58,8 @@ class Attr:
     default_source: bool
     values: list[Any] | None
     provenance: str
+    # Providers its targets must carry (source names, e.g. "GoInfo").
+    providers: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,8 @@ class Macro:
     kwargs: str | None
     # Ids (keys of Facts.rules) of the rules that receive `**kwargs`.
     forwards: list[str]
+    # Attributes the macro sets itself on those rules (so a caller need not).
+    sets: list[str]
     preconditions: list[Precondition]
 
 
@@ -140,6 +144,8 @@ class Function:
 
     provenance: str
     params: dict[str, Param]
+    # The parameters that may be passed by position, in order (the file's keys are sorted).
+    positional: list[str]
     # Whether it takes further positional (`*args`) or keyword (`**kwargs`) arguments.
     varargs: bool
     kwargs: bool

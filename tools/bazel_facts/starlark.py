@@ -188,6 +188,7 @@ class AttrV(Value):
     default_source: bool
     values: list[Any] | None
     where: str
+    providers: list[str]
 
 
 @dataclass
@@ -714,7 +715,16 @@ class Reader:
                 default = value.value
             else:
                 default, source = ast.unparse(kw["default"]), True
-        return AttrV(kind, bool(mandatory), default, source, values, where)
+        providers = sorted(
+            {
+                ast.unparse(n)
+                for n in ast.walk(kw["providers"])
+                if isinstance(n, ast.Name | ast.Attribute)
+            }
+            if "providers" in kw
+            else set()
+        )
+        return AttrV(kind, bool(mandatory), default, source, values, where, providers)
 
     # --- helper functions ------------------------------------------------------------------
     def apply(self, func: FuncV, args: list[Thunk], kwargs: dict[str, Thunk], where: str) -> Value:
@@ -795,7 +805,11 @@ class Reader:
 
     # --- what a def is -------------------------------------------------------------------
     def forwards(
-        self, func: FuncV, bound: dict[str, Value] | None = None, depth: int = 0
+        self,
+        func: FuncV,
+        bound: dict[str, Value] | None = None,
+        depth: int = 0,
+        sets: set[str] | None = None,
     ) -> list[RuleV]:
         """The rules that receive `func`'s `**kwargs` (through other macros too)."""
         kwarg = func.node.args.kwarg
@@ -813,6 +827,8 @@ class Reader:
                 continue
             callee = self._callee(node, func, bound)
             where = func.file.where(node.lineno)
+            if sets is not None:
+                sets.update(k.arg for k in node.keywords if k.arg is not None)
             if isinstance(callee, RuleV):
                 found.append(callee)
             elif isinstance(callee, FuncV):
@@ -822,7 +838,7 @@ class Reader:
                     for p, a in zip(params, node.args, strict=False)
                     if not isinstance(a, ast.Starred)
                 }
-                found.extend(self.forwards(callee, new_bound, depth + 1))
+                found.extend(self.forwards(callee, new_bound, depth + 1, sets))
             elif not (isinstance(callee, Opaque) and callee.source.startswith("native.")):
                 raise FactsError(
                     f"{where}: cannot resolve what {ast.unparse(node.func)}(**{kwarg.arg}) is: "

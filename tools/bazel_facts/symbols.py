@@ -95,6 +95,7 @@ class SymbolFacts:
                 default_source=value.default_source,
                 values=value.values,
                 provenance=value.where,
+                providers=value.providers,
             )
         return result
 
@@ -103,7 +104,8 @@ class SymbolFacts:
         if func.id in self.out.macros:
             return func.id
         node = func.node
-        forwards = [self.rule(r) for r in self.reader.forwards(func)]
+        sets: set[str] = set()
+        forwards = [self.rule(r) for r in self.reader.forwards(func, sets=sets)]
         params: dict[str, Param] = {}
         spec = node.args
         positional = spec.args
@@ -132,6 +134,7 @@ class SymbolFacts:
             params=params,
             kwargs=spec.kwarg.arg if spec.kwarg else None,
             forwards=forwards,
+            sets=sorted(sets),
             preconditions=[
                 Precondition(cond, uses, message, func.file.where(line))
                 for cond, uses, message, line in preconditions.find(node, rule=False)
