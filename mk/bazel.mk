@@ -21,7 +21,8 @@ $(BUILDIFIER):
 lint-bazel: $(BUILDIFIER)
 	$(BUILDIFIER) --mode=check --lint=warn $(STARLARK_FILES)
 
-test-bazel: $(VENV)/.installed $(BUILDIFIER)
+# The go_deps checks read the Go module cache (go-mod-download fills it).
+test-bazel: $(VENV)/.installed $(BUILDIFIER) go-mod-download
 	BUILDIFIER=$(BUILDIFIER) POLICY_BUILDER_BAZEL4=1 $(VENV)/bin/pytest -q -rA tests/bazel
 
 # The CI guard for committed generated files (BUILD files, the registry package, go.work,

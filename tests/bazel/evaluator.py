@@ -49,6 +49,8 @@ class Target:
     attrs: dict[str, Any]
     # Where the rule or macro was read, for error messages.
     source: str = ""
+    # Its rule writes an executable named like the target (`<package>/<name>`).
+    executable: bool = False
 
 
 @dataclass
@@ -248,18 +250,20 @@ class Workspace:
         matched = [n for n in names if any(_glob_match(n, pat) for pat in include)]
         return [n for n in matched if not any(_glob_match(n, p) for p in exclude or [])]
 
-    def _add(self, kind: str, kwargs: dict[str, Any], source: str) -> None:
+    def _add(
+        self, kind: str, kwargs: dict[str, Any], source: str, executable: bool = False
+    ) -> None:
         label = f"//{self._package}:{kwargs['name']}"
         if label in self.targets:
             raise EvalError(f"{label} is defined twice")
-        self.targets[label] = Target(label, kind, dict(kwargs), source)
+        self.targets[label] = Target(label, kind, dict(kwargs), source, executable)
 
     def _rule(self, symbol: str, ref: str) -> Callable[..., None]:
         rule = self.facts.rules[ref]
 
         def call(**kwargs: Any) -> None:
             self.checker.check_rule(rule, kwargs, f"//{self._package}:{kwargs.get('name')}")
-            self._add(symbol, kwargs, rule.provenance)
+            self._add(symbol, kwargs, rule.provenance, rule.executable or rule.test)
 
         return call
 
@@ -268,9 +272,33 @@ class Workspace:
 
         def call(**kwargs: Any) -> None:
             self.checker.check_macro(macro, kwargs, f"//{self._package}:{kwargs.get('name')}")
-            self._add(symbol, kwargs, macro.provenance)
+            rules = [self.facts.rules[r] for r in macro.forwards]
+            self._add(symbol, kwargs, macro.provenance, any(r.executable or r.test for r in rules))
 
         return call
+
+    def check_output_paths(self) -> None:
+        """No executable's output `<package>/<name>` is a directory holding sources of its own
+        package: outputs made per source (compiled .pyc files, say) land under that path, and
+        Bazel refuses an output that is a path prefix of another."""
+        sources: dict[str, set[str]] = {}
+        for target in self.targets.values():
+            package = target.label[2:].partition(":")[0]
+            srcs = target.attrs.get("srcs") or []
+            sources.setdefault(package, set()).update(s for s in srcs if isinstance(s, str))
+        for target in sorted(self.targets.values(), key=lambda t: t.label):
+            package, _, name = target.label[2:].partition(":")
+            inside = [s for s in sources.get(package, ()) if s.startswith(name + "/")]
+            if target.executable and (self.root / package / name).is_dir() and inside:
+                build = Path(package) / "BUILD.bazel"
+                text = (self.root / build).read_text()
+                match = re.search(rf'^\s*name = "{re.escape(name)}",', text, re.MULTILINE)
+                line = text[: match.start()].count("\n") + 1 if match else 1
+                raise EvalError(
+                    f"{build}:{line}: {target.label} ({target.kind}) name: its output "
+                    f"{package}/{name} is the directory of its package's sources "
+                    f"({sorted(inside)[0]}, …); rename the target"
+                )
 
     # --- MODULE.bazel ----------------------------------------------------------------
     def load_module_file(self) -> ModuleFile:

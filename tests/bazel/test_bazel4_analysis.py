@@ -124,3 +124,18 @@ def test_bazel4_analysis_fails_on_an_import_path_conflict(tmp_path: Path) -> Non
     build = _run(ws, tmp_path / "root", "build", "--nobuild", "//:engine")
     assert build.returncode != 0
     assert "package conflict" in build.stderr
+
+
+def test_bazel4_analysis_runs_the_real_rules_preconditions(tmp_path: Path) -> None:
+    """rules_oci's own fail() on os/architecture beside base, run by Bazel from the facts."""
+    ws = _prepare(tmp_path)
+    image = ws / "rules/engine_image.bzl"
+    text = image.read_text()
+    old = '            base = "%s_%s" % (base, platform),\n'
+    assert old in text
+    image.write_text(
+        text.replace(old, old + '            os = "linux",\n            architecture = arch,\n')
+    )
+    build = _run(ws, tmp_path / "root", "build", "--nobuild", "//:engine_image")
+    assert build.returncode != 0
+    assert "come from the image provided by 'base' and cannot be overridden" in build.stderr

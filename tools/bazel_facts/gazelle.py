@@ -31,13 +31,37 @@ def read_gazelle(reader: Reader, repo: Repo) -> GazelleFacts:
         for key in stmt.value.keys:
             assert key is not None
             provenance[f"{field}:{ast.literal_eval(key)}"] = bzl.where(key.lineno)
+    fallbacks = _fallbacks(reader, repo, provenance)
     return GazelleFacts(
+        fallbacks=fallbacks,
         directives_by_path=values["directives_by_path"],
         build_file_generation_by_path=values["build_file_generation_by_path"],
         build_extra_args_by_path=values["build_extra_args_by_path"],
         provenance=dict(sorted(provenance.items())),
         go_sum_reads=_go_sum_reads(reader, repo),
     )
+
+
+def _fallbacks(reader: Reader, repo: Repo, provenance: dict[str, str]) -> dict[str, Any]:
+    """What go_deps uses for a module with no override, no gazelle_default_attributes and no
+    per-path default: the literal it passes to _get_override_or_default per attribute."""
+    go_deps = reader.file(repo, GO_DEPS)
+    found: dict[str, Any] = {}
+    for node in ast.walk(go_deps.tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "_get_override_or_default"
+            and len(node.args) == 6
+            and isinstance(node.args[2], ast.Name)
+            and node.args[2].id in NAMES
+        ):
+            attribute = ast.literal_eval(node.args[5])
+            found[attribute] = ast.literal_eval(node.args[4])
+            provenance[f"fallback:{attribute}"] = go_deps.where(node.lineno)
+    if set(found) != {"directives", "build_file_generation", "build_extra_args"}:
+        raise FactsError(f"{go_deps.where(1)}: go_deps' fallbacks changed: found {sorted(found)}")
+    return dict(sorted(found.items()))
 
 
 def _go_sum_reads(reader: Reader, repo: Repo) -> list[str]:

@@ -167,6 +167,8 @@ class BazelFacts:
 
 @dataclass(frozen=True)
 class GazelleFacts:
+    # The value go_deps uses for a module with no override and no per-path default.
+    fallbacks: dict[str, Any]
     # DEFAULT_DIRECTIVES_BY_PATH etc.: module path → value, each with its provenance.
     directives_by_path: dict[str, list[str]]
     build_file_generation_by_path: dict[str, str]
