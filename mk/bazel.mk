@@ -44,3 +44,10 @@ bazel-facts: $(VENV)/.installed
 	PYTHONPATH=tools $(PYTHON) -m bazel_facts --mirror $(MIRROR) --bcr $(BCR) \
 		--bazel-src $(BAZEL_SRC) --doc-extracts $(DOCS) $(foreach r,$(REFS),--ref $(r)) \
 		--out tests/bazel/facts.json
+
+# Compare tests/bazel/facts.json with real Bazel's starlark_doc_extract output
+# (tools/bazel_facts/doc_extract.sh DOCS); docs/bazel.md records the last run.
+.PHONY: bazel-facts-crosscheck
+bazel-facts-crosscheck: $(VENV)/.installed
+	@test -n "$(DOCS)" || { echo "usage: make bazel-facts-crosscheck DOCS=<doc extracts>"; exit 2; }
+	PYTHONPATH=tools $(PYTHON) -m bazel_facts.crosscheck --facts tests/bazel/facts.json --docs $(DOCS)

@@ -2,7 +2,7 @@
 # Real Bazel's `starlark_doc_extract` over the .bzl files listed in doc_extract.labels, in a
 # throwaway workspace whose bazel_deps are this project's: the text protos go to OUT_DIR, for
 # `make bazel-facts DOCS=OUT_DIR` (rules the static reader cannot evaluate) and for the
-# cross-check (`python -m bazel_facts.crosscheck`, docs/bazel.md).
+# cross-check (`make bazel-facts-crosscheck`, docs/bazel.md).
 #
 #   tools/bazel_facts/doc_extract.sh OUT_DIR
 #

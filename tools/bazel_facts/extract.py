@@ -11,7 +11,7 @@ from .docextract import ATTR_TYPES, DocEntry, DocExtracts
 from .errors import FactsError
 from .gazelle import read_gazelle
 from .gitfs import DirTree, GitTree
-from .model import SCHEMA_VERSION, Attr, Facts, Source
+from .model import SCHEMA_VERSION, Facts, Source
 from .module_file import read_module_file
 from .project import read_project
 from .registry import read_registry, select
@@ -158,6 +158,3 @@ def _fallback(docs: DocExtracts, root_mapping: dict[str, str]) -> Fallback:
         )
 
     return lookup
-
-
-__all__ = ["Attr", "Inputs", "extract"]

@@ -55,10 +55,6 @@ class GitTree:
         commit, date = result.stdout.split()
         return commit, date
 
-    def list_dir(self, path: str) -> list[str]:
-        result = self._git("ls-tree", "--name-only", f"{self.ref}:{path}")
-        return result.stdout.split() if result.returncode == 0 else []
-
 
 @dataclass
 class DirTree:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from .errors import FactsError
 from .gitfs import GitTree
@@ -152,7 +152,3 @@ def requested_by(registry: Registry, roots: Iterable[Dep], name: str) -> list[De
         seen.add((dep.name, dep.version))
         pending.extend(_release(registry, dep.name, dep.version, dep.provenance).deps)
     return found
-
-
-def release_of(registry: Registry, selection: Mapping[str, str], name: str) -> Release:
-    return _release(registry, name, selection[name], "")

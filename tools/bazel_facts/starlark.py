@@ -18,103 +18,25 @@ from .gitfs import DirTree, GitTree
 # Names every .bzl file may use without a load(): Starlark's and Bazel's globals. Their values
 # are opaque here except for the constructors handled in Reader._builtin.
 BUILTINS = frozenset(
-    [
-        "True",
-        "False",
-        "None",
-        "len",
-        "str",
-        "int",
-        "bool",
-        "float",
-        "list",
-        "dict",
-        "tuple",
-        "type",
-        "range",
-        "enumerate",
-        "zip",
-        "sorted",
-        "reversed",
-        "min",
-        "max",
-        "any",
-        "all",
-        "hasattr",
-        "getattr",
-        "dir",
-        "hash",
-        "repr",
-        "print",
-        "fail",
-        "abs",
-        "DefaultInfo",
-        "OutputGroupInfo",
-        "RunEnvironmentInfo",
-        "InstrumentedFilesInfo",
-        "CcInfo",
-        "PyInfo",
-        "PyRuntimeInfo",
-        "ProtoInfo",
-        "JavaInfo",
-        "CcToolchainConfigInfo",
-        "TemplateVariableInfo",
-        "ToolchainInfo",
-        "ConstraintValueInfo",
-        "ConstraintSettingInfo",
-        "PlatformInfo",
-        "PackageSpecificationInfo",
-        "AnalysisTestResultInfo",
-        "ExecutionInfo",
-        "DebugPackageInfo",
-        "FeatureFlagInfo",
-        "native",
-        "attr",
-        "config_common",
-        "platform_common",
-        "coverage_common",
-        "testing",
-        "json",
-        "proto",
-        "cc_common",
-        "apple_common",
-        "java_common",
-        "config",
-        "Label",
-        "select",
-        "depset",
-        "struct",
-        "provider",
-        "rule",
-        "aspect",
-        "transition",
-        "analysis_test_transition",
-        "module_extension",
-        "tag_class",
-        "repository_rule",
-        "visibility",
-        "exec_group",
-        "subrule",
-        "macro",
-        "configuration_field",
-    ]
+    """
+    True False None len str int bool float list dict tuple type range enumerate zip sorted
+    reversed min max any all hasattr getattr dir hash repr print fail abs
+    DefaultInfo OutputGroupInfo RunEnvironmentInfo InstrumentedFilesInfo CcInfo PyInfo
+    PyRuntimeInfo ProtoInfo JavaInfo CcToolchainConfigInfo TemplateVariableInfo ToolchainInfo
+    ConstraintValueInfo ConstraintSettingInfo PlatformInfo PackageSpecificationInfo
+    AnalysisTestResultInfo ExecutionInfo DebugPackageInfo FeatureFlagInfo
+    native attr config_common platform_common coverage_common testing json proto cc_common
+    apple_common java_common config Label select depset struct provider rule aspect
+    transition analysis_test_transition module_extension tag_class repository_rule visibility
+    exec_group subrule macro configuration_field
+    """.split()  # noqa: SIM905 - a word list reads better than one name per line
 )
 
 # native.* functions that make no target: a def calling only these is no macro.
 NATIVE_NON_RULES = frozenset(
-    [
-        "package_name",
-        "repository_name",
-        "repo_name",
-        "glob",
-        "existing_rule",
-        "existing_rules",
-        "package_relative_label",
-        "module_name",
-        "module_version",
-        "subpackages",
-        "package_default_visibility",
-    ]
+    """package_name repository_name repo_name glob existing_rule existing_rules
+    package_relative_label module_name module_version subpackages package_default_visibility
+    """.split()  # noqa: SIM905
 )
 
 IMPLICIT_DEFAULTS: dict[str, Any] = {
