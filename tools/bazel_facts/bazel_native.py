@@ -211,6 +211,27 @@ class BazelSource:
             i = close + 1
         return mandatory, default, source
 
+    def removed(self, path: str) -> list[str]:
+        """Attributes a native rule's build() removes: `removeAttribute("x")`, and what
+        RuleClass.Builder's own methods it calls remove (`exemptFromConstraintChecking`)."""
+        file = self.java(path)
+        start, end = file.region(r"public RuleClass build \(")
+        toks = file.toks
+        out = []
+        for i in range(start, end):
+            if toks[i].text == "removeAttribute" and toks[i + 1].text == "(":
+                out.append(_java_string(toks[i + 2]))
+            elif toks[i].text == "exemptFromConstraintChecking" and toks[i - 1].text == ".":
+                rule_class = self.java(RULE_CLASS)
+                first, last = rule_class.region(r"public Builder exemptFromConstraintChecking \(")
+                rtoks = rule_class.toks
+                out += [
+                    self._name(rule_class, rtoks[j + 2 : j + 5])
+                    for j in range(first, last)
+                    if rtoks[j].text == "remove" and rtoks[j - 2].text == "attributes"
+                ]
+        return out
+
     def functions(self, path: str) -> dict[str, Function]:
         file = self.java(path)
         toks = file.toks
@@ -314,7 +335,7 @@ def read_bazel(root: Path, version: str) -> BazelFacts:
     for name, path in NATIVE_RULES.items():
         attrs = {**core, **native_base}
         own = src.attrs(path, r"public RuleClass build \(")
-        for removed in _removed(src.java(path)):
+        for removed in src.removed(path):
             attrs.pop(removed, None)
         natives[name] = Rule(
             name=name,
@@ -337,13 +358,3 @@ def read_bazel(root: Path, version: str) -> BazelFacts:
         build_functions=dict(sorted(build_functions.items())),
         module_functions=dict(sorted(src.functions(MODULE_FUNCTIONS).items())),
     )
-
-
-def _removed(file: JavaFile) -> list[str]:
-    start, end = file.region(r"public RuleClass build \(")
-    toks = file.toks
-    return [
-        _java_string(toks[i + 2])
-        for i in range(start, end)
-        if toks[i].text == "removeAttribute" and toks[i + 1].text == "("
-    ]

@@ -1,6 +1,7 @@
 """Compare the facts file with real Bazel's `starlark_doc_extract` of the same .bzl files
 (doc_extract.sh): every exported rule, macro, provider and module extension, each rule's
-attributes (type, mandatory, literal default), each macro's parameters and each tag class.
+attributes (type, mandatory, literal default), each macro's parameters and each tag class; and
+Bazel's own attributes with its query of a few rules (`bazel_attrs.xml`, from the same script).
 
     python -m bazel_facts.crosscheck --facts tests/bazel/facts.json --docs DIR
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import ast
 import sys
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,6 +171,53 @@ def crosscheck(facts: Facts, docs: DocExtracts) -> Report:
     return report
 
 
+# XML element names of `bazel query --output=xml` → the facts' attribute types they cover.
+XML_TYPES = {
+    "string": {"string"},
+    "boolean": {"bool"},
+    "int": {"int"},
+    "label": {"label"},
+    "output": {"output"},
+    "license": {"string_list"},
+    "list": {"string_list", "label_list", "int_list", "output_list"},
+    "dict": {"string_dict", "string_list_dict", "label_keyed_string_dict"},
+}
+
+
+def crosscheck_bazel(facts: Facts, query_xml: Path, report: Report) -> None:
+    """Bazel's own attributes (read from its Java sources) against its query of a plain, an
+    executable and a test Starlark rule and of the native alias and platform."""
+    bazel = facts.bazel
+    expected = {
+        "plain": bazel.common_attrs,
+        "exe": bazel.common_attrs | bazel.executable_attrs,
+        "t_test": bazel.common_attrs | bazel.test_attrs,
+        "alias": bazel.native_rules["alias"].attrs,
+        "platform": bazel.native_rules["platform"].attrs,
+    }
+    for rule in ET.parse(query_xml).getroot().findall("rule"):
+        kind = rule.get("class", "")
+        mine = expected[kind]
+        real = {
+            str(a.get("name")): a.tag
+            for a in rule
+            if a.get("name")
+            and a.tag in XML_TYPES
+            and not str(a.get("name")).startswith(("$", ":", "_"))
+        }
+        report.count("Bazel rule classes")
+        for name in sorted(set(real) | set(mine)):
+            if name not in real or name not in mine:
+                side = "Bazel's query" if name in real else f"the facts ({mine[name].provenance})"
+                report.differences.append(f"bazel {kind}: attribute {name} only in {side}")
+            elif mine[name].type not in XML_TYPES[real[name]]:
+                report.differences.append(
+                    f"bazel {kind}.{name}: type {mine[name].type} vs Bazel's {real[name]}"
+                )
+            else:
+                report.count("Bazel attributes")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bazel_facts.crosscheck", description=__doc__)
     parser.add_argument("--facts", type=Path, required=True)
@@ -176,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     facts = load(args.facts)
     report = crosscheck(facts, DocExtracts.read(args.docs, facts.bazel.version))
+    if (args.docs / "bazel_attrs.xml").is_file():
+        crosscheck_bazel(facts, args.docs / "bazel_attrs.xml", report)
     print("compared: " + ", ".join(f"{n} {what}" for what, n in sorted(report.compared.items())))
     print(f"defaults kept as source expressions, not compared: {len(report.not_compared)}")
     for line in report.not_compared:

@@ -62,6 +62,12 @@ for round in 1 2 3 4 5 6 7 8 9 10; do
   echo "doc_extract.sh: round $round: more loaded files to list" >&2
 done
 cat build.err >&2
+# Bazel's own attributes, as its query reports them for a plain, an executable and a test
+# Starlark rule and for the native alias and platform (crosscheck compares them with the facts).
+mkdir -p attrs
+printf 'def _impl(ctx):\n    pass\n\nplain = rule(_impl)\nexe = rule(_impl, executable = True)\nt_test = rule(_impl, test = True)\n' > attrs/defs.bzl
+printf 'load(":defs.bzl", "exe", "plain", "t_test")\n\nplain(name = "plain")\n\nexe(name = "exe")\n\nt_test(name = "t_test")\n\nalias(name = "alias", actual = ":plain")\n\nplatform(name = "platform")\n' > attrs/BUILD.bazel
+"${BAZEL_CMD[@]}" query "${FLAGS[@]}" --output=xml --xml:default_values //attrs:all > "$OUT/bazel_attrs.xml"
 : > "$OUT/labels.txt"
 while read -r name label; do
   if [ -f "bazel-bin/$name.textproto" ]; then
