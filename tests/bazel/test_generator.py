@@ -182,6 +182,79 @@ def test_longest_require_wins(tmp_path: Path) -> None:
     )
 
 
+EXPECTED = REPO_ROOT / "tests" / "data" / "expected" / "bazel"
+
+
+def _tested(tmp_path: Path, existing: dict[str, str] | None = None) -> dict[str, str]:
+    """The fixtures with tests: an engine package with internal and external test files
+    (the external one imports the package itself) and testdata/, a test-only package,
+    and a policy with a test of its own."""
+    manifest = fixtures.manifest(tmp_path / "policies")
+    jwt = manifest.policies[0]
+    assert jwt.go_package is not None
+    jwt = replace(
+        jwt,
+        go_package=replace(
+            jwt.go_package,
+            test_go_files=("jwt_test.go",),
+            test_imports=(fixtures.SDK + "/policytest", "testing"),
+        ),
+    )
+    engine = fixtures.engine_module()
+    core, *others = [p for p in engine.packages if p.dir == "engine/worker/core"]
+    assert not others
+    core = replace(
+        core,
+        test_files=("core_test.go", "example_test.go"),
+        test_imports=(core.importpath, "google.golang.org/grpc/codes", "testing"),
+        testdata=True,
+    )
+    only_tests = GoPackage(
+        "engine/e2e",
+        fixtures.ENGINE + "/e2e",
+        "e2e",
+        (),
+        (),
+        test_files=("e2e_test.go",),
+        test_imports=("gopkg.in/yaml.v3", "testing"),
+    )
+    packages = tuple(core if p.dir == core.dir else p for p in engine.packages)
+    return bazel_outputs(
+        replace(manifest, policies=(jwt, *manifest.policies[1:])),
+        engine=replace(engine, packages=(*packages, only_tests)),
+        registry_go=fixtures.registry_go(manifest),
+        build_info_go=fixtures.BUILD_INFO_GO,
+        read_existing=lambda path: {"MODULE.bazel": MODULE, **(existing or {})}.get(path, ""),
+        file_exists=lambda path: True,
+    )
+
+
+@pytest.mark.parametrize(
+    "rel",
+    [
+        "engine/worker/core/BUILD.bazel",
+        "engine/e2e/BUILD.bazel",
+        "policies/jwt-validation/v1.0.0/BUILD.bazel",
+    ],
+)
+def test_packages_with_test_files_get_a_go_test(tmp_path: Path, rel: str) -> None:
+    """`bazel test //...` runs what `go test` runs: every package with _test.go files
+    gets a go_test named as Gazelle names it, embedding the library; a policy's test
+    reads its policy.yaml (the SDK's policytest does), testdata/ is globbed."""
+    assert _tested(tmp_path)[rel] == (EXPECTED / rel).read_text()
+
+
+def test_a_hand_written_data_attribute_of_a_go_test_is_kept(tmp_path: Path) -> None:
+    """`data` is written when the go_test is created; the user's own is never replaced."""
+    rel = "engine/worker/core/BUILD.bazel"
+    first = _tested(tmp_path)[rel]
+    edited = first.replace(
+        'data = glob(["testdata/**"]),', 'data = glob(["testdata/**"]) + ["//x:y.yaml"],'
+    )
+    assert edited != first
+    assert _tested(tmp_path, {rel: edited})[rel] == edited
+
+
 def test_a_module_with_requires_and_no_go_sum_is_an_error(tmp_path: Path) -> None:
     """go_deps.from_file(go_work) reads the go.sum of every module with a `require`
     (gazelle internal/bzlmod/go_mod.bzl, sums_from_go_mod); a missing one stops Bazel."""
@@ -451,16 +524,31 @@ def test_starlark_string_literals_round_trip_through_an_interpreter(value: str) 
     assert module["x"] == value
 
 
-def test_go_list_output_skips_test_only_packages(tmp_path: Path) -> None:
+def test_go_list_output_keeps_test_files_and_test_only_packages(tmp_path: Path) -> None:
+    (tmp_path / "e/lib/testdata/empty").mkdir(parents=True)
+    (tmp_path / "e/e2e/testdata").mkdir(parents=True)
+    (tmp_path / "e/e2e/testdata/case.json").write_text("{}")
     stream = (
         json.dumps({"Dir": str(tmp_path / "e/lib"), "ImportPath": "x/lib", "Name": "lib",
-                    "GoFiles": ["b.go", "a.go"], "Imports": ["fmt", "x/dep"]})
+                    "GoFiles": ["b.go", "a.go"], "Imports": ["fmt", "x/dep"],
+                    "TestGoFiles": ["a_test.go"], "TestImports": ["testing"],
+                    "XTestGoFiles": ["x_test.go"], "XTestImports": ["testing", "x/lib"]})
         + "\n"
         + json.dumps({"Dir": str(tmp_path / "e/e2e"), "ImportPath": "x/e2e", "Name": "e2e",
                       "TestGoFiles": ["e2e_test.go"]})
+        + "\n"
+        + json.dumps({"Dir": str(tmp_path / "e/tagged"), "ImportPath": "x/tagged",
+                      "Name": "tagged", "IgnoredGoFiles": ["only_with_a_tag.go"]})
     )  # fmt: skip
-    (package,) = parse_go_list(stream, tmp_path)
-    assert package == GoPackage("e/lib", "x/lib", "lib", ("a.go", "b.go"), ("fmt", "x/dep"))
+    e2e, lib = parse_go_list(stream, tmp_path)
+    # An empty testdata/ gets no glob: Bazel refuses a glob that matches nothing.
+    assert lib == GoPackage(
+        "e/lib", "x/lib", "lib", ("a.go", "b.go"), ("fmt", "x/dep"),
+        test_files=("a_test.go", "x_test.go"), test_imports=("testing", "x/lib"), testdata=False,
+    )  # fmt: skip
+    assert e2e == GoPackage(
+        "e/e2e", "x/e2e", "e2e", (), (), test_files=("e2e_test.go",), testdata=True
+    )
 
 
 def test_committed_engine_build_files_are_up_to_date() -> None:

@@ -95,7 +95,8 @@ def write_policy(
     go_mod: str | None = None,
     response: bool = False,
 ) -> Path:
-    """root/rel/{policy.yaml, policy.go, go.mod}; None texts take working defaults."""
+    """root/rel/{policy.yaml, policy.go, go.mod, go.sum}; None texts take working defaults.
+    go.sum is empty, as for a policy whose only requirement is the in-repo engine."""
     d = root / rel
     d.mkdir(parents=True, exist_ok=True)
     extra = "supportsResponsePhase: true\n" if response else ""
@@ -112,6 +113,7 @@ def write_policy(
     (d / "go.mod").write_text(
         go_mod if go_mod is not None else f"module {module}\n\ngo 1.24\n\n{ENGINE_REQUIRE}"
     )
+    (d / "go.sum").write_text("")
     return d
 
 

@@ -140,6 +140,7 @@ def test_new_refuses_to_overwrite(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert sorted(p.name for p in created.iterdir()) == [
         "README.md",
         "go.mod",
+        "go.sum",
         "policy.go",
         "policy.yaml",
         "policy_test.go",

@@ -28,7 +28,7 @@ func check(req Request) (*Response, error) {
 		enginePath = engine.Path
 	}
 	for _, in := range req.Policies {
-		res := &Result{ID: in.ID, GoFiles: []string{}, Imports: []string{}, Problems: []Problem{}}
+		res := &Result{ID: in.ID, GoFiles: []string{}, Imports: []string{}, TestGoFiles: []string{}, TestImports: []string{}, Problems: []Problem{}}
 		resp.Results = append(resp.Results, res)
 		mod, problems := readModule(req, in)
 		res.Module = mod

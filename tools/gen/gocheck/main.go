@@ -54,12 +54,18 @@ type Module struct {
 
 // Result is the answer for one policy.
 type Result struct {
-	ID          string    `json:"id"`
-	Module      *Module   `json:"module"`
-	PackageName string    `json:"package_name"`
-	GoFiles     []string  `json:"go_files"`
-	Imports     []string  `json:"imports"`
-	Problems    []Problem `json:"problems"`
+	ID          string   `json:"id"`
+	Module      *Module  `json:"module"`
+	PackageName string   `json:"package_name"`
+	GoFiles     []string `json:"go_files"`
+	Imports     []string `json:"imports"`
+	// TestGoFiles are the _test.go files, of the package and of its external test
+	// package; TestImports are their imports. Bazel's go_test needs both.
+	TestGoFiles []string `json:"test_go_files"`
+	TestImports []string `json:"test_imports"`
+	// Testdata says the directory has files under testdata/, which tests may read.
+	Testdata bool      `json:"testdata"`
+	Problems []Problem `json:"problems"`
 }
 
 // Response is the helper's whole answer.

@@ -5,6 +5,7 @@ import (
 	"go/parser"
 	"go/scanner"
 	"go/token"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -14,6 +15,8 @@ import (
 
 // parseSources lists the package's non-test .go files, parses each with go/parser and
 // fills the package name and imports. Syntax errors come back with file and line.
+// Test files are listed with their imports too, for Bazel's go_test; they never make
+// a policy invalid, since the engine is built without them.
 func parseSources(dir string, res *Result) []Problem {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -21,11 +24,19 @@ func parseSources(dir string, res *Result) []Problem {
 	}
 	for _, e := range entries {
 		name := e.Name()
-		if e.Type().IsRegular() && strings.HasSuffix(name, ".go") && !strings.HasSuffix(name, "_test.go") {
+		switch {
+		case e.IsDir() && name == "testdata":
+			res.Testdata = holdsFile(filepath.Join(dir, name))
+		case !e.Type().IsRegular() || !strings.HasSuffix(name, ".go"):
+		case strings.HasSuffix(name, "_test.go"):
+			res.TestGoFiles = append(res.TestGoFiles, name)
+		default:
 			res.GoFiles = append(res.GoFiles, name)
 		}
 	}
 	sort.Strings(res.GoFiles)
+	sort.Strings(res.TestGoFiles)
+	res.TestImports = testImports(dir, res.TestGoFiles)
 	if len(res.GoFiles) == 0 {
 		return []Problem{{Code: "no-go-files", Message: "no .go file in the policy directory; a policy needs at least one Go source file exporting GetPolicy"}}
 	}
@@ -75,4 +86,39 @@ func parseSources(dir string, res *Result) []Problem {
 		}
 	}
 	return problems
+}
+
+// testImports are the sorted, unique imports of the test files that parse.
+func testImports(dir string, files []string) []string {
+	fset := token.NewFileSet()
+	seen := map[string]bool{}
+	imports := []string{}
+	for _, name := range files {
+		f, err := parser.ParseFile(fset, filepath.Join(dir, name), nil, parser.ImportsOnly)
+		if err != nil {
+			continue
+		}
+		for _, imp := range f.Imports {
+			if p, err := strconv.Unquote(imp.Path.Value); err == nil && !seen[p] {
+				seen[p] = true
+				imports = append(imports, p)
+			}
+		}
+	}
+	sort.Strings(imports)
+	return imports
+}
+
+// holdsFile says whether a file lies anywhere under dir: Bazel refuses a glob that
+// matches nothing, so an empty testdata/ gets no glob.
+func holdsFile(dir string) bool {
+	found := false
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			found = true
+			return fs.SkipAll
+		}
+		return nil
+	})
+	return found
 }

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from policy_builder.bazel_run import bazel_go
 from policy_builder.errors import ToolMissing
 from policy_builder.home import SDK_PACKAGE, Home
 from policy_builder.manifest import GoModInfo, GoPackageInfo, Problem
@@ -37,10 +38,23 @@ class GoCheckResult:
 
 
 def go_binary() -> str:
+    """The `go` to run: under `bazel run`, the Go SDK MODULE.bazel pins; else the PATH's."""
+    pinned = bazel_go()
+    if pinned is not None:
+        return str(pinned)
     go = shutil.which("go")
     if go is None:
-        raise ToolMissing("the Go toolchain (`go`) is not on PATH; install Go 1.24 or newer")
+        raise ToolMissing(
+            "the Go toolchain (`go`) is not on PATH; install the Go release the engine's "
+            "go.mod names on its `go` line, or a newer one"
+        )
     return go
+
+
+def _helper_env() -> dict[str, str]:
+    """The helper's go/packages runs `go` from PATH: make that the builder's own `go`."""
+    go_dir = str(Path(go_binary()).parent)
+    return {**os.environ, "PATH": os.pathsep.join([go_dir, os.environ.get("PATH", "")])}
 
 
 def go_version() -> str:
@@ -106,6 +120,7 @@ def run_gocheck(home: Home, root: Path, inputs: list[GoCheckInput]) -> dict[str,
             capture_output=True,
             text=True,
             cwd=work,
+            env=_helper_env(),
         )
     if proc.returncode != 0:
         raise ToolMissing(f"the Go helper failed:\n{proc.stderr.strip()}")
@@ -129,6 +144,9 @@ def _result(r: dict[str, Any]) -> GoCheckResult:
             package_name=r["package_name"],
             go_files=tuple(r["go_files"]),
             imports=tuple(r["imports"]),
+            test_go_files=tuple(r["test_go_files"]),
+            test_imports=tuple(r["test_imports"]),
+            testdata=r["testdata"],
         )
     problems = tuple(
         Problem(code=p["code"], message=p["message"], file=p["file"], line=p["line"])

@@ -36,6 +36,12 @@ class GoPackageInfo:
     go_files: tuple[str, ...] = ()
     # Unique import paths of those files, sorted.
     imports: tuple[str, ...] = ()
+    # The _test.go files (of the package and of its external test package), sorted, and
+    # their unique imports, sorted: what Bazel's go_test compiles.
+    test_go_files: tuple[str, ...] = ()
+    test_imports: tuple[str, ...] = ()
+    # The directory has a testdata/ folder, which tests may read.
+    testdata: bool = False
 
 
 @dataclass(frozen=True)

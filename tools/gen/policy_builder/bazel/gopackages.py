@@ -30,6 +30,11 @@ class GoPackage:
     go_files: tuple[str, ...]
     # Import paths of those files, sorted.
     imports: tuple[str, ...]
+    # The _test.go files (internal and external test package), sorted, and their imports.
+    test_files: tuple[str, ...] = ()
+    test_imports: tuple[str, ...] = ()
+    # The directory has a testdata/ folder, which the tests may read.
+    testdata: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,10 +78,13 @@ def parse_go_list(stream: str, repo_root: Path) -> tuple[GoPackage, ...]:
         pos = end
         while pos < len(text) and text[pos].isspace():
             pos += 1
-        if not obj.get("GoFiles"):
-            # Test-only packages (or all files excluded by build tags) get no go_library.
+        test_files = obj.get("TestGoFiles", []) + obj.get("XTestGoFiles", [])
+        test_imports = set(obj.get("TestImports", []) + obj.get("XTestImports", []))
+        if not obj.get("GoFiles") and not test_files:
+            # All files excluded by build tags (say, end-to-end tests behind a tag).
             continue
-        rel = PurePosixPath(Path(obj["Dir"]).resolve().relative_to(repo_root.resolve()).as_posix())
+        directory = Path(obj["Dir"])
+        rel = PurePosixPath(directory.resolve().relative_to(repo_root.resolve()).as_posix())
         packages.append(
             GoPackage(
                 dir="" if str(rel) == "." else str(rel),
@@ -84,9 +92,18 @@ def parse_go_list(stream: str, repo_root: Path) -> tuple[GoPackage, ...]:
                 name=obj["Name"],
                 go_files=tuple(sorted(obj.get("GoFiles", []))),
                 imports=tuple(sorted(obj.get("Imports", []))),
+                test_files=tuple(sorted(test_files)),
+                test_imports=tuple(sorted(test_imports)),
+                testdata=has_testdata(directory),
             )
         )
     return tuple(sorted(packages, key=lambda p: p.dir))
+
+
+def has_testdata(directory: Path) -> bool:
+    """Whether directory/testdata holds a file: Bazel refuses a glob that matches nothing."""
+    testdata = directory / "testdata"
+    return testdata.is_dir() and any(p.is_file() for p in testdata.rglob("*"))
 
 
 def _module_env() -> dict[str, str]:

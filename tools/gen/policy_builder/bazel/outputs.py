@@ -11,8 +11,8 @@ from policy_builder.bazel.goimports import go_imports
 from policy_builder.bazel.gopackages import EngineModule, GoPackage, ImportResolver, LocalModule
 from policy_builder.bazel.gowork import render_go_work
 from policy_builder.bazel.module_edit import edit_module_bazel
-from policy_builder.bazel.naming import library_name
-from policy_builder.bazel.rules import Rule, go_library_rule
+from policy_builder.bazel.naming import library_name, package_label
+from policy_builder.bazel.rules import Rule, go_library_rule, go_test_rule, test_data
 from policy_builder.bazel.starlark import render_value
 from policy_builder.manifest import Manifest, PolicyEntry
 
@@ -30,6 +30,7 @@ POLICY_LIBRARY_BZL = "//rules:policy_library.bzl"
 REGISTRY_FILES = ("build_info.go", "plugin_registry.go")
 REGISTRY_TARGET = "registry"
 POLICIES_BZL = "policies.bzl"
+POLICY_YAML = "policy.yaml"
 
 
 def _policy_dir(policies_dir: str, entry: PolicyEntry) -> str:
@@ -39,16 +40,39 @@ def _policy_dir(policies_dir: str, entry: PolicyEntry) -> str:
 def _policy_package(policies_dir: str, entry: PolicyEntry) -> GoPackage:
     if entry.go_package is None:
         raise BazelGenError(f"{entry.key}: validate the manifest before generating Bazel files")
+    info = entry.go_package
     return GoPackage(
         dir=_policy_dir(policies_dir, entry),
         importpath=entry.module_path,
-        name=entry.go_package.package_name,
-        go_files=entry.go_package.go_files,
-        imports=entry.go_package.imports,
+        name=info.package_name,
+        go_files=info.go_files,
+        imports=info.imports,
+        test_files=info.test_go_files,
+        test_imports=info.test_imports,
+        testdata=info.testdata,
     )
 
 
-def _library(
+def _deps(
+    pkg: GoPackage,
+    imports: tuple[str, ...],
+    resolver: ImportResolver,
+    requires: tuple[str, ...],
+    repos: set[str],
+) -> list[str]:
+    """Labels of the non-standard imports; every third-party repo they use joins repos."""
+    deps = []
+    for imp in imports:
+        dep = resolver.resolve(imp, requires=requires, package_dir=pkg.dir)
+        if dep is None:
+            continue
+        deps.append(dep.label)
+        if dep.repo:
+            repos.add(dep.repo)
+    return deps
+
+
+def _rules(
     pkg: GoPackage,
     resolver: ImportResolver,
     requires: tuple[str, ...],
@@ -57,26 +81,41 @@ def _library(
     kind: str,
     load: str,
     name: str = "",
-) -> Rule:
-    """The rule for pkg, named like Gazelle names it unless name is given; every third-party
-    repo its deps use is added to repos."""
-    deps = []
-    for imp in pkg.imports:
-        dep = resolver.resolve(imp, requires=requires, package_dir=pkg.dir)
-        if dep is None:
-            continue
-        deps.append(dep.label)
-        if dep.repo:
-            repos.add(dep.repo)
-    return go_library_rule(
-        kind=kind,
-        load=load,
-        name=name or library_name(pkg.importpath, pkg.name),
-        srcs=pkg.go_files,
-        importpath=pkg.importpath,
-        deps=deps,
-        visibility=("//visibility:public",),
-    )
+    test_files: tuple[str, ...] = (),
+) -> list[Rule]:
+    """The library of pkg (of `kind`, named like Gazelle names it unless name is given)
+    and, when it has _test.go files, its go_test, which gets `test_files` of the
+    directory and its testdata/ as data."""
+    rules = []
+    library = name or library_name(pkg.importpath, pkg.name)
+    if pkg.go_files:
+        rules.append(
+            go_library_rule(
+                kind=kind,
+                load=load,
+                name=library,
+                srcs=pkg.go_files,
+                importpath=pkg.importpath,
+                deps=_deps(pkg, pkg.imports, resolver, requires, repos),
+                visibility=("//visibility:public",),
+            )
+        )
+    if pkg.test_files:
+        # An external test package imports the library it tests; embedding covers that.
+        own = package_label("", pkg.dir, library)
+        deps = [d for d in _deps(pkg, pkg.test_imports, resolver, requires, repos) if d != own]
+        rules.append(
+            go_test_rule(
+                load=RULES_GO,
+                # Gazelle's name: the import path's, never `_lib` (for a command).
+                name=library_name(pkg.importpath, "") + "_test",
+                srcs=pkg.test_files,
+                embed=(":" + library,) if pkg.go_files else (),
+                deps=deps,
+                data=test_data(test_files, pkg.testdata),
+            )
+        )
+    return rules
 
 
 def loaded_policies_bzl(manifest: Manifest) -> str:
@@ -132,21 +171,28 @@ def bazel_outputs(
         out[path] = merge_build_file(read_existing(path), rules, BUILD_HEADER)
 
     for pkg in engine.packages:
-        rule = _library(pkg, resolver, engine.requires, repos, kind="go_library", load=RULES_GO)
-        build_file(pkg.dir, [rule])
+        rules = _rules(pkg, resolver, engine.requires, repos, kind="go_library", load=RULES_GO)
+        build_file(pkg.dir, rules)
 
     for entry, pkg in zip(manifest.policies, policy_packages, strict=True):
         requires = tuple(m for m, _ in entry.go_mod.requires) if entry.go_mod else ()
-        rule = _library(
-            pkg, resolver, requires, repos, kind="policy_library", load=POLICY_LIBRARY_BZL
+        # The SDK's test helper (policytest) reads the policy's own policy.yaml.
+        rules = _rules(
+            pkg,
+            resolver,
+            requires,
+            repos,
+            kind="policy_library",
+            load=POLICY_LIBRARY_BZL,
+            test_files=(POLICY_YAML,),
         )
-        build_file(pkg.dir, [rule])
+        build_file(pkg.dir, rules)
 
     registry_imports = go_imports(registry_go) + go_imports(build_info_go)
     registry_pkg = GoPackage(
         policies_dir, engine.module_path, "main", REGISTRY_FILES, registry_imports
     )
-    registry = _library(
+    registry = _rules(
         registry_pkg,
         resolver,
         engine.requires,
@@ -155,7 +201,7 @@ def bazel_outputs(
         load=RULES_GO,
         name=REGISTRY_TARGET,
     )
-    build_file(policies_dir, [registry])
+    build_file(policies_dir, registry)
     out[f"{policies_dir}/plugin_registry.go"] = registry_go
     out[f"{policies_dir}/build_info.go"] = build_info_go
     out[f"{policies_dir}/{POLICIES_BZL}"] = loaded_policies_bzl(manifest)

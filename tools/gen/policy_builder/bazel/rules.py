@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from policy_builder.bazel.naming import label_sort_key
-from policy_builder.bazel.starlark import Value, render_call
+from policy_builder.bazel.starlark import Glob, Value, render_call
 
 # buildifier's argument order for BUILD files ("callsort": build/tables.go NamePriority);
 # attributes not listed sort at 0, by name.
@@ -70,3 +70,35 @@ def go_library_rule(
     if deps:
         attrs.append(("deps", tuple(sorted(set(deps), key=label_sort_key))))
     return Rule(kind=kind, name=name, load=load, attrs=tuple(attrs))
+
+
+# What Gazelle gives a go_test whose directory has files under testdata/.
+TESTDATA = "testdata/**"
+
+
+def test_data(files: Sequence[str], testdata: bool) -> Value | None:
+    """A go_test's `data`: the named files of its directory, and all of testdata/."""
+    if testdata:
+        return Glob((*files, TESTDATA))
+    return tuple(files) or None
+
+
+def go_test_rule(
+    *,
+    load: str,
+    name: str,
+    srcs: Sequence[str],
+    embed: Sequence[str],
+    deps: Sequence[str],
+    data: Value | None,
+) -> Rule:
+    """A go_test of a package's _test.go files, embedding its library (when it has one)
+    as Gazelle does, so internal and external test files compile in one target."""
+    attrs: list[tuple[str, Value]] = [("srcs", tuple(sorted(srcs, key=label_sort_key)))]
+    if data is not None:
+        attrs.append(("data", data))
+    if embed:
+        attrs.append(("embed", tuple(embed)))
+    if deps:
+        attrs.append(("deps", tuple(sorted(set(deps), key=label_sort_key))))
+    return Rule(kind="go_test", name=name, load=load, attrs=tuple(attrs))

@@ -6,11 +6,20 @@ Strings are quoted by the builder's one Starlark escaper, `escape.starlark_strin
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from policy_builder.escape import starlark_string
 
+
+@dataclass(frozen=True)
+class Glob:
+    """`glob([patterns])`, for files the generator does not list one by one (testdata)."""
+
+    patterns: tuple[str, ...]
+
+
 # A value an attribute of a generated rule can take.
-Value = str | bool | int | tuple[str, ...] | Mapping[str, str]
+Value = str | bool | int | tuple[str, ...] | Mapping[str, str] | Glob
 
 INDENT = "    "
 
@@ -26,6 +35,8 @@ def render_value(value: Value, indent: str = "") -> str:
         return starlark_string(value)
     if isinstance(value, tuple):
         return _render_list(value, indent)
+    if isinstance(value, Glob):
+        return f"glob({_render_list(value.patterns, indent)})"
     return _render_dict(value, indent)
 
 
