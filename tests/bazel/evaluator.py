@@ -130,12 +130,17 @@ class Workspace:
 
     # --- files -----------------------------------------------------------------------
     def build_files(self) -> list[str]:
-        """Every package (directory with a BUILD.bazel), relative, sorted."""
+        """Every package (directory with a BUILD.bazel) outside .bazelignore, relative, sorted."""
+        ignore_file = self.root / ".bazelignore"
+        ignored = ignore_file.read_text().split() if ignore_file.is_file() else []
         found = []
         for path in sorted(self.root.rglob("BUILD.bazel")):
             rel = path.parent.relative_to(self.root)
-            if not SKIP_DIRS.intersection(rel.parts):
-                found.append(rel.as_posix() if rel.parts else "")
+            if SKIP_DIRS.intersection(rel.parts):
+                continue
+            if any(rel.as_posix() == i or rel.is_relative_to(i) for i in ignored):
+                continue
+            found.append(rel.as_posix() if rel.parts else "")
         return found
 
     def load_all(self) -> None:

@@ -246,8 +246,9 @@ def _repo(root: Path, name: str, files: Mapping[str, str]) -> Path:
 
 
 def write_standins(root: Path, facts: Facts, go_labels: Iterable[str], oci_repos: Iterable[str],
-                   pypi_packages: Iterable[str]) -> str:  # fmt: skip
-    """Write every stand-in repository under `root`; return the WORKSPACE text mapping them."""
+                   pypi_packages: Iterable[str], rule_set_targets: Iterable[str] = ()) -> str:  # fmt: skip
+    """Write every stand-in repository under `root`; return the WORKSPACE text mapping them.
+    `rule_set_targets`: labels of a rule set's own targets the tree uses (filegroups here)."""
     standins = StandinFiles(facts)
     rule_sets: dict[str, dict[str, str]] = {}
     for label in facts.files:
@@ -260,6 +261,14 @@ def write_standins(root: Path, facts: Facts, go_labels: Iterable[str], oci_repos
         files[f"{package}/{name}" if package else name] = text
         if package:
             files[f"{package}/BUILD.bazel"] = ""
+    for label in rule_set_targets:
+        repo, _, rest = label[1:].partition("//")
+        package, _, name = rest.partition(":")
+        build = f"{package}/BUILD.bazel" if package else "BUILD.bazel"
+        files = rule_sets.setdefault(repo, {"BUILD.bazel": ""})
+        files[build] = files.get(build, "") + (
+            f'filegroup(name = "{name}", visibility = ["//visibility:public"])\n'
+        )
     repos = {repo: _repo(root, repo, files) for repo, files in rule_sets.items()}
     # What `oci.pull` makes: a stand-in rule of our own (not part of rules_oci's API).
     repos["rules_oci"] = _repo(root, "rules_oci", {**rule_sets.get("rules_oci", {}), "oci/pulled.bzl": (

@@ -29,10 +29,15 @@ class Project:
 
 
 def starlark_files(root: Path) -> list[Path]:
+    """BUILD, .bzl and MODULE.bazel files Bazel reads: none under .bazelignore's folders."""
+    ignore_file = root / ".bazelignore"
+    ignored = ignore_file.read_text().split() if ignore_file.is_file() else []
     found = []
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root)
         if SKIP_DIRS.intersection(rel.parts) or rel.parts[0].startswith("bazel-"):
+            continue
+        if any(rel.is_relative_to(i) for i in ignored):
             continue
         if path.name in ("BUILD.bazel", "BUILD", "MODULE.bazel") or path.suffix == ".bzl":
             found.append(path)
