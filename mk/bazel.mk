@@ -21,7 +21,8 @@ $(BUILDIFIER):
 lint-bazel: $(BUILDIFIER)
 	$(BUILDIFIER) --mode=check --lint=warn $(STARLARK_FILES)
 
-test-bazel: $(VENV)/.installed $(BUILDIFIER)
+# The go_deps checks read the Go module cache (go-mod-download fills it).
+test-bazel: $(VENV)/.installed $(BUILDIFIER) go-mod-download
 	BUILDIFIER=$(BUILDIFIER) POLICY_BUILDER_BAZEL4=1 $(VENV)/bin/pytest -q -rA tests/bazel
 
 # The CI guard for committed generated files (BUILD files, the registry package, go.work,
@@ -29,3 +30,24 @@ test-bazel: $(VENV)/.installed $(BUILDIFIER)
 # any is stale, like `gazelle -mode=diff`. Fix with `policy-builder generate`.
 check-generated: $(VENV)/.installed go-mod-download gocheck-mod-download
 	$(POLICY_BUILDER) generate --check --quiet --policies $(POLICIES)
+
+# Refresh tests/bazel/facts.json, the facts every Bazel check is built from (docs/bazel.md,
+# "The facts file"). MIRROR: folder of <owner>+<repo>/repo git snapshots of the pinned rule
+# sets; BCR: the registry's snapshot; BAZEL_SRC: Bazel's sources at .bazelversion; DOCS: the
+# output of tools/bazel_facts/doc_extract.sh; REFS: releases whose tag a snapshot lacks.
+BCR ?= $(MIRROR)/bazelbuild+bazel-central-registry/repo
+REFS ?= bazel_skylib@1.9.2=1.9.1
+.PHONY: bazel-facts
+bazel-facts: $(VENV)/.installed
+	@test -n "$(MIRROR)" -a -n "$(BAZEL_SRC)" -a -n "$(DOCS)" || { \
+		echo "usage: make bazel-facts MIRROR=<snapshots> BAZEL_SRC=<bazel sources> DOCS=<doc extracts> [BCR=…] [REFS=…]"; exit 2; }
+	PYTHONPATH=tools $(PYTHON) -m bazel_facts --mirror $(MIRROR) --bcr $(BCR) \
+		--bazel-src $(BAZEL_SRC) --doc-extracts $(DOCS) $(foreach r,$(REFS),--ref $(r)) \
+		--out tests/bazel/facts.json
+
+# Compare tests/bazel/facts.json with real Bazel's starlark_doc_extract output
+# (tools/bazel_facts/doc_extract.sh DOCS); docs/bazel.md records the last run.
+.PHONY: bazel-facts-crosscheck
+bazel-facts-crosscheck: $(VENV)/.installed
+	@test -n "$(DOCS)" || { echo "usage: make bazel-facts-crosscheck DOCS=<doc extracts>"; exit 2; }
+	PYTHONPATH=tools $(PYTHON) -m bazel_facts.crosscheck --facts tests/bazel/facts.json --docs $(DOCS)

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+# The facts package (tools/bazel_facts) the checks are built from.
+sys.path.insert(0, str(Path(__file__).parents[2] / "tools"))
 
 collect_ignore = (
     [] if os.environ.get("POLICY_BUILDER_BAZEL4") == "1" else ["test_bazel4_analysis.py"]

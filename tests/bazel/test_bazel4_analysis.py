@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from evaluator import Workspace, canonical
+from evaluator import Workspace, canonical, facts
 from standins import write_standins
 from tree import copy_checkout, make_tree
 
@@ -40,6 +40,16 @@ def _bazel_version() -> str:
     return f"bazel-bootstrap {dpkg.stdout.strip()}" if dpkg.returncode == 0 else "bazel"
 
 
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return []
+
+
 def _prepare(root: Path, fill: Callable[[Path], object] = make_tree) -> Path:
     """The tree `fill` writes, with a WORKSPACE that maps every external repo to a stand-in."""
     ws = root / "ws"
@@ -57,7 +67,15 @@ def _prepare(root: Path, fill: Callable[[Path], object] = make_tree) -> Path:
     go = [label for label in external if not label.startswith(("@pypi//", "@distroless"))]
     oci = sorted({label[1:].partition("//")[0] for label in external if "distroless" in label})
     pypi = sorted({label.split("//")[1].split(":")[0] for label in external if "@pypi" in label})
-    (ws / "WORKSPACE").write_text(write_standins(root / "standins", go, oci, pypi))
+    # Targets of the rule sets themselves that BUILD files use (`data = ["@rules_go//go"]`).
+    rule_sets = {label[1:].partition("//")[0] for label in facts().files}
+    used = sorted({
+        canonical(value, label[2:].partition(":")[0])
+        for label, target in workspace.targets.items()
+        for value in _strings(target.attrs)
+        if value.startswith("@") and value[1:].partition("//")[0] in rule_sets
+    })  # fmt: skip
+    (ws / "WORKSPACE").write_text(write_standins(root / "standins", facts(), go, oci, pypi, used))
     # Debian's `bazel` wrapper would look for the modern Bazel that .bazelversion names.
     (ws / ".bazelversion").unlink()
     return ws
@@ -124,3 +142,18 @@ def test_bazel4_analysis_fails_on_an_import_path_conflict(tmp_path: Path) -> Non
     build = _run(ws, tmp_path / "root", "build", "--nobuild", "//:engine")
     assert build.returncode != 0
     assert "package conflict" in build.stderr
+
+
+def test_bazel4_analysis_runs_the_real_rules_preconditions(tmp_path: Path) -> None:
+    """rules_oci's own fail() on os/architecture beside base, run by Bazel from the facts."""
+    ws = _prepare(tmp_path)
+    image = ws / "rules/engine_image.bzl"
+    text = image.read_text()
+    old = '            base = "%s_%s" % (base, platform),\n'
+    assert old in text
+    image.write_text(
+        text.replace(old, old + '            os = "linux",\n            architecture = arch,\n')
+    )
+    build = _run(ws, tmp_path / "root", "build", "--nobuild", "//:engine_image")
+    assert build.returncode != 0
+    assert "come from the image provided by 'base' and cannot be overridden" in build.stderr

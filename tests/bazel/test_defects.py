@@ -1,0 +1,223 @@
+"""Each class of defect that real Bazel found while the old hand-typed tables passed, put
+back on a copy of the tree: the check built from the facts file must fail and name the file,
+line or field. The committed checkout passes the same checks."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from bazel_facts.checks import check_bazel_version, check_current, check_published, check_selection
+from bazel_facts.errors import FactsError
+from bazel_facts.project import read_project
+from evaluator import EvalError, Workspace, facts
+from gomodules import check_proto_rules, check_shipped_build_files, compiled_packages, go_modules
+from tooling import REPO_ROOT
+from tree import copy_checkout
+
+BCR = r"bazelbuild/bazel-central-registry@[0-9a-f]{40}"
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{path} no longer has {old!r}: update this test"
+    path.write_text(text.replace(old, new))
+
+
+def _module_only(tmp_path: Path) -> Path:
+    for name in ("MODULE.bazel", ".bazelversion"):
+        shutil.copy2(REPO_ROOT / name, tmp_path / name)
+    return tmp_path
+
+
+def _pin_line(root: Path, module: str) -> int:
+    return int(read_project(root).pins[module].provenance.rpartition(":")[2])
+
+
+def _repin(root: Path, module: str, version: str) -> None:
+    current = read_project(root).pins[module].version
+    _edit(root / "MODULE.bazel", f'name = "{module}", version = "{current}"',
+          f'name = "{module}", version = "{version}"')  # fmt: skip
+
+
+def _drop_override(root: Path, path: str) -> None:
+    text = (root / "MODULE.bazel").read_text()
+    block = re.compile(r"go_deps\.gazelle_override\((?:(?!\n\)).)*?path = \"" + re.escape(path)
+                       + r"\",(?:(?!\n\)).)*?\n\)\n", re.DOTALL)  # fmt: skip
+    assert block.search(text), f"MODULE.bazel has no gazelle_override for {path}: update this test"
+    (root / "MODULE.bazel").write_text(block.sub("", text))
+
+
+# --- the committed checkout ----------------------------------------------------------------
+
+
+def test_the_committed_pins_are_published_selected_compatible_and_described() -> None:
+    project = read_project(REPO_ROOT)
+    check_current(facts(), project.pins)
+    check_published(facts(), project.pins)
+    selection = check_selection(facts(), project.pins)
+    check_bazel_version(facts(), selection, project.bazel_version)
+
+
+def test_the_committed_checkout_keeps_go_deps_and_outputs_sound() -> None:
+    workspace = Workspace(REPO_ROOT)
+    module = workspace.load_module_file()
+    workspace.load_all()
+    modules = go_modules(REPO_ROOT)
+    check_shipped_build_files(workspace, module, modules)
+    check_proto_rules(workspace, module, modules, compiled_packages(REPO_ROOT, modules))
+    workspace.check_output_paths()
+    print("preconditions not evaluated:", workspace.checker.skipped or "none")
+
+
+# --- registry and resolution -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("module", "version"), [("bazel_skylib", "1.9.1"), ("rules_oci", "2.3.2")])
+def test_a_pin_the_registry_never_published_fails(
+    tmp_path: Path, module: str, version: str
+) -> None:
+    root = _module_only(tmp_path)
+    _repin(root, module, version)
+    line = _pin_line(root, module)
+    with pytest.raises(FactsError, match=(
+        rf"^MODULE\.bazel:{line}: {module} {version} is not published; .*"
+        rf"\({BCR}:modules/{module}/metadata\.json:\d+\)$"
+    )):  # fmt: skip
+        check_published(facts(), read_project(root).pins)
+
+
+def test_a_yanked_pin_fails(tmp_path: Path) -> None:
+    root = _module_only(tmp_path)
+    _repin(root, "gazelle", "0.28.0")
+    with pytest.raises(FactsError, match=(
+        rf"^MODULE\.bazel:{_pin_line(root, 'gazelle')}: gazelle 0\.28\.0 is yanked: Obsolete .*"
+        rf"\({BCR}:modules/gazelle/metadata\.json:\d+\)$"
+    )):  # fmt: skip
+        check_published(facts(), read_project(root).pins)
+
+
+def test_a_pin_that_minimal_version_selection_raises_fails(tmp_path: Path) -> None:
+    root = _module_only(tmp_path)
+    _repin(root, "platforms", "1.0.0")
+    with pytest.raises(FactsError, match=(
+        rf"^MODULE\.bazel:{_pin_line(root, 'platforms')}: platforms is pinned at 1\.0\.0, but "
+        rf"minimal version selection picks 1\.1\.0 \(asked for by {BCR}:modules/.+/MODULE\.bazel:\d+"
+    )):  # fmt: skip
+        check_selection(facts(), read_project(root).pins)
+
+
+def test_a_bazel_version_below_a_selected_module_compatibility_fails(tmp_path: Path) -> None:
+    root = _module_only(tmp_path)
+    (root / ".bazelversion").write_text("7.2.0\n")
+    project = read_project(root)
+    selection = check_selection(facts(), project.pins)
+    with pytest.raises(FactsError, match=(
+        r"^\.bazelversion:1: Bazel 7\.2\.0 does not meet gawk 5\.3\.2\.bcr\.3's "
+        rf"bazel_compatibility >=7\.2\.1 \({BCR}:modules/gawk/5\.3\.2\.bcr\.3/MODULE\.bazel:\d+\)$"
+    )):  # fmt: skip
+        check_bazel_version(facts(), selection, project.bazel_version)
+
+
+def test_a_pin_changed_without_refreshing_the_facts_fails(tmp_path: Path) -> None:
+    root = _module_only(tmp_path)
+    _repin(root, "rules_go", "0.61.0")
+    with pytest.raises(FactsError, match=(
+        rf"^MODULE\.bazel:{_pin_line(root, 'rules_go')}: rules_go is pinned at 0\.61\.0, but "
+        r"tests/bazel/facts\.json was made for 0\.62\.0; refresh it: make bazel-facts "
+    )):  # fmt: skip
+        check_current(facts(), read_project(root).pins)
+
+
+# --- loading and analysis ----------------------------------------------------------------------
+
+TAR_LOAD = 'load("@tar.bzl//tar:tar.bzl", "tar")'
+
+
+def test_a_load_of_a_symbol_the_file_does_not_export_fails(tmp_path: Path) -> None:
+    copy_checkout(tmp_path)
+    _edit(
+        tmp_path / "rules/engine_image.bzl",
+        TAR_LOAD,
+        'load("@tar.bzl//tar:tar.bzl", "mutate", "tar")',
+    )
+    with pytest.raises(EvalError, match=(
+        r"rules/engine_image\.bzl:\d+: load\('@tar\.bzl//tar:tar\.bzl', 'mutate'\): the file does "
+        r"not export 'mutate'; its exports, read from bazel-contrib/tar\.bzl@v0\.10\.5:tar/tar\.bzl: "
+        r"tar, tar_lib, tar_rule"
+    )):  # fmt: skip
+        Workspace(tmp_path).load_all()
+
+
+def test_a_load_of_a_file_without_facts_fails(tmp_path: Path) -> None:
+    copy_checkout(tmp_path)
+    _edit(tmp_path / "rules/engine_image.bzl", TAR_LOAD,
+          TAR_LOAD + '\nload("@tar.bzl//tar:mtree.bzl", "mutate")')  # fmt: skip
+    with pytest.raises(EvalError, match=(
+        r"rules/engine_image\.bzl:\d+: load\('@tar\.bzl//tar:mtree\.bzl'\): no facts for this file"
+    )):  # fmt: skip
+        Workspace(tmp_path).load_all()
+
+
+def test_os_and_architecture_beside_base_fail_the_oci_image_precondition(tmp_path: Path) -> None:
+    copy_checkout(tmp_path)
+    _edit(tmp_path / "rules/engine_image.bzl", '            base = "%s_%s" % (base, platform),\n',
+          '            base = "%s_%s" % (base, platform),\n            os = "linux",\n'
+          "            architecture = arch,\n")  # fmt: skip
+    with pytest.raises(EvalError, match=(
+        r"//:engine_image_linux_amd64: oci_image fails: \"'os', 'architecture' and 'variant' come "
+        r"from the image provided by 'base' and cannot be overridden\.\" because ctx\.attr\.base "
+        r"and .* \(bazel-contrib/rules_oci@v2\.3\.0:oci/private/image\.bzl:\d+\)"
+    )):  # fmt: skip
+        Workspace(tmp_path).load_all()
+
+
+def test_a_binary_named_like_its_sources_folder_fails(tmp_path: Path) -> None:
+    copy_checkout(tmp_path)
+    build = tmp_path / "tools/gen/BUILD.bazel"
+    _edit(build, 'name = "policy-builder",', 'name = "policy_builder",')
+    text = build.read_text()
+    build.write_text(text[: text.index("# The name earlier docs gave")])
+    workspace = Workspace(tmp_path)
+    workspace.load_all()
+    with pytest.raises(EvalError, match=(
+        r"^tools/gen/BUILD\.bazel:\d+: //tools/gen:policy_builder \(py_binary\) name: its output "
+        r"tools/gen/policy_builder is the directory of its package's sources"
+    )):  # fmt: skip
+        workspace.check_output_paths()
+
+
+# --- go_deps and the Go modules --------------------------------------------------------------
+
+
+def test_a_go_module_whose_shipped_build_files_lack_our_names_fails(tmp_path: Path) -> None:
+    copy_checkout(tmp_path)
+    _drop_override(tmp_path, "cel.dev/cel-go")
+    workspace = Workspace(tmp_path)
+    module = workspace.load_module_file()
+    workspace.load_all()
+    with pytest.raises(EvalError, match=(
+        r"^//engine/pkg/cel:cel \(deps\): @dev_cel_cel_go//cel: cel\.dev/cel-go@v[\d.]+ ships "
+        r"cel/BUILD\.bazel, which defines no target 'cel' .* here it is 'auto' "
+        r"\(bazel-contrib/bazel-gazelle@v0\.53\.0:internal/bzlmod/go_deps\.bzl:\d+\)"
+    )):  # fmt: skip
+        check_shipped_build_files(workspace, module, go_modules(tmp_path))
+
+
+def test_a_compiled_package_beside_proto_files_without_proto_disable_fails(tmp_path: Path) -> None:
+    copy_checkout(tmp_path)
+    _drop_override(tmp_path, "github.com/envoyproxy/protoc-gen-validate")
+    workspace = Workspace(tmp_path)
+    module = workspace.load_module_file()
+    workspace.load_all()
+    modules = go_modules(tmp_path)
+    with pytest.raises(EvalError, match=(
+        r"^github\.com/envoyproxy/protoc-gen-validate/validate \(github\.com/envoyproxy/"
+        r"protoc-gen-validate@v[\d.]+\), which the engine compiles, sits beside validate\.proto, "
+        r"and the module's directives \['gazelle:build_file_name BUILD\.bazel'\] "
+        r"\(bazel-contrib/bazel-gazelle@v0\.53\.0:internal/bzlmod/default_gazelle_overrides\.bzl:\d+\) "
+        r"lack 'gazelle:proto disable'"
+    )):  # fmt: skip
+        check_proto_rules(workspace, module, modules, compiled_packages(tmp_path, modules))
