@@ -66,7 +66,7 @@ func check(req Request) (*Response, error) {
 	return resp, nil
 }
 
-// typeCheck loads the SDK and every healthy policy package in one go/packages call.
+// typeCheck type-checks every healthy policy package in one workspace.
 func typeCheck(req Request, engine *Module, healthy map[string]*Result, inputs map[string]PolicyInput, goLine string) error {
 	if version.Compare("go"+engine.GoVersion, "go"+goLine) > 0 {
 		goLine = engine.GoVersion
@@ -92,15 +92,8 @@ func typeCheck(req Request, engine *Module, healthy map[string]*Result, inputs m
 			delete(healthy, c)
 		}
 	}
-	cfg := &packages.Config{
-		Mode: packages.NeedName | packages.NeedFiles | packages.NeedImports | packages.NeedTypes |
-			packages.NeedTypesInfo | packages.NeedSyntax,
-		Dir: req.WorkDir,
-		// GOTOOLCHAIN=local: a policy must never make the builder download another Go.
-		Env:   env,
-		Tests: false,
-	}
-	pkgs, err := packages.Load(cfg, paths...)
+	// GOTOOLCHAIN=local in env: a policy must never make the builder download another Go.
+	pkgs, err := loadPolicies(req.WorkDir, env, paths)
 	if err != nil {
 		return fmt.Errorf("loading packages: %w", err)
 	}
