@@ -29,7 +29,9 @@ func check(req Request) (*Response, error) {
 	}
 	for _, in := range req.Policies {
 		res := &Result{ID: in.ID, GoFiles: []string{}, Imports: []string{}, Problems: []Problem{}}
-		resp.Results = append(resp.Results, res)
+		if !in.Cached {
+			resp.Results = append(resp.Results, res)
+		}
 		mod, problems := readModule(req, in)
 		res.Module = mod
 		res.Problems = append(res.Problems, problems...)
@@ -66,7 +68,8 @@ func check(req Request) (*Response, error) {
 	return resp, nil
 }
 
-// typeCheck type-checks every healthy policy package in one workspace.
+// typeCheck type-checks every healthy policy package the caller has no answer for, in a
+// workspace of all healthy policies (their requirements decide every policy's versions).
 func typeCheck(req Request, engine *Module, healthy map[string]*Result, inputs map[string]PolicyInput, goLine string) error {
 	if version.Compare("go"+engine.GoVersion, "go"+goLine) > 0 {
 		goLine = engine.GoVersion
@@ -92,8 +95,17 @@ func typeCheck(req Request, engine *Module, healthy map[string]*Result, inputs m
 			delete(healthy, c)
 		}
 	}
+	var unknown []string
+	for _, p := range paths {
+		if !inputs[p].Cached {
+			unknown = append(unknown, p)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
 	// GOTOOLCHAIN=local in env: a policy must never make the builder download another Go.
-	pkgs, err := loadPolicies(req.WorkDir, env, paths)
+	pkgs, err := loadPolicies(req.WorkDir, env, unknown)
 	if err != nil {
 		return fmt.Errorf("loading packages: %w", err)
 	}
