@@ -159,6 +159,8 @@ def _run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
 def _phases(args: argparse.Namespace, pipeline: Pipeline, progress: Progress) -> dict[str, Any]:
     """Run the phases the command asks for, in order; return the --json result."""
     result: dict[str, Any] = {"output": str(pipeline.output)}
+    # generate lists the engine's packages while the policies are discovered and validated.
+    engine = pipeline.list_engine() if args.command == "generate" else None
     found = pipeline.discover(write=args.command == "discover")
     if args.command == "discover":
         result["policies"] = reports.policies_json(found)
@@ -167,8 +169,8 @@ def _phases(args: argparse.Namespace, pipeline: Pipeline, progress: Progress) ->
     result["policies"] = reports.policies_json(found, validation.manifest)
     if args.command == "validate":
         return result
-    if args.command == "generate":
-        result["written"] = list(pipeline.generate_workspace(validation, check=args.check))
+    if engine is not None:  # generate
+        result["written"] = list(pipeline.generate_workspace(validation, engine, args.check))
         return result
     if args.command == "package":
         result["dockerfile"] = str(pipeline.package(validation))
