@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,10 +116,9 @@ def run_gocheck(home: Home, root: Path, inputs: list[GoCheckInput]) -> dict[str,
     if len(results) == len(inputs):
         return results
     fresh = _ask(helper_binary(home, helper), home, root, inputs, env["GOVERSION"], answers)
-    modules = {rel: _module_path(a) for rel, a in {**answers, **fresh}.items()}
+    modules = Counter(_module_path(a) for a in (*answers.values(), *fresh.values()))
     for rel, answer in fresh.items():
-        others = {m for other, m in modules.items() if other != rel and m}
-        if gocheck_cache.keepable(answer, others):
+        if gocheck_cache.keepable(answer, modules):
             store.put(keys[rel], answer)
         results[rel] = _result(answer)
     return results

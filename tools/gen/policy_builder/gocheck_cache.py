@@ -18,6 +18,7 @@ local `replace`, or importing another policy's module, is checked every time.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -93,21 +94,23 @@ def _is_directory(target: str) -> bool:
     return target in (".", "..") or target.startswith(("./", "../", "/"))
 
 
-def keepable(answer: Mapping[str, Any], other_modules: set[str]) -> bool:
+def keepable(answer: Mapping[str, Any], modules: Counter[str]) -> bool:
     """Whether the helper's answer for one policy may be kept (see the module docstring);
-    other_modules are the module paths of the other policies."""
+    modules counts the module path of every policy, this one's included."""
     if answer.get("problems"):
         return False
     module = answer.get("module") or {}
     if any(_is_directory(new) for _, new in module.get("replaces", [])):
         return False
+    own = module.get("path", "")
     # Every import list of the answer: `imports`, and those later fields add (for tests).
     for key, values in answer.items():
         if not key.endswith("imports"):
             continue
         for path in values:
             parts = path.split("/")
-            prefixes = ("/".join(parts[:n]) for n in range(1, len(parts) + 1))
-            if any(prefix in other_modules for prefix in prefixes):
-                return False
+            for n in range(1, len(parts) + 1):
+                prefix = "/".join(parts[:n])
+                if modules[prefix] - (prefix == own) > 0:
+                    return False
     return True
