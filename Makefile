@@ -25,7 +25,7 @@ include mk/e2e.mk
 help:
 	@echo "make build   build a custom policy engine from $(POLICIES)/ into $(OUTPUT)/"
 	@echo "make test    run every test and lint (Python, Go, Bazel files)"
-	@echo "make bench   run the benchmarks (Go, builder scale, loopback load test)"
+	@echo "make bench   run the benchmarks (Go, builder scale, generate vs Gazelle, loopback load test)"
 
 build: $(VENV)/.installed go-mod-download
 	$(POLICY_BUILDER) build --policies $(POLICIES) --output $(OUTPUT)
@@ -34,7 +34,7 @@ test: lint check-proto check-generated test-python test-go test-bazel test-e2e
 
 lint: lint-python lint-go lint-bazel
 
-bench: bench-go bench-python bench-load
+bench: bench-go bench-python bench-generate bench-load
 
 clean:
 	rm -rf $(VENV) $(OUTPUT) .build $(TOOLS_DIR)

@@ -1,6 +1,7 @@
 """`policy-builder generate` in a monorepo, through the real CLI: what it writes, that a
 second run writes nothing, `--check`, hand edits and `# keep`, MODULE.bazel comments, bad
-input leaving the tree untouched, and `bazel run`'s BUILD_WORKSPACE_DIRECTORY."""
+input leaving the tree untouched, and how it finds the workspace it runs in (the enclosing
+MODULE.bazel, `bazel run`'s BUILD_WORKSPACE_DIRECTORY)."""
 
 from __future__ import annotations
 
@@ -237,3 +238,70 @@ def test_an_unusable_bazel_workspace_is_a_usage_error(
     monkeypatch.setenv("BUILD_WORKSPACE_DIRECTORY", str(tmp_path / "missing"))
     assert main(["generate", "--quiet"]) == 2
     assert "BUILD_WORKSPACE_DIRECTORY" in capsys.readouterr().err
+
+
+@pytest.fixture
+def no_named_workspace(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing but the current directory names the workspace."""
+    monkeypatch.delenv("BUILD_WORKSPACE_DIRECTORY", raising=False)
+    monkeypatch.delenv("POLICY_ENGINE_HOME", raising=False)
+    monkeypatch.delenv("POLICIES_DIR", raising=False)
+    monkeypatch.delenv("OUTPUT_DIR", raising=False)
+
+
+@pytest.mark.usefixtures("no_named_workspace")
+def test_generate_works_in_the_workspace_it_runs_in(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The tool comes from this checkout; the monorepo is another tree. From a
+    # sub-directory, the defaults are the workspace's policies/ and output/.
+    monkeypatch.chdir(repo / POLICY)
+    assert main(["generate", "--quiet"]) == 0
+    assert (repo / POLICY_BUILD).is_file()
+    assert (repo / "output" / "policies.json").is_file()
+    assert not (repo / POLICY / "output").exists()
+    before = tree_state(repo)
+    monkeypatch.chdir(repo)
+    assert main(["generate", "--check", "--quiet"]) == 0
+    assert main(["generate", "--quiet"]) == 0
+    assert tree_state(repo) == before
+
+
+@pytest.mark.usefixtures("no_named_workspace")
+def test_bazel_workspace_wins_over_the_enclosing_module(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = tmp_path / "other"
+    (other / "sub").mkdir(parents=True)
+    (other / "MODULE.bazel").write_text('module(name = "other")\n')
+    monkeypatch.chdir(other / "sub")
+    monkeypatch.setenv("BUILD_WORKSPACE_DIRECTORY", str(repo))
+    assert main(["generate", "--quiet"]) == 0
+    assert (repo / POLICY_BUILD).is_file()
+    assert sorted(p.name for p in other.iterdir()) == ["MODULE.bazel", "sub"]
+
+
+@pytest.mark.usefixtures("no_named_workspace")
+def test_generate_outside_any_workspace_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nowhere = tmp_path / "nowhere"
+    nowhere.mkdir()
+    monkeypatch.chdir(nowhere)
+    assert main(["generate", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"no MODULE.bazel in {nowhere} or any directory above it" in err
+    assert "--engine-dir" in err
+    assert list(nowhere.iterdir()) == []
+
+
+@pytest.mark.usefixtures("no_named_workspace")
+def test_a_workspace_without_the_engine_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "MODULE.bazel").write_text('module(name = "bare")\n')
+    write_policy(tmp_path / "policies", "hello/v1.0.0", "hello", "v1.0.0")
+    monkeypatch.chdir(tmp_path / "policies")
+    assert main(["generate", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"under {tmp_path} (the nearest directory holding MODULE.bazel)" in err

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from policy_builder.safe_yaml import YamlProblem, load_yaml
+from policy_builder import safe_yaml
+from policy_builder.safe_yaml import MAX_ALIASES, YamlProblem, load_yaml
 
 
 def test_yaml_1_2_booleans() -> None:
@@ -31,3 +32,53 @@ def test_rejected(raw: bytes, code: str) -> None:
     with pytest.raises(YamlProblem) as info:
         load_yaml(raw)
     assert info.value.code == code
+
+
+DOCS = [
+    b"name: a\nversion: v1.0.0\nparameters:\n  - name: p\n    type: integer\n    default: 3\n",
+    b"a: yes\nb: true\nc: 1.5\nd: ~\ne: '2020-01-01'\nf: 2020-01-01\n",
+    b"base: &b {x: 1, y: [1, 2]}\nmerged:\n  z: *b\nagain: *b\n",
+    b"text: |\n  two\n  lines\nfolded: >\n  one\n  line\n",
+    b"",
+    b"# only a comment\n",
+]
+
+
+@pytest.mark.parametrize("raw", DOCS)
+def test_libyaml_and_the_python_loader_agree(raw: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    fast = load_yaml(raw)
+    monkeypatch.setattr(safe_yaml, "_fast_loader", None)
+    careful = load_yaml(raw)
+    assert fast.data == careful.data
+    paths: list[tuple[str | int, ...]] = [
+        (),
+        ("parameters", 0, "default"),
+        ("merged", "z"),
+        ("folded",),
+    ]
+    assert [fast.line_of(p) for p in paths] == [careful.line_of(p) for p in paths]
+
+
+def test_errors_are_told_in_the_python_loaders_words() -> None:
+    # libyaml would say neither which character nor which alias.
+    with pytest.raises(YamlProblem) as info:
+        load_yaml(b"a: 1\n\tb: 2\n")
+    assert "'\\t'" in info.value.message
+    assert info.value.line == 2
+    with pytest.raises(YamlProblem) as info:
+        load_yaml(b"a: *nope\n")
+    assert "'nope'" in info.value.message
+
+
+def test_the_alias_limit_holds_on_every_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    aliases = "".join(f"u{i}: *a\n" for i in range(MAX_ALIASES))
+    ok = f"a: &a [1]\n{aliases}".encode()
+    assert load_yaml(ok).data["u0"] == [1]
+    too_many = ok + b"last: *a\n"
+    for fast in (True, False):
+        if not fast:
+            monkeypatch.setattr(safe_yaml, "_fast_loader", None)
+        with pytest.raises(YamlProblem) as info:
+            load_yaml(too_many)
+        assert info.value.code == "yaml-aliases"
+        assert info.value.line == MAX_ALIASES + 2

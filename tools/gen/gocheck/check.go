@@ -29,7 +29,9 @@ func check(req Request) (*Response, error) {
 	}
 	for _, in := range req.Policies {
 		res := &Result{ID: in.ID, GoFiles: []string{}, Imports: []string{}, TestGoFiles: []string{}, TestImports: []string{}, Problems: []Problem{}}
-		resp.Results = append(resp.Results, res)
+		if !in.Cached {
+			resp.Results = append(resp.Results, res)
+		}
 		mod, problems := readModule(req, in)
 		res.Module = mod
 		res.Problems = append(res.Problems, problems...)
@@ -66,7 +68,8 @@ func check(req Request) (*Response, error) {
 	return resp, nil
 }
 
-// typeCheck loads the SDK and every healthy policy package in one go/packages call.
+// typeCheck type-checks every healthy policy package the caller has no answer for, in a
+// workspace of all healthy policies (their requirements decide every policy's versions).
 func typeCheck(req Request, engine *Module, healthy map[string]*Result, inputs map[string]PolicyInput, goLine string) error {
 	if version.Compare("go"+engine.GoVersion, "go"+goLine) > 0 {
 		goLine = engine.GoVersion
@@ -92,15 +95,17 @@ func typeCheck(req Request, engine *Module, healthy map[string]*Result, inputs m
 			delete(healthy, c)
 		}
 	}
-	cfg := &packages.Config{
-		Mode: packages.NeedName | packages.NeedFiles | packages.NeedImports | packages.NeedTypes |
-			packages.NeedTypesInfo | packages.NeedSyntax,
-		Dir: req.WorkDir,
-		// GOTOOLCHAIN=local: a policy must never make the builder download another Go.
-		Env:   env,
-		Tests: false,
+	var unknown []string
+	for _, p := range paths {
+		if !inputs[p].Cached {
+			unknown = append(unknown, p)
+		}
 	}
-	pkgs, err := packages.Load(cfg, paths...)
+	if len(unknown) == 0 {
+		return nil
+	}
+	// GOTOOLCHAIN=local in env: a policy must never make the builder download another Go.
+	pkgs, err := loadPolicies(req.WorkDir, env, unknown)
 	if err != nil {
 		return fmt.Errorf("loading packages: %w", err)
 	}

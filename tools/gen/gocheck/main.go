@@ -1,10 +1,11 @@
 // Command gocheck is the policy builder's Go helper. It reads one JSON request on stdin
-// naming every policy directory, and answers on stdout with one JSON result per policy:
-// what go.mod says (read by golang.org/x/mod/modfile), the package's name, files and
-// imports, and every problem Go's own parser and type checker find, including whether
-// GetPolicy has the SDK's factory signature and whether the type it returns implements
-// the phases the policy declares. All policies are loaded in one go/packages call over a
-// go.work that uses the engine and every policy whose go.mod and syntax are sound.
+// naming every policy directory, and answers on stdout with one JSON result per policy
+// (but those the caller has an answer for): what go.mod says (read by
+// golang.org/x/mod/modfile), the package's name, files and imports, and every problem Go's
+// own parser and type checker find, including whether GetPolicy has the SDK's factory
+// signature and whether the type it returns implements the phases the policy declares.
+// All policies are type-checked together over a go.work that uses the engine and every
+// policy whose go.mod and syntax are sound.
 package main
 
 import (
@@ -34,6 +35,10 @@ type PolicyInput struct {
 	Dir      string `json:"dir"`
 	Request  bool   `json:"request"`
 	Response bool   `json:"response"`
+	// Cached says the caller kept this policy's answer from a run with the same inputs:
+	// the policy still joins the workspace and the checks across policies, so the others
+	// are checked as in a full run, but it is not type-checked and gets no result.
+	Cached bool `json:"cached"`
 }
 
 // Problem is one finding, located when Go gives a position.

@@ -5,8 +5,9 @@ generated files are stale, with the diff on stdout, 2 usage error.
 Errors are printed as one plain message, never as a traceback.
 
 `generate` is the monorepo command: it writes BUILD files, the registry package, go.work
-and MODULE.bazel's use_repo into the workspace. `build` never writes outside OUTPUT and
-its scratch directory. Under `bazel run` the workspace is BUILD_WORKSPACE_DIRECTORY.
+and MODULE.bazel's use_repo into the workspace it runs in (BUILD_WORKSPACE_DIRECTORY under
+`bazel run`, else the nearest MODULE.bazel above the current directory). `build` never
+writes outside OUTPUT and its scratch directory.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from policy_builder import __version__, reports
 from policy_builder.bazel_run import enter_bazel_workspace
 from policy_builder.compile import engine_go_version
 from policy_builder.errors import BuilderError, GenerateStale, UsageError
-from policy_builder.home import find_home
+from policy_builder.home import find_home, find_workspace
 from policy_builder.manifest import PolicyEntry
 from policy_builder.pipeline import Options, Pipeline
 from policy_builder.progress import Progress
@@ -40,7 +41,10 @@ class _Parser(argparse.ArgumentParser):
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--policies", help="policies directory (env POLICIES_DIR, default ./policies)")
     p.add_argument("--output", help="output directory (env OUTPUT_DIR, default ./output)")
-    p.add_argument("--engine-dir", help="engine sources and templates (env POLICY_ENGINE_HOME)")
+    p.add_argument(
+        "--engine-dir",
+        help="engine sources and templates; generate's workspace (env POLICY_ENGINE_HOME)",
+    )
     p.add_argument("--json", action="store_true", help="print a JSON result on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
 
@@ -114,10 +118,18 @@ def _options(args: argparse.Namespace) -> Options:
         for k in ("build_version", "git_commit", "upx", "go_build_flags", "image_base", "platform")
     }
     build_dir = getattr(args, "build_dir", None) or os.environ.get("BUILD_DIR")
+    if args.command == "generate":
+        # The defaults are the workspace's own folders, so a run from a sub-directory
+        # means the same as a run from the root.
+        home = find_workspace(args.engine_dir)
+        base = home.root
+    else:
+        home = find_home(args.engine_dir)
+        base = Path()
     return Options(
-        policies_dir=_dir(args.policies, "POLICIES_DIR", "policies"),
-        output_dir=_dir(args.output, "OUTPUT_DIR", "output"),
-        home=find_home(args.engine_dir),
+        policies_dir=_dir(args.policies, "POLICIES_DIR", str(base / "policies")),
+        output_dir=_dir(args.output, "OUTPUT_DIR", str(base / "output")),
+        home=home,
         settings=load_settings(os.environ, flags),
         build_dir=Path(build_dir) if build_dir else None,
         dry_run=bool(getattr(args, "check", False)),
@@ -147,6 +159,8 @@ def _run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
 def _phases(args: argparse.Namespace, pipeline: Pipeline, progress: Progress) -> dict[str, Any]:
     """Run the phases the command asks for, in order; return the --json result."""
     result: dict[str, Any] = {"output": str(pipeline.output)}
+    # generate lists the engine's packages while the policies are discovered and validated.
+    engine = pipeline.list_engine() if args.command == "generate" else None
     found = pipeline.discover(write=args.command == "discover")
     if args.command == "discover":
         result["policies"] = reports.policies_json(found)
@@ -155,8 +169,8 @@ def _phases(args: argparse.Namespace, pipeline: Pipeline, progress: Progress) ->
     result["policies"] = reports.policies_json(found, validation.manifest)
     if args.command == "validate":
         return result
-    if args.command == "generate":
-        result["written"] = list(pipeline.generate_workspace(validation, check=args.check))
+    if engine is not None:  # generate
+        result["written"] = list(pipeline.generate_workspace(validation, engine, args.check))
         return result
     if args.command == "package":
         result["dockerfile"] = str(pipeline.package(validation))

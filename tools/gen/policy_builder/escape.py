@@ -55,18 +55,22 @@ def go_identifier(text: str, prefix: str = "p_") -> str:
 
 # Escapes Go and Starlark spell the same way.
 _COMMON_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+# What may need escaping: all but printable ASCII other than the quote and the backslash.
+# Nearly every value has none of it, so the regex engine, not a Python loop, walks the text.
+_SPECIAL = re.compile(r"[^ !#-\[\]-~]")
 
 
 def _quoted(text: str, escape: Callable[[int], str | None]) -> str:
     """A double-quoted literal: the common escapes, then escape(code point) for the rest
     (None keeps the character as it is)."""
-    out = ['"']
-    for ch in text:
+
+    def one(match: re.Match[str]) -> str:
+        ch = match.group()
         common = _COMMON_ESCAPES.get(ch)
         special = common if common is not None else escape(ord(ch))
-        out.append(ch if special is None else special)
-    out.append('"')
-    return "".join(out)
+        return ch if special is None else special
+
+    return '"' + _SPECIAL.sub(one, text) + '"'
 
 
 def _go_escape(code: int) -> str | None:

@@ -1,7 +1,10 @@
 """Runs the Go helper (tools/gen/gocheck) that answers Go questions with Go's own tools.
 
 The helper is built once per source content into the user cache directory, so repeated
-validations pay only for running it.
+validations pay only for running it. Its answer for a policy is kept in the cache too,
+under a hash of every input that can change it (see gocheck_cache), so a validation with
+nothing new runs no helper at all, and one with a few changed policies type-checks only
+those.
 """
 
 from __future__ import annotations
@@ -12,14 +15,20 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from policy_builder import gocheck_cache
 from policy_builder.bazel_run import bazel_go
+from policy_builder.cache import Store, cache_dir
 from policy_builder.errors import ToolMissing
 from policy_builder.home import SDK_PACKAGE, Home
 from policy_builder.manifest import GoModInfo, GoPackageInfo, Problem
+
+ANSWERS_DIR = "answers"
 
 
 @dataclass(frozen=True)
@@ -57,27 +66,27 @@ def _helper_env() -> dict[str, str]:
     return {**os.environ, "PATH": os.pathsep.join([go_dir, os.environ.get("PATH", "")])}
 
 
-def go_version() -> str:
-    """The installed toolchain's version, e.g. "go1.26.8"."""
+def go_env(*names: str) -> dict[str, str]:
+    """The values of the named `go env` settings ("" when unset)."""
     out = subprocess.run(
-        [go_binary(), "env", "GOVERSION"], capture_output=True, text=True, check=True
+        [go_binary(), "env", "-json", *names], capture_output=True, text=True, check=True
     )
-    return out.stdout.strip()
+    values: dict[str, str] = json.loads(out.stdout)
+    return {name: values.get(name, "") for name in names}
 
 
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "policy-builder"
-
-
-def helper_binary(home: Home, toolchain: str) -> Path:
-    """The helper binary for the helper sources under home and the toolchain version,
-    built if needed."""
+def helper_id(home: Home, toolchain: str) -> str:
+    """A hash of the helper sources under home and the toolchain that builds them."""
     digest = hashlib.sha256(toolchain.encode())
     for f in sorted(home.gocheck_dir.iterdir()):
         if f.suffix in (".go", ".mod", ".sum"):
             digest.update(f.name.encode() + b"\0" + f.read_bytes())
-    target = _cache_dir() / f"gocheck-{digest.hexdigest()[:16]}"
+    return digest.hexdigest()
+
+
+def helper_binary(home: Home, helper: str) -> Path:
+    """The helper binary named by helper (a helper_id), built if needed."""
+    target = cache_dir() / f"gocheck-{helper[:16]}"
     if target.is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -97,11 +106,48 @@ def helper_binary(home: Home, toolchain: str) -> Path:
 
 
 def run_gocheck(home: Home, root: Path, inputs: list[GoCheckInput]) -> dict[str, GoCheckResult]:
-    """Results keyed by rel_path; one helper process for all policies."""
+    """Results keyed by rel_path: kept answers, and one helper process for the rest."""
     if not inputs:
         return {}
-    toolchain = go_version()
-    helper = helper_binary(home, toolchain)
+    env = go_env(*gocheck_cache.GO_ENV)
+    helper = helper_id(home, env["GOVERSION"])
+    keys = gocheck_cache.answer_keys(
+        home.engine_dir,
+        root,
+        ((i.rel_path, i.path, i.request, i.response) for i in inputs),
+        helper,
+        env,
+    )
+    store = Store(cache_dir() / ANSWERS_DIR)
+    answers: dict[str, dict[str, Any]] = {}
+    results: dict[str, GoCheckResult] = {}
+    for i in inputs:
+        answer = store.get(keys[i.rel_path])
+        result = _kept_result(answer)
+        if result is not None:
+            answers[i.rel_path] = answer
+            results[i.rel_path] = result
+    if len(results) == len(inputs):
+        return results
+    fresh = _ask(helper_binary(home, helper), home, root, inputs, env["GOVERSION"], answers)
+    modules = Counter(_module_path(a) for a in (*answers.values(), *fresh.values()))
+    for rel, answer in fresh.items():
+        if gocheck_cache.keepable(answer, modules):
+            store.put(keys[rel], answer)
+        results[rel] = _result(answer)
+    return results
+
+
+def _ask(
+    helper: Path,
+    home: Home,
+    root: Path,
+    inputs: list[GoCheckInput],
+    toolchain: str,
+    known: Mapping[str, Any],
+) -> dict[str, dict[str, Any]]:
+    """The helper's answers for the inputs not in known; those in known still join the
+    workspace the others are checked in."""
     with tempfile.TemporaryDirectory(prefix="policy-builder-gocheck-") as work:
         request = {
             "engine_dir": str(home.engine_dir),
@@ -110,7 +156,13 @@ def run_gocheck(home: Home, root: Path, inputs: list[GoCheckInput]) -> dict[str,
             "policies_dir": str(root),
             "go_version": toolchain,
             "policies": [
-                {"id": i.rel_path, "dir": str(i.path), "request": i.request, "response": i.response}
+                {
+                    "id": i.rel_path,
+                    "dir": str(i.path),
+                    "request": i.request,
+                    "response": i.response,
+                    "cached": i.rel_path in known,
+                }
                 for i in inputs
             ],
         }
@@ -125,7 +177,22 @@ def run_gocheck(home: Home, root: Path, inputs: list[GoCheckInput]) -> dict[str,
     if proc.returncode != 0:
         raise ToolMissing(f"the Go helper failed:\n{proc.stderr.strip()}")
     answer: dict[str, Any] = json.loads(proc.stdout)
-    return {r["id"]: _result(r) for r in answer["results"]}
+    return {r["id"]: r for r in answer["results"]}
+
+
+def _module_path(answer: Mapping[str, Any]) -> str:
+    module = answer.get("module")
+    return str(module["path"]) if module else ""
+
+
+def _kept_result(answer: Any) -> GoCheckResult | None:
+    """A kept answer as a result; None when there is none or it cannot be read as one."""
+    if not isinstance(answer, dict):
+        return None
+    try:
+        return _result(answer)
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _result(r: dict[str, Any]) -> GoCheckResult:

@@ -3,7 +3,11 @@
 In a checkout (editable install) that is the repository root, three levels above this
 package; under `bazel run` it is the workspace (BUILD_WORKSPACE_DIRECTORY: the package sits
 in runfiles there); in the builder image it is POLICY_ENGINE_HOME; `--engine-dir`
-overrides them all. `generate` treats the home as the monorepo's workspace root.
+overrides them all.
+
+`generate` works on the monorepo it runs in, not on the checkout the tool came from: its
+workspace is named the same way, else it is the nearest directory at or above the current
+one holding MODULE.bazel, as for Bazel itself. The engine sits at `engine/` of it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from policy_builder.errors import UsageError
 ENGINE_MODULE = "github.com/policy-engine-builder/policy-engine"
 SDK_PACKAGE = ENGINE_MODULE + "/worker/policies"
 BUILDINFO_PACKAGE = ENGINE_MODULE + "/pkg/buildinfo"
+MODULE_FILE = "MODULE.bazel"
 
 
 @dataclass(frozen=True)
@@ -39,23 +44,54 @@ class Home:
         return self.root / "tools" / "gen" / "gocheck"
 
 
-def find_home(explicit: str | None = None) -> Home:
-    """The builder's home from --engine-dir, `bazel run`'s workspace, POLICY_ENGINE_HOME or
-    the package location, in that order."""
-    workspace = bazel_workspace()
+def _named_root(explicit: str | None) -> Path | None:
+    """The directory --engine-dir, `bazel run`'s workspace or POLICY_ENGINE_HOME names, in
+    that order; None when none does."""
     if explicit:
-        root = Path(explicit)
-    elif workspace is not None:
-        root = workspace
-    elif os.environ.get("POLICY_ENGINE_HOME"):
-        root = Path(os.environ["POLICY_ENGINE_HOME"])
-    else:
-        root = Path(__file__).resolve().parents[3]
+        return Path(explicit)
+    workspace = bazel_workspace()
+    if workspace is not None:
+        return workspace
+    env = os.environ.get("POLICY_ENGINE_HOME")
+    return Path(env) if env else None
+
+
+def _checked(root: Path, found: str = "") -> Home:
     home = Home(root.resolve())
     if (home.engine_dir / "go.mod").is_file() and home.templates_dir.is_dir():
         return home
     raise UsageError(
-        f"cannot find the engine sources and templates under {root}; "
+        f"cannot find the engine sources and templates under {root}{found}; "
         "pass --engine-dir or set POLICY_ENGINE_HOME to the directory holding engine/ "
         "and templates/"
     )
+
+
+def find_home(explicit: str | None = None) -> Home:
+    """The builder's home from --engine-dir, `bazel run`'s workspace, POLICY_ENGINE_HOME or
+    the package location, in that order."""
+    return _checked(_named_root(explicit) or Path(__file__).resolve().parents[3])
+
+
+def enclosing_module(start: Path) -> Path | None:
+    """The nearest directory at or above start that holds MODULE.bazel, or None."""
+    start = start.resolve()
+    return next((d for d in (start, *start.parents) if (d / MODULE_FILE).is_file()), None)
+
+
+def find_workspace(explicit: str | None = None, cwd: Path | None = None) -> Home:
+    """`generate`'s workspace from --engine-dir, `bazel run`'s workspace or
+    POLICY_ENGINE_HOME, else the Bazel module enclosing cwd (default: the current
+    directory)."""
+    root = _named_root(explicit)
+    if root is not None:
+        return _checked(root)
+    here = cwd or Path.cwd()
+    module = enclosing_module(here)
+    if module is None:
+        raise UsageError(
+            f"no {MODULE_FILE} in {here} or any directory above it: `generate` writes the "
+            "Bazel files of the workspace it runs in; run it inside one, or name the "
+            "workspace with --engine-dir (or POLICY_ENGINE_HOME)"
+        )
+    return _checked(module, f" (the nearest directory holding {MODULE_FILE})")

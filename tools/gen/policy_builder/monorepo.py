@@ -1,15 +1,15 @@
 """What `policy-builder generate` writes into a monorepo: the Bazel side of the build.
 
-The workspace root is the builder's home (the directory holding engine/ and templates/;
-under `bazel run` that is BUILD_WORKSPACE_DIRECTORY). Its files are a pure function of the
-manifest, the engine module as Go reports it and the files' current text (BUILD files are
-merged, MODULE.bazel edited), computed whole before anything is written, so an error
-leaves the tree as it was.
+The workspace root is where `generate` runs (home.find_workspace), holding engine/ and
+templates/. Its files are a pure function of the manifest, the engine module as Go reports
+it and the files' current text (BUILD files are merged, MODULE.bazel edited), computed
+whole before anything is written, so an error leaves the tree as it was.
 """
 
 from __future__ import annotations
 
 import subprocess
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from policy_builder import generate_go
@@ -48,20 +48,33 @@ def _engine_module(root: Path) -> EngineModule:
         ) from error
 
 
-def workspace_files(manifest: Manifest, home: Home, policies_dir: Path) -> dict[str, str]:
-    """Relative path (from the workspace root) → content of every file `generate` owns."""
+def list_engine(home: Home) -> Future[EngineModule]:
+    """The engine module, listed in the background: it needs nothing from the policies, so
+    `go list` runs while they are discovered and validated."""
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        return pool.submit(_engine_module, home.root)
+    finally:
+        # Without waiting: the thread ends with its one task.
+        pool.shutdown(wait=False)
+
+
+def workspace_files(
+    manifest: Manifest, home: Home, policies_dir: Path, engine: Future[EngineModule]
+) -> dict[str, str]:
+    """Relative path (from the workspace root) → content of every file `generate` owns;
+    engine is list_engine's answer."""
     root = home.root
 
     def read_existing(rel: str) -> str:
         path = root / rel
         return path.read_text(encoding="utf-8") if path.is_file() else ""
 
-    engine = _engine_module(root)
     go_files = generate_go.go_files(manifest, home)
     try:
         return bazel_outputs(
             manifest,
-            engine=engine,
+            engine=engine.result(),
             registry_go=go_files[generate_go.PLUGIN_REGISTRY],
             build_info_go=go_files[generate_go.BUILD_INFO],
             read_existing=read_existing,

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
 from policy_builder import compile as compile_phase
 from policy_builder import generate_go, monorepo, package, reports
+from policy_builder.bazel import EngineModule
 from policy_builder.discover import Discovery, discover
 from policy_builder.errors import (
     BuilderError,
@@ -96,13 +98,19 @@ class Pipeline:
             target = self.output / GENERATED_DIR
             return write_files(target, self.generated_files(validation)).written
 
-    def generate_workspace(self, validation: Validation, check: bool = False) -> tuple[str, ...]:
+    def list_engine(self) -> Future[EngineModule]:
+        """Start listing the engine's packages for generate_workspace (in the background)."""
+        return monorepo.list_engine(self.options.home)
+
+    def generate_workspace(
+        self, validation: Validation, engine: Future[EngineModule], check: bool = False
+    ) -> tuple[str, ...]:
         """The `generate` command: write (or with check, compare) the monorepo's BUILD
         files, registry package, go.work and MODULE.bazel use_repo; return written paths."""
         with self.progress.phase("generate"):
             root = self.options.home.root
             files = monorepo.workspace_files(
-                validation.manifest, self.options.home, self.options.policies_dir
+                validation.manifest, self.options.home, self.options.policies_dir, engine
             )
             if not check:
                 return write_files(root, files).written

@@ -27,25 +27,8 @@ class YamlProblem(Exception):
         self.line = line
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate keys and counts aliases."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._aliases = 0
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            self._aliases += 1
-            if self._aliases > MAX_ALIASES:
-                event = self.peek_event()
-                raise YamlProblem(
-                    "yaml-aliases",
-                    f"more than {MAX_ALIASES} YAML aliases; policy.yaml may not use alias "
-                    "expansion this heavily (possible alias bomb)",
-                    event.start_mark.line + 1,
-                )
-        return super().compose_node(parent, index)
+class _StrictConstructor(yaml.constructor.SafeConstructor):
+    """SafeConstructor that rejects duplicate keys."""
 
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:
         if isinstance(node, yaml.MappingNode):
@@ -64,17 +47,89 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-# YAML 1.1 reads yes/no/on/off as booleans ("Norway problem"); policy.yaml follows
-# YAML 1.2, where only true/false are. Replace the resolver for booleans accordingly.
-_StrictLoader.yaml_implicit_resolvers = {
+class _Yaml12Resolver(yaml.resolver.Resolver):
+    """YAML 1.1 reads yes/no/on/off as booleans ("Norway problem"); policy.yaml follows
+    YAML 1.2, where only true/false are."""
+
+
+_Yaml12Resolver.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    for first, resolvers in yaml.resolver.Resolver.yaml_implicit_resolvers.items()
 }
-_StrictLoader.add_implicit_resolver(
+_Yaml12Resolver.add_implicit_resolver(
     "tag:yaml.org,2002:bool",
     re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
     list("tTfF"),
 )
+
+
+class _StrictLoader(
+    yaml.reader.Reader,
+    yaml.scanner.Scanner,
+    yaml.parser.Parser,
+    yaml.composer.Composer,
+    _StrictConstructor,
+    _Yaml12Resolver,
+):
+    """The pure-Python loader, which counts aliases as it composes and whose errors name
+    the offending character or alias."""
+
+    def __init__(self, stream: str) -> None:
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        yaml.composer.Composer.__init__(self)
+        _StrictConstructor.__init__(self)
+        _Yaml12Resolver.__init__(self)
+        self._aliases = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                event = self.peek_event()
+                raise YamlProblem(
+                    "yaml-aliases",
+                    f"more than {MAX_ALIASES} YAML aliases; policy.yaml may not use alias "
+                    "expansion this heavily (possible alias bomb)",
+                    event.start_mark.line + 1,
+                )
+        return super().compose_node(parent, index)
+
+
+try:
+    from yaml._yaml import CParser
+except ImportError:  # PyYAML built without libyaml
+    _fast_loader: type[_CLoader] | None = None
+else:
+
+    class _CLoader(CParser, _StrictConstructor, _Yaml12Resolver):
+        """libyaml's parser: a tenth of the pure-Python parser's time, the same nodes."""
+
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            _StrictConstructor.__init__(self)
+            _Yaml12Resolver.__init__(self)
+
+    _fast_loader = _CLoader
+
+
+def _aliases(node: yaml.Node) -> int:
+    """How many aliases a composed document holds: an alias is a second way to a node."""
+    seen: set[int] = set()
+    count = 0
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            count += 1
+            continue
+        seen.add(id(current))
+        if isinstance(current, yaml.MappingNode):
+            stack.extend(n for pair in current.value for n in pair)
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
+    return count
 
 
 @dataclass(frozen=True)
@@ -136,6 +191,9 @@ def load_yaml(raw: bytes) -> LoadedYaml:
         ) from None
     if text.startswith("\ufeff"):
         text = text[1:]
+    fast = _load_fast(text)
+    if fast is not None:
+        return fast
     loader = _StrictLoader(text)
     try:
         node = loader.get_single_node()
@@ -152,3 +210,24 @@ def load_yaml(raw: bytes) -> LoadedYaml:
     finally:
         loader.dispose()
     return LoadedYaml(data=data, node=node)
+
+
+def _load_fast(text: str) -> LoadedYaml | None:
+    """text loaded by libyaml, or None when PyYAML lacks it or the document is not
+    plainly fine; the pure-Python loader then loads it again and says what is wrong in
+    its own words (libyaml's name no character or alias), with the same line."""
+    if _fast_loader is None:
+        return None
+    loader = _fast_loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return LoadedYaml(data=None, node=None)
+        # Counted before construction expands them.
+        if _aliases(node) > MAX_ALIASES:
+            return None
+        return LoadedYaml(data=loader.construct_document(node), node=node)
+    except (yaml.YAMLError, YamlProblem):
+        return None
+    finally:
+        loader.dispose()

@@ -50,8 +50,11 @@ def render_build_file(header: str, rules: Sequence[Rule]) -> str:
 
 def merge_build_file(existing: str, rules: Sequence[Rule], header: str = "") -> str:
     """Merge `rules` into the BUILD file text `existing` (a new file when it is empty)."""
-    if not existing.strip():
-        return render_build_file(header, rules)
+    fresh = render_build_file(header, rules)
+    # A file still as generated merges into itself, and most files are: skip the parse,
+    # which is nearly all of a merge's cost.
+    if not existing.strip() or existing == fresh:
+        return fresh
     module, span = parse_for_edit(existing, "BUILD file")
     edits: list[_Edit] = []
     loads: dict[str, cst.Call] = {}

@@ -143,15 +143,21 @@ class ImportResolver:
     """
 
     def __init__(self, local: Iterable[LocalModule], packages: Iterable[GoPackage] = ()) -> None:
-        self._local = sorted(local, key=lambda m: len(m.module_path), reverse=True)
+        # By module path (the first of equal paths wins): an import is looked up by its own
+        # prefixes, so resolving stays linear in the number of in-repo modules.
+        self._local: dict[str, LocalModule] = {}
+        for module in local:
+            self._local.setdefault(module.module_path, module)
         self._package_names = {p.importpath: p.name for p in packages}
 
     def resolve(
         self, importpath: str, *, requires: Sequence[str], package_dir: str
     ) -> Dependency | None:
         """The dependency for `importpath`, or None for the standard library."""
-        for module in self._local:
-            if _under(importpath, module.module_path):
+        parts = importpath.split("/")
+        for n in range(len(parts), 0, -1):
+            module = self._local.get("/".join(parts[:n]))
+            if module is not None:
                 sub = importpath[len(module.module_path) :].lstrip("/")
                 pkg = "/".join(part for part in (module.dir, sub) if part)
                 name = library_name(importpath, self._package_names.get(importpath, ""))

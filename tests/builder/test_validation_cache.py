@@ -1,0 +1,212 @@
+"""The Go helper's answers kept in the cache: which policies a validation asks the helper
+about (none when nothing changed), what makes an answer unusable (a changed policy,
+go.mod or engine SDK), and that a broken cache never breaks a run. Through the real CLI,
+with the real helper; the helper is spied on, not replaced."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from policy_builder import gocheck
+from policy_builder.cache import CACHE_ENV
+from policy_builder.cli import main
+
+from tests.builder.policytree import (
+    ENGINE_REQUIRE,
+    copy_home,
+    lib_policy_go,
+    report_errors,
+    write_lib,
+    write_policy,
+)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # One per module: the helper binary is built once; trees in new directories never
+    # share keys, so the tests cannot see each other's answers.
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture
+def asked(cache: Path, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The policies each helper run was asked to check, run by run."""
+    monkeypatch.setenv(CACHE_ENV, str(cache))
+    runs: list[list[str]] = []
+    real = gocheck._ask
+
+    def spy(
+        helper: Path,
+        home: Any,
+        root: Path,
+        inputs: list[gocheck.GoCheckInput],
+        toolchain: str,
+        known: Mapping[str, Any],
+    ) -> dict[str, dict[str, Any]]:
+        runs.append(sorted(i.rel_path for i in inputs if i.rel_path not in known))
+        return real(helper, home, root, inputs, toolchain, known)
+
+    monkeypatch.setattr(gocheck, "_ask", spy)
+    return runs
+
+
+def _validate(root: Path, *extra: str) -> int:
+    out = root.parent / "out"
+    return main(["validate", "--policies", str(root), "--output", str(out), "--quiet", *extra])
+
+
+def _tree(root: Path) -> None:
+    for name in ("alpha", "beta", "gamma"):
+        write_policy(root, f"{name}/v1.0.0", name, "v1.0.0")
+
+
+def test_nothing_changed_asks_the_helper_nothing(tmp_path: Path, asked: list[list[str]]) -> None:
+    root = tmp_path / "policies"
+    _tree(root)
+    assert _validate(root) == 0
+    report = (tmp_path / "out" / "validation_report.json").read_text()
+    assert _validate(root) == 0
+    assert asked == [["alpha/v1.0.0", "beta/v1.0.0", "gamma/v1.0.0"]]
+    assert (tmp_path / "out" / "validation_report.json").read_text() == report
+
+
+def test_a_changed_policy_source_is_checked_again(tmp_path: Path, asked: list[list[str]]) -> None:
+    root = tmp_path / "policies"
+    _tree(root)
+    assert _validate(root) == 0
+    go = root / "beta" / "v1.0.0" / "policy.go"
+    go.write_text(go.read_text().replace("return &policy{}, nil", "return undefinedThing, nil"))
+    assert _validate(root) == 1
+    assert asked[1:] == [["beta/v1.0.0"]]
+    errors = report_errors(tmp_path / "out", "beta/v1.0.0")
+    assert [e["code"] for e in errors] == ["go-type"]
+    # The answer with a problem is not kept: the policy is asked about until it is fixed.
+    assert _validate(root) == 1
+    assert asked[2:] == [["beta/v1.0.0"]]
+
+
+def test_a_new_file_and_a_changed_phase_are_new_inputs(
+    tmp_path: Path, asked: list[list[str]]
+) -> None:
+    root = tmp_path / "policies"
+    _tree(root)
+    assert _validate(root) == 0
+    (root / "alpha" / "v1.0.0" / "more.go").write_text("package policy\n\nconst more = 1\n")
+    yaml = root / "gamma" / "v1.0.0" / "policy.yaml"
+    yaml.write_text(
+        yaml.read_text().replace(
+            "supportsRequestPhase: true\n",
+            "supportsRequestPhase: true\nsupportsResponsePhase: true\n",
+        )
+    )
+    assert _validate(root) == 1
+    assert asked[1:] == [["alpha/v1.0.0", "gamma/v1.0.0"]]
+    assert [e["code"] for e in report_errors(tmp_path / "out", "gamma/v1.0.0")] == [
+        "interface-missing"
+    ]
+    policies = json.loads((tmp_path / "out" / "policies.json").read_text())
+    assert len(policies) == 3
+
+
+def test_a_changed_go_mod_checks_every_policy_again(tmp_path: Path, asked: list[list[str]]) -> None:
+    # Every go.mod decides the versions all policies build with, and duplicates.
+    root = tmp_path / "policies"
+    _tree(root)
+    assert _validate(root) == 0
+    mod = root / "gamma" / "v1.0.0" / "go.mod"
+    mod.write_text(mod.read_text().replace("example.com/test/gamma", "example.com/test/alpha"))
+    assert _validate(root) == 1
+    assert asked[1:] == [["alpha/v1.0.0", "beta/v1.0.0", "gamma/v1.0.0"]]
+    codes = [e["code"] for e in report_errors(tmp_path / "out", "gamma/v1.0.0")]
+    assert codes == ["gomod-duplicate-module"]
+
+
+def test_a_changed_engine_sdk_checks_every_policy_again(
+    tmp_path: Path, asked: list[list[str]]
+) -> None:
+    home = tmp_path / "home"
+    copy_home(home)
+    root = tmp_path / "policies"
+    _tree(root)
+    assert _validate(root, "--engine-dir", str(home)) == 0
+    sdk = home / "engine" / "worker" / "policies" / "interface.go"
+    sdk.write_text(
+        sdk.read_text().replace(
+            "type Policy interface {\n", "type Policy interface {\n\tVersion() string\n"
+        )
+    )
+    assert _validate(root, "--engine-dir", str(home)) == 1
+    assert asked[1:] == [["alpha/v1.0.0", "beta/v1.0.0", "gamma/v1.0.0"]]
+    for name in ("alpha", "beta", "gamma"):
+        errors = report_errors(tmp_path / "out", f"{name}/v1.0.0")
+        assert any("missing method Version" in str(e["message"]) for e in errors), errors
+
+
+def test_a_corrupt_cache_entry_is_ignored(
+    tmp_path: Path, cache: Path, asked: list[list[str]]
+) -> None:
+    root = tmp_path / "policies"
+    _tree(root)
+    before = set((cache / gocheck.ANSWERS_DIR).rglob("*.json"))
+    assert _validate(root) == 0
+    ours = sorted(set((cache / gocheck.ANSWERS_DIR).rglob("*.json")) - before)
+    assert len(ours) == 3
+    ours[0].write_bytes(b"\x00not json")
+    ours[1].write_text('{"id": "alpha/v1.0.0", "problems": 7}')
+    # Neither readable nor replaceable: a directory where the entry should be.
+    ours[2].unlink()
+    ours[2].mkdir()
+    report = (tmp_path / "out" / "validation_report.json").read_text()
+    assert _validate(root) == 0
+    assert asked[1:] == [["alpha/v1.0.0", "beta/v1.0.0", "gamma/v1.0.0"]]
+    assert (tmp_path / "out" / "validation_report.json").read_text() == report
+    assert all(json.loads(p.read_text())["problems"] == [] for p in ours[:2])
+    assert ours[2].is_dir()
+
+
+def test_policies_using_local_sources_elsewhere_are_always_checked(
+    tmp_path: Path, asked: list[list[str]]
+) -> None:
+    # A local replace target and another policy's module are Go sources outside the
+    # policy's directory, so no key covers them.
+    root = tmp_path / "policies"
+    write_policy(root, "plain/v1.0.0", "plain", "v1.0.0")
+    write_lib(
+        root / "lib" / "greeting",
+        "example.com/greeting",
+        "greeting",
+        'package greeting\n\n// Word is used by a policy.\nfunc Word() string { return "hi" }\n',
+    )
+    write_policy(
+        root,
+        "uses-lib/v1.0.0",
+        "usesLib",
+        "v1.0.0",
+        go_text=lib_policy_go("uses", "example.com/greeting", "greeting.Word()"),
+        go_mod="module example.com/test/uses-lib\n\ngo 1.24\n\n"
+        f"{ENGINE_REQUIRE}require example.com/greeting v0.0.0\n\n"
+        "replace example.com/greeting => ../../lib/greeting\n",
+    )
+    write_policy(
+        root,
+        "uses-plain/v1.0.0",
+        "usesPlain",
+        "v1.0.0",
+        go_text=lib_policy_go("other", "example.com/test/plain/v1.0.0", "policy.Marker"),
+    )
+    plain = root / "plain" / "v1.0.0" / "policy.go"
+    plain.write_text(
+        plain.read_text() + '\n// Marker is used by another policy.\nconst Marker = "m"\n'
+    )
+    assert _validate(root) == 0
+    assert _validate(root) == 0
+    assert asked[1:] == [["uses-lib/v1.0.0", "uses-plain/v1.0.0"]]
+    lib = root / "lib" / "greeting" / "greeting.go"
+    lib.write_text(lib.read_text().replace("func Word() string", "func Word() int"))
+    assert _validate(root) == 1
+    errors = report_errors(tmp_path / "out", "uses-lib/v1.0.0")
+    assert [e["code"] for e in errors] == ["go-type"]
