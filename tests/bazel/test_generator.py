@@ -273,6 +273,13 @@ def test_a_module_with_requires_and_no_go_sum_is_an_error(tmp_path: Path) -> Non
     assert "policies/jwt-validation/v1.0.0/go.sum" in str(error.value)
 
 
+def test_a_long_list_of_missing_go_sums_is_cut_short() -> None:
+    missing = [f"policies/p{i:03d}/v1/go.sum" for i in range(25)]
+    message = str(MissingGoSumError(missing))
+    assert "policies/p009/v1/go.sum" in message and "policies/p010" not in message
+    assert "… and 15 more" in message
+
+
 def test_an_import_no_module_provides_is_an_error(tmp_path: Path) -> None:
     manifest = fixtures.manifest(tmp_path)
     entry = manifest.policies[1]

@@ -59,6 +59,8 @@ def generate(root: Path, count: int) -> None:
             f"module example.com/synthetic/{name}\n\ngo 1.24\n\n"
             f"require {ENGINE} v0.0.0-00010101000000-000000000000\n"
         )
+        # The only requirement is the in-repo engine: no checksums (Bazel's go_deps reads it).
+        (d / "go.sum").write_text("")
 
 
 def mtimes(root: Path) -> dict[str, int]:

@@ -16,19 +16,24 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from policy_builder import __version__, reports
+from policy_builder import __version__, uptodate
 from policy_builder.bazel_run import enter_bazel_workspace
-from policy_builder.compile import engine_go_version
-from policy_builder.errors import BuilderError, GenerateStale, UsageError
-from policy_builder.home import find_home, find_workspace
-from policy_builder.manifest import PolicyEntry
-from policy_builder.pipeline import Options, Pipeline
+from policy_builder.errors import BuilderError, GenerateStale, ToolMissing, UsageError
+from policy_builder.gotool import go_binary
+from policy_builder.home import Home, find_home, find_workspace
+from policy_builder.options import Options
 from policy_builder.progress import Progress
-from policy_builder.scaffold import scaffold
 from policy_builder.settings import PLATFORMS, load_settings
+
+# The phases' modules (libcst, Jinja2, jsonschema behind them) are imported when a phase
+# runs, so `generate` with nothing changed answers before paying for them.
+if TYPE_CHECKING:
+    from policy_builder.manifest import PolicyEntry
+    from policy_builder.pipeline import Pipeline
 
 
 class _Parser(argparse.ArgumentParser):
@@ -136,8 +141,11 @@ def _options(args: argparse.Namespace) -> Options:
     )
 
 
-def _run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
+def _run(args: argparse.Namespace, argv: list[str], progress: Progress) -> dict[str, Any]:
     if args.command == "new":
+        from policy_builder.compile import engine_go_version
+        from policy_builder.scaffold import scaffold
+
         home = find_home(args.engine_dir)
         policies = _dir(args.policies, "POLICIES_DIR", "policies")
         # The engine's own go directive: a scaffold never needs a newer Go than the engine.
@@ -145,7 +153,18 @@ def _run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
         created = scaffold(home, policies, args.name, args.version, args.module_prefix, engine_go)
         progress.say(f"created {created}")
         return {"created": str(created)}
-    pipeline = Pipeline(_options(args), progress)
+    options = _options(args)
+    if args.command == "generate":
+        return _generate(args, argv, options, progress)
+    return _pipeline(args, options, progress)[0]
+
+
+def _pipeline(
+    args: argparse.Namespace, options: Options, progress: Progress
+) -> tuple[dict[str, Any], Pipeline]:
+    from policy_builder.pipeline import Pipeline
+
+    pipeline = Pipeline(options, progress)
     try:
         result = _phases(args, pipeline, progress)
     except BuilderError as error:
@@ -153,11 +172,55 @@ def _run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
         raise
     # A build_error.json left by an earlier failed run would now be misleading.
     pipeline.clear_failure()
+    return result, pipeline
+
+
+def _generate_scope(options: Options) -> uptodate.Scope:
+    """What generate reads: the policies, the engine, templates, the Go helper, this
+    package, and the workspace's MODULE.bazel and go.work."""
+    home: Home = options.home
+    return uptodate.Scope(
+        directories=(
+            options.policies_dir.resolve(),
+            home.engine_dir,
+            home.templates_dir,
+            home.gocheck_dir,
+            Path(__file__).resolve().parent,
+        ),
+        files=(home.root / "MODULE.bazel", home.root / "go.work"),
+    )
+
+
+def _generate(
+    args: argparse.Namespace, argv: list[str], options: Options, progress: Progress
+) -> dict[str, Any]:
+    """generate, or nothing when nothing it reads changed since it last succeeded."""
+    try:
+        go = go_binary()
+    except ToolMissing:
+        go = ""
+    stamps = uptodate.Stamps()
+    key = uptodate.settings_key(argv, os.environ, go)
+    scope = _generate_scope(options)
+    recorded = stamps.current(key, scope)
+    if recorded is not None:
+        progress.say("generate: up to date (nothing it reads changed since its last run)")
+        return recorded
+    taken = time.time_ns()
+    before = uptodate.snapshot(scope)
+    result, pipeline = _pipeline(args, options, progress)
+    # Findings are printed by the run that finds them; a run that has some does the work.
+    if not pipeline.printed_findings:
+        written = [options.home.root / rel for rel in result.get("written", [])]
+        # Run again over its own output, generate writes nothing.
+        stamps.record(key, scope, before, written, {**result, "written": []}, taken)
     return result
 
 
 def _phases(args: argparse.Namespace, pipeline: Pipeline, progress: Progress) -> dict[str, Any]:
     """Run the phases the command asks for, in order; return the --json result."""
+    from policy_builder import reports
+
     result: dict[str, Any] = {"output": str(pipeline.output)}
     # generate lists the engine's packages while the policies are discovered and validated.
     engine = pipeline.list_engine() if args.command == "generate" else None
@@ -208,8 +271,10 @@ def main(argv: list[str] | None = None) -> int:
             args = build_parser().parse_args(args_list)
         except SystemExit as exc:  # --help and --version
             return int(exc.code or 0)
-        result = _run(args, progress)
+        result = _run(args, args_list, progress)
     except BuilderError as error:
+        from policy_builder import reports
+
         diff = error.diff if isinstance(error, GenerateStale) else ""
         if wants_json:
             failure = {"ok": False, "phase": error.phase, "error": str(error)}

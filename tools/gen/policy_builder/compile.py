@@ -16,7 +16,7 @@ from pathlib import Path
 from policy_builder.bazel.gowork import render_go_work
 from policy_builder.errors import CompileFailed, ToolMissing
 from policy_builder.generate_go import GO_FILES
-from policy_builder.gocheck import go_binary
+from policy_builder.gotool import go_binary
 from policy_builder.home import BUILDINFO_PACKAGE, ENGINE_MODULE, Home
 from policy_builder.manifest import Manifest
 from policy_builder.settings import Settings

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import tempfile
 from collections import Counter
@@ -22,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from policy_builder import gocheck_cache
-from policy_builder.bazel_run import bazel_go
 from policy_builder.cache import Store, cache_dir
 from policy_builder.errors import ToolMissing
+from policy_builder.gotool import go_binary
 from policy_builder.home import SDK_PACKAGE, Home
 from policy_builder.manifest import GoModInfo, GoPackageInfo, Problem
 
@@ -44,20 +43,6 @@ class GoCheckResult:
     go_mod: GoModInfo | None
     go_package: GoPackageInfo | None
     problems: tuple[Problem, ...]
-
-
-def go_binary() -> str:
-    """The `go` to run: under `bazel run`, the Go SDK MODULE.bazel pins; else the PATH's."""
-    pinned = bazel_go()
-    if pinned is not None:
-        return str(pinned)
-    go = shutil.which("go")
-    if go is None:
-        raise ToolMissing(
-            "the Go toolchain (`go`) is not on PATH; install the Go release the engine's "
-            "go.mod names on its `go` line, or a newer one"
-        )
-    return go
 
 
 def _helper_env() -> dict[str, str]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from policy_builder import generate_go
 from policy_builder.bazel import BazelGenError, EngineModule, bazel_outputs, read_engine_module
 from policy_builder.errors import GenerateFailed, UsageError
-from policy_builder.gocheck import go_binary
+from policy_builder.gotool import go_binary
 from policy_builder.home import Home
 from policy_builder.manifest import Manifest
 

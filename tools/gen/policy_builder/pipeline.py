@@ -6,7 +6,6 @@ from __future__ import annotations
 import shutil
 import tempfile
 from concurrent.futures import Future
-from dataclasses import dataclass
 from pathlib import Path
 
 from policy_builder import compile as compile_phase
@@ -20,24 +19,12 @@ from policy_builder.errors import (
     UsageError,
     ValidationFailed,
 )
-from policy_builder.home import Home
+from policy_builder.options import Options
 from policy_builder.progress import Progress
-from policy_builder.settings import Settings
 from policy_builder.validate import Validation, validate
 from policy_builder.writer import check_files, write_files
 
 GENERATED_DIR = "generated"
-
-
-@dataclass(frozen=True)
-class Options:
-    policies_dir: Path
-    output_dir: Path
-    home: Home
-    settings: Settings
-    build_dir: Path | None = None
-    # `generate --check`: compare only; not even the reports in OUTPUT are written.
-    dry_run: bool = False
 
 
 class Pipeline:
@@ -46,6 +33,8 @@ class Pipeline:
         self.progress = progress
         # Warnings of the phases run so far, for the --json result.
         self.warnings: tuple[str, ...] = ()
+        # Whether validation printed errors or warnings about the policies.
+        self.printed_findings = False
         _check_output_outside_policies(options.policies_dir, options.output_dir)
 
     @property
@@ -77,6 +66,7 @@ class Pipeline:
             text = reports.summary(result.report, self.progress.fancy)
             if text:
                 self.progress.say(text)
+                self.printed_findings = True
             if not result.report.valid:
                 self._write(
                     {reports.BUILD_ERROR: reports.to_json(reports.validation_error(result.report))}

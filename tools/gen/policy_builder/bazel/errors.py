@@ -23,8 +23,12 @@ class UnresolvedImportError(BazelGenError):
 class MissingGoSumError(BazelGenError):
     """Modules in go.work that have `require` lines but no go.sum."""
 
+    SHOWN = 10
+
     def __init__(self, go_sums: list[str]) -> None:
-        listed = "\n  ".join(go_sums)
+        listed = "\n  ".join(go_sums[: self.SHOWN])
+        if len(go_sums) > self.SHOWN:
+            listed += f"\n  … and {len(go_sums) - self.SHOWN} more"
         super().__init__(
             "Bazel's go_deps reads the go.sum of every module in go.work that has a `require`, "
             f"and these are missing:\n  {listed}\n"

@@ -1,0 +1,190 @@
+"""generate's no-change path: a stamp of what a successful run read answers the next run
+when nothing changed, and anything that changed, or any doubt, runs the phases again.
+The stamp's rules on small trees, then through the real CLI on a monorepo copy."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from policy_builder import uptodate
+from policy_builder.cache import CACHE_ENV, Store
+from policy_builder.cli import main
+
+from tests.builder.policytree import copy_home, tree_state, write_policy
+
+RESULT: dict[str, Any] = {"output": "out", "written": []}
+
+
+def _tree(root: Path) -> uptodate.Scope:
+    (root / "policies" / "a").mkdir(parents=True)
+    (root / "policies" / "a" / "policy.go").write_text("package a\n")
+    (root / "MODULE.bazel").write_text('module(name = "m")\n')
+    return uptodate.Scope((root / "policies",), (root / "MODULE.bazel", root / "go.work"))
+
+
+def _age(root: Path, seconds: int = 60) -> None:
+    """Make every file old enough for its time to be trusted (not racy)."""
+    past = time.time() - seconds
+    for path in [root, *root.rglob("*")]:
+        os.utime(path, (past, past))
+
+
+def _recorded(tmp_path: Path) -> tuple[uptodate.Stamps, uptodate.Scope]:
+    scope = _tree(tmp_path / "ws")
+    _age(tmp_path / "ws")
+    stamps = uptodate.Stamps(Store(tmp_path / "cache"))
+    taken = time.time_ns()
+    before = uptodate.snapshot(scope)
+    stamps.record("k", scope, before, [], RESULT, taken)
+    return stamps, scope
+
+
+def test_an_unchanged_tree_gives_the_recorded_result(tmp_path: Path) -> None:
+    stamps, scope = _recorded(tmp_path)
+    assert stamps.current("k", scope) == RESULT
+    assert stamps.current("other key", scope) is None
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda ws: (ws / "policies/a/policy.go").write_text("package a // edited\n"),
+        lambda ws: (ws / "policies/a/new.go").write_text("package a\n"),
+        lambda ws: (ws / "policies/a/policy.go").unlink(),
+        lambda ws: (ws / "policies/empty").mkdir(),
+        lambda ws: (ws / "go.work").write_text("go 1.26\n"),
+        lambda ws: (ws / "MODULE.bazel").unlink(),
+    ],
+    ids=["edited", "added", "removed", "new empty directory", "new single file", "gone"],
+)
+def test_any_change_runs_the_phases_again(tmp_path: Path, change: Any) -> None:
+    stamps, scope = _recorded(tmp_path)
+    change(tmp_path / "ws")
+    assert stamps.current("k", scope) is None
+
+
+def test_a_same_size_edit_within_the_file_time_is_caught(tmp_path: Path) -> None:
+    """A file modified right around the stamp ("racy") is read, not trusted by its time."""
+    scope = _tree(tmp_path / "ws")
+    stamps = uptodate.Stamps(Store(tmp_path / "cache"))
+    go = tmp_path / "ws/policies/a/policy.go"
+    taken = time.time_ns()
+    stamps.record("k", scope, uptodate.snapshot(scope), [], RESULT, taken)
+    stat = go.stat()
+    go.write_text("package b\n")  # same size
+    os.utime(go, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # and the same time
+    assert stamps.current("k", scope) is None
+
+
+def test_a_touched_file_with_the_same_bytes_is_current_and_the_stamp_renewed(
+    tmp_path: Path,
+) -> None:
+    stamps, scope = _recorded(tmp_path)
+    go = tmp_path / "ws/policies/a/policy.go"
+    os.utime(go)
+    assert stamps.current("k", scope) == RESULT
+    renewed = stamps.store.get("k")
+    assert renewed["files"][str(go)][1] == go.stat().st_mtime_ns
+
+
+def test_an_input_changed_during_the_run_is_never_recorded(tmp_path: Path) -> None:
+    scope = _tree(tmp_path / "ws")
+    _age(tmp_path / "ws")
+    stamps = uptodate.Stamps(Store(tmp_path / "cache"))
+    taken = time.time_ns()
+    before = uptodate.snapshot(scope)
+    (tmp_path / "ws/policies/a/policy.go").write_text("package a // edited meanwhile\n")
+    stamps.record("k", scope, before, [], RESULT, taken)
+    assert stamps.store.get("k") is None
+
+
+def test_what_the_run_wrote_itself_is_recorded_as_written(tmp_path: Path) -> None:
+    scope = _tree(tmp_path / "ws")
+    _age(tmp_path / "ws")
+    stamps = uptodate.Stamps(Store(tmp_path / "cache"))
+    taken = time.time_ns()
+    before = uptodate.snapshot(scope)
+    build = tmp_path / "ws/policies/a/BUILD.bazel"
+    build.write_text("# generated\n")
+    stamps.record("k", scope, before, [build], RESULT, taken)
+    assert stamps.current("k", scope) == RESULT
+
+
+def test_a_corrupt_stamp_is_a_miss(tmp_path: Path) -> None:
+    stamps, scope = _recorded(tmp_path)
+    for path in (tmp_path / "cache").rglob("*.json"):
+        path.write_text("{not json")
+    assert stamps.current("k", scope) is None
+
+
+def test_the_settings_key_covers_arguments_environment_and_go(tmp_path: Path) -> None:
+    go = tmp_path / "go"
+    go.write_text("#!/bin/sh\n")
+    key = uptodate.settings_key(["generate"], {"GOFLAGS": ""}, str(go))
+    assert key == uptodate.settings_key(["generate"], {"GOFLAGS": "", "HOME": "/x"}, str(go))
+    assert key != uptodate.settings_key(["generate", "--check"], {"GOFLAGS": ""}, str(go))
+    assert key != uptodate.settings_key(["generate"], {"GOFLAGS": "-tags=x"}, str(go))
+    go.write_text("#!/bin/sh\n# a new release\n")
+    assert key != uptodate.settings_key(["generate"], {"GOFLAGS": ""}, str(go))
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "repo"
+    copy_home(root)
+    (root / "MODULE.bazel").write_text(
+        'module(name = "mono")\n\n'
+        'go_deps = use_extension("@gazelle//:extensions.bzl", "go_deps")\n'
+        'go_deps.from_file(go_work = "//:go.work")\n'
+    )
+    write_policy(root / "policies", "hello/v1.0.0", "hello", "v1.0.0")
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.chdir(root)
+    return root
+
+
+def test_generate_twice_answers_from_the_stamp_and_writes_nothing(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["generate"]) == 0
+    capsys.readouterr()
+    state = tree_state(repo)
+    assert main(["generate"]) == 0
+    err = capsys.readouterr().err
+    assert "up to date" in err and "phase validate" not in err
+    assert tree_state(repo) == state
+    assert main(["generate", "--check"]) == 0  # its own stamp: a real check first
+    assert main(["generate", "--check"]) == 0
+    assert "up to date" in capsys.readouterr().err
+
+
+def test_an_edited_policy_is_generated_again(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["generate", "--quiet"]) == 0
+    assert main(["generate", "--check", "--quiet"]) == 0
+    write_policy(repo / "policies", "second/v1.0.0", "second", "v1.0.0")
+    assert main(["generate", "--check", "--quiet"]) == 1
+    assert "policies/second/v1.0.0/BUILD.bazel" in capsys.readouterr().out
+    assert main(["generate"]) == 0
+    assert "phase validate" in capsys.readouterr().err
+    assert (repo / "policies/second/v1.0.0/BUILD.bazel").is_file()
+
+
+def test_a_removed_file_is_noticed(repo: Path) -> None:
+    write_policy(repo / "policies", "second/v1.0.0", "second", "v1.0.0")
+    assert main(["generate", "--quiet"]) == 0
+    build = repo / "policies/hello/v1.0.0/BUILD.bazel"
+    text = build.read_text()
+    build.unlink()
+    assert main(["generate", "--quiet"]) == 0
+    assert build.read_text() == text
+    assert "hello" in (repo / "go.work").read_text()
+    shutil.rmtree(repo / "policies" / "hello")
+    assert main(["generate", "--quiet"]) == 0
+    assert "hello" not in (repo / "go.work").read_text()
