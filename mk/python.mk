@@ -13,9 +13,10 @@ GOCHECK := tools/gen/gocheck
 venv: $(VENV)/.installed
 
 lint-python: $(VENV)/.installed
-	$(VENV)/bin/ruff check tools/gen tests
-	$(VENV)/bin/ruff format --check tools/gen tests
+	$(VENV)/bin/ruff check tools/gen tools/bazel_real tests
+	$(VENV)/bin/ruff format --check tools/gen tools/bazel_real tests
 	$(VENV)/bin/mypy tools/gen/policy_builder
+	$(VENV)/bin/mypy --config-file tools/bazel_real/pyproject.toml tools/bazel_real/bazel_real
 	@out=$$(gofmt -l $(GOCHECK)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	cd $(GOCHECK) && GOWORK=off $(GO) vet ./...
 
