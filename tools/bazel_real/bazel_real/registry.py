@@ -31,6 +31,9 @@ from bazel_real import sources
 from bazel_real.bcr import Bcr, repositories_of
 from bazel_real.gitsnap import Snapshot
 
+# The modules that decide the registry's contents.
+_CODE = ("registry.py", "bcr.py", "sources.py", "gitsnap.py")
+
 
 @dataclass(frozen=True)
 class Module:
@@ -72,8 +75,8 @@ def _inputs_digest(
     h = hashlib.sha256()
     for part in (bcr_head, *map(str, modules), *sorted(refs.items()), *sorted(extra.items())):
         h.update(repr(part).encode())
-    for code in sorted(Path(__file__).parent.glob("*.py")):
-        h.update(code.read_bytes())
+    for code in _CODE:
+        h.update((Path(__file__).parent / code).read_bytes())
     return h.hexdigest()
 
 
