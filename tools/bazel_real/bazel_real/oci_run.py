@@ -4,9 +4,10 @@ layout into a runtime bundle, runc runs it. Host tools, as root.
 Checks the image's runtime config (user, working directory) and that the engine in it
 lists every policy of the workspace.
 
-The runtime config umoci writes is relaxed where this machine cannot honour it: no cgroup
-or network namespace and no resource limits (no cgroup delegation here), and the command
-replaced by the one given. Everything else (rootfs, user, cwd, env) is the image's.
+The runtime config umoci writes gets the command given, and loses the cgroup and network
+namespaces and the resource limits: a --version run needs none of them, and they need
+privileges a nested container may lack (on the machine this was written on, umoci's
+unmodified config runs too). Everything else (rootfs, user, cwd, env) is the image's.
 
   python3 -m bazel_real.oci_run --layout DIR --work DIR --policies DIR \\
       --user 65532:65532 --cwd /app -- /app/policy-engine --version
