@@ -19,6 +19,7 @@ include mk/bazel.mk
 include mk/edge.mk
 include mk/bench.mk
 include mk/e2e.mk
+include mk/bazel-real.mk
 
 .PHONY: help build test lint bench clean
 
@@ -26,6 +27,7 @@ help:
 	@echo "make build   build a custom policy engine from $(POLICIES)/ into $(OUTPUT)/"
 	@echo "make test    run every test and lint (Python, Go, Bazel files)"
 	@echo "make bench   run the benchmarks (Go, builder scale, generate vs Gazelle, loopback load test)"
+	@echo "make bazel-real MIRROR=<dir>   real Bazel 7.7.1 in a sid chroot (root; tools/bazel_real)"
 
 build: $(VENV)/.installed go-mod-download
 	$(POLICY_BUILDER) build --policies $(POLICIES) --output $(OUTPUT)

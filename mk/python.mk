@@ -13,10 +13,11 @@ GOCHECK := tools/gen/gocheck
 venv: $(VENV)/.installed
 
 lint-python: $(VENV)/.installed
-	$(VENV)/bin/ruff check tools/gen tools/bazel_facts tests
-	$(VENV)/bin/ruff format --check tools/gen tools/bazel_facts tests
-	$(VENV)/bin/mypy tools/gen/policy_builder
+	$(VENV)/bin/ruff check tools/gen tools/bazel_facts tools/bazel_real tests
+	$(VENV)/bin/ruff format --check tools/gen tools/bazel_facts tools/bazel_real tests
+	$(VENV)/bin/mypy --config-file tools/gen/pyproject.toml tools/gen/policy_builder
 	$(VENV)/bin/mypy --strict tools/bazel_facts
+	$(VENV)/bin/mypy --config-file tools/bazel_real/pyproject.toml tools/bazel_real/bazel_real
 	@out=$$(gofmt -l $(GOCHECK)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	cd $(GOCHECK) && GOWORK=off $(GO) vet ./...
 

@@ -87,7 +87,8 @@ class _StrictLoader(
         if self.check_event(yaml.AliasEvent):
             self._aliases += 1
             if self._aliases > MAX_ALIASES:
-                event = self.peek_event()
+                # types-PyYAML leaves Parser.peek_event untyped.
+                event = self.peek_event()  # type: ignore[no-untyped-call]
                 raise YamlProblem(
                     "yaml-aliases",
                     f"more than {MAX_ALIASES} YAML aliases; policy.yaml may not use alias "
