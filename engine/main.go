@@ -7,6 +7,7 @@
 //	policy-engine [serve] [flags]   run the engine (the default command)
 //	policy-engine validate --config FILE   check a configuration without serving
 //	policy-engine version           print build information (also --version)
+//	policy-engine envoy-config --config FILE --route /=NAME ...   the Envoy configuration for it
 //	policy-engine devproxy [flags]  HTTP proxy that calls the engine like Envoy (development)
 //	policy-engine help
 package main
@@ -36,6 +37,7 @@ var commands = []command{
 	{name: "serve", summary: "run the policy engine (default)", run: runServe},
 	{name: "validate", summary: "check a configuration file against the compiled-in policies", run: runValidate},
 	{name: "version", summary: "print version, commit, build time and compiled-in policies", run: runVersion},
+	{name: "envoy-config", summary: "write the Envoy configuration (ext_proc filter, engine cluster, routes) for a configuration", run: runEnvoyConfig},
 	{name: "devproxy", summary: "HTTP proxy that calls an engine over ext_proc like Envoy (development only)", run: runDevproxy},
 }
 

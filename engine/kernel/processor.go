@@ -14,14 +14,15 @@ import (
 	"github.com/policy-engine-builder/policy-engine/worker/policies"
 )
 
-// maxBodyBytes bounds a body buffered from streamed chunks; Envoy's own buffer
-// limit normally answers 413 long before.
-const maxBodyBytes = 8 << 20
+// MaxBodyBytes bounds a body buffered for the policies. The generated Envoy
+// configuration lets Envoy buffer this much on routes whose chain reads the body,
+// so Envoy itself answers 413 past it.
+const MaxBodyBytes = 8 << 20
 
 // MaxMessageBytes is the largest ext_proc message the server must accept: a whole
-// buffered body up to maxBodyBytes plus headers. gRPC's default (4 MiB) would fail
+// buffered body up to MaxBodyBytes plus headers. gRPC's default (4 MiB) would fail
 // the stream on a large buffered body instead of answering it.
-const MaxMessageBytes = maxBodyBytes + 1<<20
+const MaxMessageBytes = MaxBodyBytes + 1<<20
 
 // Request-phase decisions counted per request.
 const (
@@ -63,7 +64,7 @@ type bodyState int
 
 const (
 	bodyPass     bodyState = iota // nothing to run yet: answer without changes
-	bodyTooBig                    // over maxBodyBytes: the wait is over, answer with an error
+	bodyTooBig                    // over MaxBodyBytes: the wait is over, answer with an error
 	bodyComplete                  // the last chunk: run the waiting policies
 )
 
@@ -73,7 +74,7 @@ func (w *bodyWait) add(chunk *extprocv3.HttpBody) ([]byte, bodyState) {
 	if !w.pending {
 		return nil, bodyPass
 	}
-	if len(w.buf)+len(chunk.GetBody()) > maxBodyBytes {
+	if len(w.buf)+len(chunk.GetBody()) > MaxBodyBytes {
 		w.pending = false
 		return nil, bodyTooBig
 	}
