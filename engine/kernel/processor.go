@@ -14,7 +14,7 @@ import (
 	"github.com/policy-engine-builder/policy-engine/worker/policies"
 )
 
-// MaxBodyBytes bounds a body buffered for the policies. The generated Envoy
+// MaxBodyBytes bounds a body the policies read. The generated Envoy
 // configuration lets Envoy buffer this much on routes whose chain reads the body,
 // so Envoy itself answers 413 past it.
 const MaxBodyBytes = 8 << 20
@@ -50,43 +50,40 @@ type processor struct {
 	respBody bodyWait
 }
 
-// bodyWait is a body that policies wait for, buffered from Envoy's chunks.
+// bodyWait is a body that policies wait for. The engine asks Envoy for it BUFFERED,
+// so it arrives whole in one message; that message's end_of_stream is false when
+// trailers follow, so it must not be read as "more body to come" (which let a
+// request with trailers pass its body policies unchecked).
 type bodyWait struct {
 	pending bool
-	buf     []byte
 	// replaced is a body replacement decided on headers while later policies
 	// still wait for the body: they see it, and it is sent with the body.
 	replaced *policies.BodyChange
 }
 
-// bodyState is what a body chunk means for the policies.
+// bodyState is what a body message means for the policies.
 type bodyState int
 
 const (
-	bodyPass     bodyState = iota // nothing to run yet: answer without changes
+	bodyPass     bodyState = iota // no policy waits: answer without changes
 	bodyTooBig                    // over MaxBodyBytes: the wait is over, answer with an error
-	bodyComplete                  // the last chunk: run the waiting policies
+	bodyComplete                  // the body the policies wait for: run them
 )
 
-// add buffers chunk when policies wait for the body. On bodyComplete it returns
-// the body those policies see: the replacement decided on headers, if any.
-func (w *bodyWait) add(chunk *extprocv3.HttpBody) ([]byte, bodyState) {
+// take ends the wait with chunk, the whole buffered body. On bodyComplete it
+// returns the body those policies see: the replacement decided on headers, if any.
+func (w *bodyWait) take(chunk *extprocv3.HttpBody) ([]byte, bodyState) {
 	if !w.pending {
 		return nil, bodyPass
 	}
-	if len(w.buf)+len(chunk.GetBody()) > MaxBodyBytes {
-		w.pending = false
+	w.pending = false
+	if len(chunk.GetBody()) > MaxBodyBytes {
 		return nil, bodyTooBig
 	}
-	w.buf = append(w.buf, chunk.GetBody()...)
-	if !chunk.GetEndOfStream() {
-		return nil, bodyPass
-	}
-	w.pending = false
 	if w.replaced != nil {
 		return w.replaced.Content, bodyComplete
 	}
-	return w.buf, bodyComplete
+	return chunk.GetBody(), bodyComplete
 }
 
 func (p *processor) handle(req *extprocv3.ProcessingRequest) *extprocv3.ProcessingResponse {
@@ -166,7 +163,7 @@ func (p *processor) requestHeaders(req *extprocv3.ProcessingRequest, h *extprocv
 }
 
 func (p *processor) requestBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
-	body, state := p.reqBody.add(b)
+	body, state := p.reqBody.take(b)
 	switch state {
 	case bodyPass:
 		return requestBodyResponse(&extprocv3.CommonResponse{})
@@ -238,7 +235,7 @@ func (p *processor) responseHeaders(h *extprocv3.HttpHeaders) *extprocv3.Process
 }
 
 func (p *processor) responseBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
-	body, state := p.respBody.add(b)
+	body, state := p.respBody.take(b)
 	switch state {
 	case bodyPass:
 		return responseBodyResponse(&extprocv3.CommonResponse{})
