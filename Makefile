@@ -19,6 +19,7 @@ include mk/bazel.mk
 include mk/edge.mk
 include mk/bench.mk
 include mk/e2e.mk
+include mk/envoy.mk
 include mk/bazel-real.mk
 
 .PHONY: help build test lint bench clean
@@ -32,7 +33,7 @@ help:
 build: $(VENV)/.installed go-mod-download
 	$(POLICY_BUILDER) build --policies $(POLICIES) --output $(OUTPUT)
 
-test: lint check-proto check-generated test-python test-go test-bazel test-e2e
+test: lint check-proto check-generated test-python test-go test-bazel test-e2e test-envoy
 
 lint: lint-python lint-go lint-bazel
 
