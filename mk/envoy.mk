@@ -29,3 +29,15 @@ envoy-config: build
 check-envoy-config: envoy-engine
 	@$(ENVOY_OUT)/policy-engine envoy-config $(EXAMPLE_ENVOY_ARGS) | diff -u examples/envoy/envoy.yaml - \
 		|| { echo "examples/envoy/envoy.yaml is stale: run make envoy-config"; exit 1; }
+
+# Try it: the engine from `make build`, a real Envoy configured for it and an echo
+# upstream on loopback (engine/tryit); prints curl lines; Ctrl-C stops all of it.
+RUN_LISTEN ?= 127.0.0.1:8080
+run: build
+	$(GO) build -C engine -o $(CURDIR)/.build/tryit ./tryit
+	.build/tryit --engine-bin $(OUTPUT)/policy-engine --envoy $(ENVOY) \
+		--config examples/envoy/engine-config.yaml --listen $(RUN_LISTEN) \
+		--route /api=api --route /admin=admin --route /=default \
+		--hint "allowed  curl -i $(RUN_LISTEN)/api/items -H 'x-api-key: change-me'   # apiKey passes; the key is removed before the upstream" \
+		--hint "denied   curl -i $(RUN_LISTEN)/api/items                              # apiKey answers 401" \
+		--hint "changed  curl -i $(RUN_LISTEN)/hello                                  # setHeaders adds x-policy-engine: on"
