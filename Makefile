@@ -37,7 +37,7 @@ test: lint check-proto check-generated test-python test-go test-bazel test-e2e t
 
 lint: lint-python lint-go lint-bazel
 
-bench: bench-go bench-python bench-generate bench-load
+bench: bench-go bench-python bench-generate bench-load bench-envoy
 
 clean:
 	rm -rf $(VENV) $(OUTPUT) .build $(TOOLS_DIR)

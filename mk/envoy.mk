@@ -41,3 +41,15 @@ run: build
 		--hint "allowed  curl -i $(RUN_LISTEN)/api/items -H 'x-api-key: change-me'   # apiKey passes; the key is removed before the upstream" \
 		--hint "denied   curl -i $(RUN_LISTEN)/api/items                              # apiKey answers 401" \
 		--hint "changed  curl -i $(RUN_LISTEN)/hello                                  # setHeaders adds x-policy-engine: on"
+
+# Load through Envoy: one Envoy, one upstream, listeners without ext_proc (ceiling),
+# to the no-op server (floor) and to the engine with bench/engine-config.yaml's chain,
+# in alternating rounds (engine/bench/envoyload, docs/load-test.md).
+BENCH_ENVOY_ARGS ?= --duration 15s --rounds 3 --concurrency 32
+.PHONY: bench-envoy
+bench-envoy: $(VENV)/.installed go-mod-download
+	$(POLICY_BUILDER) build --policies $(POLICIES) --output $(BENCH_ENGINE_OUT) --skip-package --quiet
+	$(GO) build -C engine -o $(CURDIR)/.build/noop ./bench/noop
+	$(GO) build -C engine -o $(CURDIR)/.build/envoyload ./bench/envoyload
+	.build/envoyload --engine-bin $(BENCH_ENGINE_BIN) --noop-bin .build/noop --envoy $(ENVOY) \
+		--config bench/engine-config.yaml $(BENCH_ENVOY_ARGS)
