@@ -10,6 +10,11 @@ import (
 // pseudo-headers (":path", ":method", …) are kept as Envoy sends them.
 type Headers struct {
 	values map[string][]string
+	// changed overrides values, as With left it: a name mapped to nil is removed.
+	// The engine derives the view each policy sees from the previous one after
+	// every header change, so values is shared, never copied: copying every header
+	// for every change cost more than the policies making them.
+	changed map[string][]string
 }
 
 // NewHeaders builds a Headers from name → values. Names are lower-cased. The
@@ -52,27 +57,39 @@ func HeadersFromPairs(n int, pair func(i int) (name, value string)) Headers {
 // With returns a copy of h with c applied in the order the engine applies changes:
 // removals, then sets, then appends. h itself is unchanged.
 func (h Headers) With(c HeaderChanges) Headers {
-	values := make(map[string][]string, len(h.values)+len(c.Set)+len(c.Append))
-	for name, vs := range h.values {
-		values[name] = vs
+	changed := make(map[string][]string, len(h.changed)+len(c.Remove)+len(c.Set)+len(c.Append))
+	for name, vs := range h.changed {
+		changed[name] = vs
 	}
 	for _, name := range c.Remove {
-		delete(values, CanonicalHeaderName(name))
+		changed[CanonicalHeaderName(name)] = nil
 	}
 	for name, v := range c.Set {
-		values[CanonicalHeaderName(name)] = []string{v}
+		changed[CanonicalHeaderName(name)] = []string{v}
 	}
 	for name, vs := range c.Append {
 		key := CanonicalHeaderName(name)
-		old := values[key]
-		values[key] = append(old[:len(old):len(old)], vs...)
+		old, ok := changed[key]
+		if !ok {
+			old = h.values[key]
+		}
+		changed[key] = append(old[:len(old):len(old)], vs...)
 	}
-	return Headers{values: values}
+	return Headers{values: h.values, changed: changed}
+}
+
+// lookup returns the values of the canonical name key, and whether it is present.
+func (h Headers) lookup(key string) ([]string, bool) {
+	if vs, ok := h.changed[key]; ok {
+		return vs, vs != nil
+	}
+	vs, ok := h.values[key]
+	return vs, ok
 }
 
 // Get returns the first value of name, or "" when absent.
 func (h Headers) Get(name string) string {
-	vs := h.values[canonicalName(name)]
+	vs, _ := h.lookup(canonicalName(name))
 	if len(vs) == 0 {
 		return ""
 	}
@@ -81,27 +98,40 @@ func (h Headers) Get(name string) string {
 
 // Values returns every value of name in the order received.
 func (h Headers) Values(name string) []string {
-	return h.values[canonicalName(name)]
+	vs, _ := h.lookup(canonicalName(name))
+	return vs
 }
 
 // Has reports whether name is present.
 func (h Headers) Has(name string) bool {
-	_, ok := h.values[canonicalName(name)]
+	_, ok := h.lookup(canonicalName(name))
 	return ok
 }
 
 // Names returns the header names, sorted.
 func (h Headers) Names() []string {
-	names := make([]string, 0, len(h.values))
+	names := make([]string, 0, len(h.values)+len(h.changed))
 	for name := range h.values {
-		names = append(names, name)
+		if _, ok := h.changed[name]; !ok {
+			names = append(names, name)
+		}
+	}
+	for name, vs := range h.changed {
+		if vs != nil {
+			names = append(names, name)
+		}
 	}
 	sort.Strings(names)
 	return names
 }
 
 // Len returns the number of distinct header names.
-func (h Headers) Len() int { return len(h.values) }
+func (h Headers) Len() int {
+	if len(h.changed) == 0 {
+		return len(h.values)
+	}
+	return len(h.Names())
+}
 
 func canonicalName(name string) string {
 	// HTTP/2 and Envoy use lower-case names; lower-casing ASCII is all that is needed,
