@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"time"
 
 	extprocfilterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
@@ -146,8 +147,7 @@ func (p *processor) requestHeaders(req *extprocv3.ProcessingRequest, h *extprocv
 	if p.reqBody.pending {
 		instances = chain.Request[:chain.RequestBodyFrom]
 	}
-	ctx, cancel := p.phaseContext()
-	defer cancel()
+	ctx := p.phaseContext()
 	res := p.srv.Executor.RunRequest(ctx, chain, instances, p.req, p.requestVars)
 	if stop := p.requestStop(res); stop != nil {
 		return stop
@@ -172,8 +172,7 @@ func (p *processor) requestBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResp
 		return plainResponse(413, "request body too large for the policy engine\n", detailsBodyTooBig)
 	}
 	p.req.Body = body
-	ctx, cancel := p.phaseContext()
-	defer cancel()
+	ctx := p.phaseContext()
 	res := p.srv.Executor.RunRequest(ctx, p.chain, p.chain.Request[p.chain.RequestBodyFrom:], p.req, p.requestVars)
 	if stop := p.requestStop(res); stop != nil {
 		return stop
@@ -222,8 +221,7 @@ func (p *processor) responseHeaders(h *extprocv3.HttpHeaders) *extprocv3.Process
 	if p.respBody.pending {
 		instances = p.chain.Response[:p.chain.ResponseBodyFrom]
 	}
-	ctx, cancel := p.phaseContext()
-	defer cancel()
+	ctx := p.phaseContext()
 	res := p.srv.Executor.RunResponse(ctx, p.chain, instances, p.resp, p.responseVars)
 	if stop := p.responseStop(res); stop != nil {
 		return stop
@@ -243,8 +241,7 @@ func (p *processor) responseBody(b *extprocv3.HttpBody) *extprocv3.ProcessingRes
 		return plainResponse(502, "response body too large for the policy engine\n", detailsBodyTooBig)
 	}
 	p.resp.Body = body
-	ctx, cancel := p.phaseContext()
-	defer cancel()
+	ctx := p.phaseContext()
 	res := p.srv.Executor.RunResponse(ctx, p.chain, p.chain.Response[p.chain.ResponseBodyFrom:], p.resp, p.responseVars)
 	if stop := p.responseStop(res); stop != nil {
 		return stop
@@ -299,36 +296,53 @@ func (p *processor) translate(m mutation, replaceBody bool) *extprocv3.CommonRes
 // mode asks Envoy only for what the chain needs: bodies only when a policy needs
 // them, response headers only when a response policy exists.
 func (p *processor) mode(requestEnded bool) *extprocfilterv3.ProcessingMode {
-	m := &extprocfilterv3.ProcessingMode{
-		RequestBodyMode:     extprocfilterv3.ProcessingMode_NONE,
-		ResponseHeaderMode:  extprocfilterv3.ProcessingMode_SKIP,
-		ResponseBodyMode:    extprocfilterv3.ProcessingMode_NONE,
-		RequestTrailerMode:  extprocfilterv3.ProcessingMode_SKIP,
-		ResponseTrailerMode: extprocfilterv3.ProcessingMode_SKIP,
+	requestBody := p.chain.NeedsRequestBody() && !requestEnded
+	response := len(p.chain.Response) > 0
+	return modes[b2i(requestBody)][b2i(response)][b2i(response && p.chain.NeedsResponseBody())]
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
 	}
-	if p.chain.NeedsRequestBody() && !requestEnded {
-		m.RequestBodyMode = extprocfilterv3.ProcessingMode_BUFFERED
-	}
-	if len(p.chain.Response) > 0 {
-		m.ResponseHeaderMode = extprocfilterv3.ProcessingMode_SEND
-		if p.chain.NeedsResponseBody() {
-			m.ResponseBodyMode = extprocfilterv3.ProcessingMode_BUFFERED
+	return 0
+}
+
+// skipEverything asks Envoy for nothing more about this request.
+var skipEverything = modes[0][0][0]
+
+// modes are the answers of mode, built once: they are read-only once sent, and
+// building one per request showed in the allocation profile.
+var modes = func() (m [2][2][2]*extprocfilterv3.ProcessingMode) {
+	for _, requestBody := range []bool{false, true} {
+		for _, response := range []bool{false, true} {
+			for _, responseBody := range []bool{false, true} {
+				pm := &extprocfilterv3.ProcessingMode{
+					RequestBodyMode:     extprocfilterv3.ProcessingMode_NONE,
+					ResponseHeaderMode:  extprocfilterv3.ProcessingMode_SKIP,
+					ResponseBodyMode:    extprocfilterv3.ProcessingMode_NONE,
+					RequestTrailerMode:  extprocfilterv3.ProcessingMode_SKIP,
+					ResponseTrailerMode: extprocfilterv3.ProcessingMode_SKIP,
+				}
+				if requestBody {
+					pm.RequestBodyMode = extprocfilterv3.ProcessingMode_BUFFERED
+				}
+				if response {
+					pm.ResponseHeaderMode = extprocfilterv3.ProcessingMode_SEND
+				}
+				if responseBody {
+					pm.ResponseBodyMode = extprocfilterv3.ProcessingMode_BUFFERED
+				}
+				m[b2i(requestBody)][b2i(response)][b2i(responseBody)] = pm
+			}
 		}
 	}
 	return m
-}
-
-var skipEverything = &extprocfilterv3.ProcessingMode{
-	RequestBodyMode:     extprocfilterv3.ProcessingMode_NONE,
-	ResponseHeaderMode:  extprocfilterv3.ProcessingMode_SKIP,
-	ResponseBodyMode:    extprocfilterv3.ProcessingMode_NONE,
-	RequestTrailerMode:  extprocfilterv3.ProcessingMode_SKIP,
-	ResponseTrailerMode: extprocfilterv3.ProcessingMode_SKIP,
-}
+}()
 
 // phaseContext bounds the policies run for one message together.
-func (p *processor) phaseContext() (context.Context, context.CancelFunc) {
-	return context.WithTimeoutCause(p.ctx, p.snap.PhaseTimeout(), core.ErrPhaseTimeout)
+func (p *processor) phaseContext() context.Context {
+	return core.PhaseContext(p.ctx, time.Now().Add(p.snap.PhaseTimeout()))
 }
 
 // requestVars and responseVars build CEL variables from the current contexts;
