@@ -8,7 +8,6 @@
 //	policy-engine validate --config FILE   check a configuration without serving
 //	policy-engine version           print build information (also --version)
 //	policy-engine envoy-config --config FILE --route /=NAME ...   the Envoy configuration for it
-//	policy-engine devproxy [flags]  HTTP proxy that calls the engine like Envoy (development)
 //	policy-engine help
 package main
 
@@ -22,8 +21,6 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-
-	"github.com/policy-engine-builder/policy-engine/devproxy"
 )
 
 // command is one subcommand.
@@ -38,12 +35,6 @@ var commands = []command{
 	{name: "validate", summary: "check a configuration file against the compiled-in policies", run: runValidate},
 	{name: "version", summary: "print version, commit, build time and compiled-in policies", run: runVersion},
 	{name: "envoy-config", summary: "write the Envoy configuration (ext_proc filter, engine cluster, routes) for a configuration", run: runEnvoyConfig},
-	{name: "devproxy", summary: "HTTP proxy that calls an engine over ext_proc like Envoy (development only)", run: runDevproxy},
-}
-
-// runDevproxy logs to stderr like serve does, keeping stdout for command output.
-func runDevproxy(ctx context.Context, args []string, _ io.Writer) error {
-	return devproxy.Command(ctx, args, os.Stderr)
 }
 
 func main() {
