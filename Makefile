@@ -26,8 +26,9 @@ include mk/bazel-real.mk
 
 help:
 	@echo "make build   build a custom policy engine from $(POLICIES)/ into $(OUTPUT)/"
-	@echo "make test    run every test and lint (Python, Go, Bazel files)"
-	@echo "make bench   run the benchmarks (Go, builder scale, generate vs Gazelle, loopback load test)"
+	@echo "make test    run every test and lint (Python, Go, Bazel files, end to end through Envoy)"
+	@echo "make run     the engine just built behind a real Envoy with an echo upstream (Ctrl-C stops it)"
+	@echo "make bench   run the benchmarks (Go, builder scale, generate vs Gazelle, load tests with and without Envoy)"
 	@echo "make bazel-real MIRROR=<dir>   real Bazel 7.7.1 in a sid chroot (root; tools/bazel_real)"
 
 build: $(VENV)/.installed go-mod-download
