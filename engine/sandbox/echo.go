@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -34,19 +33,15 @@ type Echo struct {
 
 	srv   *http.Server
 	count atomic.Int64
-	mu    sync.Mutex
-	seen  []Seen
-	// keep bounds what is remembered: a benchmark sends millions of requests.
-	keep int
 }
 
-// StartEcho serves on a free loopback port; it remembers the last keep requests.
-func StartEcho(name string, keep int) (*Echo, error) {
+// StartEcho serves on a free loopback port.
+func StartEcho(name string) (*Echo, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	e := &Echo{Name: name, Addr: ln.Addr().String(), keep: keep}
+	e := &Echo{Name: name, Addr: ln.Addr().String()}
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
@@ -61,13 +56,6 @@ func (e *Echo) Close() error { return e.srv.Close() }
 // Count is how many requests reached it.
 func (e *Echo) Count() int64 { return e.count.Load() }
 
-// Seen returns the remembered requests, oldest first.
-func (e *Echo) Seen() []Seen {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return append([]Seen(nil), e.seen...)
-}
-
 func (e *Echo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	e.count.Add(1)
 	body, _ := io.ReadAll(r.Body)
@@ -76,14 +64,6 @@ func (e *Echo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.Headers["host"] = []string{r.Host}
 	if len(r.Trailer) > 0 {
 		s.Trailers = lower(r.Trailer)
-	}
-	if e.keep > 0 {
-		e.mu.Lock()
-		e.seen = append(e.seen, s)
-		if len(e.seen) > e.keep {
-			e.seen = e.seen[len(e.seen)-e.keep:]
-		}
-		e.mu.Unlock()
 	}
 	var trailer string
 	if t := r.Header.Get("x-echo-trailer"); t != "" {

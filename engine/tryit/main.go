@@ -55,7 +55,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if len(o.routes) == 0 {
 		return errors.New("give at least one --route")
 	}
-	echo, err := sandbox.StartEcho("echo", 0)
+	echo, err := sandbox.StartEcho("echo")
 	if err != nil {
 		return err
 	}

@@ -89,7 +89,7 @@ func run(o options, out io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	echo, err := sandbox.StartEcho("upstream", 0)
+	echo, err := sandbox.StartEcho("upstream")
 	if err != nil {
 		return err
 	}

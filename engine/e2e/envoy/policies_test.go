@@ -288,8 +288,8 @@ func TestPoliciesThroughEnvoy(t *testing.T) {
 		expect(t, s, "body over 8 MiB", resp, body, 413, false, n)
 	})
 	t.Run("response body and status changed", func(t *testing.T) {
-		resp, body := do(t, "GET", s.url+"/response-body", nil, "x-echo-body", "from upstream")
-		if resp.StatusCode != 203 || body != "wrapped:from upstream" || resp.Header.Get("x-upstream-status") != "200" {
+		resp, body := do(t, "GET", s.url+"/response-body", nil, "x-echo-body", "from upstream", "x-echo-status", "201")
+		if resp.StatusCode != 203 || body != "wrapped:from upstream" || resp.Header.Get("x-upstream-status") != "201" {
 			t.Errorf("got %d %q %v", resp.StatusCode, body, resp.Header)
 		}
 		if resp.ContentLength != int64(len(body)) {

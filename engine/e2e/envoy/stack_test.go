@@ -109,10 +109,10 @@ func envoyFor(t *testing.T, config string, engines []string, hcInterval time.Dur
 	bin, envoyBin := binaries(t)
 	s := &stack{}
 	var err error
-	if s.echo, err = sandbox.StartEcho("echo", 100); err != nil {
+	if s.echo, err = sandbox.StartEcho("echo"); err != nil {
 		t.Fatal(err)
 	}
-	if s.other, err = sandbox.StartEcho("other", 100); err != nil {
+	if s.other, err = sandbox.StartEcho("other"); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.echo.Close(); s.other.Close() })
