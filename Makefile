@@ -19,24 +19,26 @@ include mk/bazel.mk
 include mk/edge.mk
 include mk/bench.mk
 include mk/e2e.mk
+include mk/envoy.mk
 include mk/bazel-real.mk
 
 .PHONY: help build test lint bench clean
 
 help:
 	@echo "make build   build a custom policy engine from $(POLICIES)/ into $(OUTPUT)/"
-	@echo "make test    run every test and lint (Python, Go, Bazel files)"
-	@echo "make bench   run the benchmarks (Go, builder scale, generate vs Gazelle, loopback load test)"
+	@echo "make test    run every test and lint (Python, Go, Bazel files, end to end through Envoy)"
+	@echo "make run     the engine just built behind a real Envoy with an echo upstream (Ctrl-C stops it)"
+	@echo "make bench   run the benchmarks (Go, builder scale, generate vs Gazelle, load tests with and without Envoy)"
 	@echo "make bazel-real MIRROR=<dir>   real Bazel 7.7.1 in a sid chroot (root; tools/bazel_real)"
 
 build: $(VENV)/.installed go-mod-download
 	$(POLICY_BUILDER) build --policies $(POLICIES) --output $(OUTPUT)
 
-test: lint check-proto check-generated test-python test-go test-bazel test-e2e
+test: lint check-proto check-generated test-python test-go test-bazel test-e2e test-envoy
 
 lint: lint-python lint-go lint-bazel
 
-bench: bench-go bench-python bench-generate bench-load
+bench: bench-go bench-python bench-generate bench-load bench-envoy
 
 clean:
 	rm -rf $(VENV) $(OUTPUT) .build $(TOOLS_DIR)

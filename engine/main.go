@@ -7,7 +7,7 @@
 //	policy-engine [serve] [flags]   run the engine (the default command)
 //	policy-engine validate --config FILE   check a configuration without serving
 //	policy-engine version           print build information (also --version)
-//	policy-engine devproxy [flags]  HTTP proxy that calls the engine like Envoy (development)
+//	policy-engine envoy-config --config FILE --route /=NAME ...   the Envoy configuration for it
 //	policy-engine help
 package main
 
@@ -21,8 +21,6 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-
-	"github.com/policy-engine-builder/policy-engine/devproxy"
 )
 
 // command is one subcommand.
@@ -36,12 +34,7 @@ var commands = []command{
 	{name: "serve", summary: "run the policy engine (default)", run: runServe},
 	{name: "validate", summary: "check a configuration file against the compiled-in policies", run: runValidate},
 	{name: "version", summary: "print version, commit, build time and compiled-in policies", run: runVersion},
-	{name: "devproxy", summary: "HTTP proxy that calls an engine over ext_proc like Envoy (development only)", run: runDevproxy},
-}
-
-// runDevproxy logs to stderr like serve does, keeping stdout for command output.
-func runDevproxy(ctx context.Context, args []string, _ io.Writer) error {
-	return devproxy.Command(ctx, args, os.Stderr)
+	{name: "envoy-config", summary: "write the Envoy configuration (ext_proc filter, engine cluster, routes) for a configuration", run: runEnvoyConfig},
 }
 
 func main() {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,13 +58,5 @@ func TestValidateCommand(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), bad+":3") || !strings.Contains(err.Error(), "missing:v1.0.0") {
 		t.Errorf("bad config: %v", err)
-	}
-}
-
-// The devproxy subcommand is wired to devproxy.Command: its flag checks answer.
-func TestDevproxyCommand(t *testing.T) {
-	err := dispatch(context.Background(), []string{"devproxy", "--upstream", "ftp://x"}, io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "--upstream") {
-		t.Errorf("devproxy with a bad upstream: %v", err)
 	}
 }

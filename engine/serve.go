@@ -45,6 +45,7 @@ type serveOptions struct {
 	logLevel       string
 	reloadInterval time.Duration
 	drainTimeout   time.Duration
+	drainDelay     time.Duration
 	gcPercent      int
 }
 
@@ -59,6 +60,7 @@ func (o *serveOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&o.reloadInterval, "reload-interval", 2*time.Second, "how often the config file is checked for changes")
 	fs.DurationVar(&o.drainTimeout, "drain-timeout", 15*time.Second, "on SIGTERM, how long in-flight streams may finish")
+	fs.DurationVar(&o.drainDelay, "drain-delay", 0, "on SIGTERM, how long to keep accepting streams while gRPC health says NOT_SERVING, so that Envoy's health checks move traffic away first")
 	fs.IntVar(&o.gcPercent, "gc-percent", defaultGCPercent, "Go GC target percentage; the GOGC environment variable, when set, wins")
 }
 
@@ -215,6 +217,12 @@ func serve(ctx context.Context, opts serveOptions, logger *slog.Logger) error {
 		return err
 	}
 	healthServer.Shutdown()
+	if opts.drainDelay > 0 {
+		// New streams still arrive until Envoy's next health check: refusing them
+		// now would fail those requests (closed), so serve them until then.
+		logger.Info("not serving on gRPC health; accepting streams until the drain delay ends", "delay", opts.drainDelay)
+		time.Sleep(opts.drainDelay)
+	}
 	drain(grpcServer, opts.drainTimeout, logger)
 	if adminServer != nil {
 		shutdownCtx, done := context.WithTimeout(context.Background(), 2*time.Second)

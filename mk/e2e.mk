@@ -1,5 +1,5 @@
 # End to end: the real CLI builds an engine from policies/, then engine/e2e drives that
-# binary over real gRPC (and real HTTP through the dev proxy).
+# binary over real gRPC (through a real Envoy: test-envoy, mk/envoy.mk).
 
 E2E_OUT := .build/e2e
 

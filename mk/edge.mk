@@ -1,4 +1,5 @@
-# Edge pieces: dev proxy, policy discovery (xDS) and its generated protobuf code.
+# Edge pieces: policy discovery (xDS), its generated protobuf code, the Envoy
+# configuration generator.
 # The Go tests of these packages run under test-go; these targets are for focused
 # runs and for regenerating code.
 
@@ -22,4 +23,4 @@ check-proto: need-protoc $(TOOLS_DIR)/protoc-gen-go
 	PATH=$(TOOLS_DIR):$$PATH $(GO) test -count=1 -run TestGeneratedCodeIsCurrent ./engine/api/...
 
 test-edge:
-	$(GO) test -race -count=1 ./engine/devproxy/... ./engine/kernel/xds/... ./engine/api/... ./engine/envoyconfig/...
+	$(GO) test -race -count=1 ./engine/kernel/xds/... ./engine/api/... ./engine/envoyconfig/...

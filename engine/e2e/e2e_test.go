@@ -1,9 +1,9 @@
 //go:build e2e
 
 // Package e2e tests a real policy-engine binary, built with the example policies
-// apiKey:v1.0.0 and setHeaders:v1.0.0 compiled in, over a real gRPC connection and
-// over plain HTTP through the same binary's dev proxy; the xDS tests run a fleet of
-// the binary (one server, two subscribers) on loopback:
+// apiKey:v1.0.0 and setHeaders:v1.0.0 compiled in, over a real gRPC connection; the
+// xDS tests run a fleet of the binary (one server, two subscribers) on loopback.
+// The suite through a real Envoy is in ./envoy.
 //
 //	POLICY_ENGINE_BIN=output/policy-engine go test -tags e2e ./e2e/
 package e2e

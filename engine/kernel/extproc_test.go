@@ -235,10 +235,22 @@ func TestBodyPolicyDeniesOnBody(t *testing.T) {
 	e := startEngine(t, phasesConfig)
 	s := e.open(t)
 	s.send(requestHeaders("upload", false, "x-api-key", "good"))
-	s.send(requestBody("so ev", false))
-	resp := s.send(requestBody("il", true))
+	resp := s.send(requestBody("so evil", true))
 	if resp.GetImmediateResponse().GetStatus().GetCode() != 400 {
-		t.Fatalf("chunked evil body: %v", resp)
+		t.Fatalf("evil body: %v", resp)
+	}
+}
+
+// A BUFFERED body (what the engine asks for) arrives whole in one message, whose
+// end_of_stream is false when the request has trailers: the body policies must run
+// on it, not wait for more (Envoy sends none: that was a silent bypass).
+func TestBodyPolicyRunsWhenTrailersFollow(t *testing.T) {
+	e := startEngine(t, phasesConfig)
+	s := e.open(t)
+	s.send(requestHeaders("upload", false, "x-api-key", "good"))
+	resp := s.send(requestBody("so evil", false))
+	if resp.GetImmediateResponse().GetStatus().GetCode() != 400 {
+		t.Fatalf("evil body followed by trailers: %v", resp)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"time"
 
 	extprocfilterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
@@ -14,14 +15,15 @@ import (
 	"github.com/policy-engine-builder/policy-engine/worker/policies"
 )
 
-// maxBodyBytes bounds a body buffered from streamed chunks; Envoy's own buffer
-// limit normally answers 413 long before.
-const maxBodyBytes = 8 << 20
+// MaxBodyBytes bounds a body the policies read. The generated Envoy
+// configuration lets Envoy buffer this much on routes whose chain reads the body,
+// so Envoy itself answers 413 past it.
+const MaxBodyBytes = 8 << 20
 
 // MaxMessageBytes is the largest ext_proc message the server must accept: a whole
-// buffered body up to maxBodyBytes plus headers. gRPC's default (4 MiB) would fail
+// buffered body up to MaxBodyBytes plus headers. gRPC's default (4 MiB) would fail
 // the stream on a large buffered body instead of answering it.
-const MaxMessageBytes = maxBodyBytes + 1<<20
+const MaxMessageBytes = MaxBodyBytes + 1<<20
 
 // Request-phase decisions counted per request.
 const (
@@ -49,43 +51,40 @@ type processor struct {
 	respBody bodyWait
 }
 
-// bodyWait is a body that policies wait for, buffered from Envoy's chunks.
+// bodyWait is a body that policies wait for. The engine asks Envoy for it BUFFERED,
+// so it arrives whole in one message; that message's end_of_stream is false when
+// trailers follow, so it must not be read as "more body to come" (which let a
+// request with trailers pass its body policies unchecked).
 type bodyWait struct {
 	pending bool
-	buf     []byte
 	// replaced is a body replacement decided on headers while later policies
 	// still wait for the body: they see it, and it is sent with the body.
 	replaced *policies.BodyChange
 }
 
-// bodyState is what a body chunk means for the policies.
+// bodyState is what a body message means for the policies.
 type bodyState int
 
 const (
-	bodyPass     bodyState = iota // nothing to run yet: answer without changes
-	bodyTooBig                    // over maxBodyBytes: the wait is over, answer with an error
-	bodyComplete                  // the last chunk: run the waiting policies
+	bodyPass     bodyState = iota // no policy waits: answer without changes
+	bodyTooBig                    // over MaxBodyBytes: the wait is over, answer with an error
+	bodyComplete                  // the body the policies wait for: run them
 )
 
-// add buffers chunk when policies wait for the body. On bodyComplete it returns
-// the body those policies see: the replacement decided on headers, if any.
-func (w *bodyWait) add(chunk *extprocv3.HttpBody) ([]byte, bodyState) {
+// take ends the wait with chunk, the whole buffered body. On bodyComplete it
+// returns the body those policies see: the replacement decided on headers, if any.
+func (w *bodyWait) take(chunk *extprocv3.HttpBody) ([]byte, bodyState) {
 	if !w.pending {
 		return nil, bodyPass
 	}
-	if len(w.buf)+len(chunk.GetBody()) > maxBodyBytes {
-		w.pending = false
+	w.pending = false
+	if len(chunk.GetBody()) > MaxBodyBytes {
 		return nil, bodyTooBig
 	}
-	w.buf = append(w.buf, chunk.GetBody()...)
-	if !chunk.GetEndOfStream() {
-		return nil, bodyPass
-	}
-	w.pending = false
 	if w.replaced != nil {
 		return w.replaced.Content, bodyComplete
 	}
-	return w.buf, bodyComplete
+	return chunk.GetBody(), bodyComplete
 }
 
 func (p *processor) handle(req *extprocv3.ProcessingRequest) *extprocv3.ProcessingResponse {
@@ -148,8 +147,7 @@ func (p *processor) requestHeaders(req *extprocv3.ProcessingRequest, h *extprocv
 	if p.reqBody.pending {
 		instances = chain.Request[:chain.RequestBodyFrom]
 	}
-	ctx, cancel := p.phaseContext()
-	defer cancel()
+	ctx := p.phaseContext()
 	res := p.srv.Executor.RunRequest(ctx, chain, instances, p.req, p.requestVars)
 	if stop := p.requestStop(res); stop != nil {
 		return stop
@@ -165,7 +163,7 @@ func (p *processor) requestHeaders(req *extprocv3.ProcessingRequest, h *extprocv
 }
 
 func (p *processor) requestBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
-	body, state := p.reqBody.add(b)
+	body, state := p.reqBody.take(b)
 	switch state {
 	case bodyPass:
 		return requestBodyResponse(&extprocv3.CommonResponse{})
@@ -174,8 +172,7 @@ func (p *processor) requestBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResp
 		return plainResponse(413, "request body too large for the policy engine\n", detailsBodyTooBig)
 	}
 	p.req.Body = body
-	ctx, cancel := p.phaseContext()
-	defer cancel()
+	ctx := p.phaseContext()
 	res := p.srv.Executor.RunRequest(ctx, p.chain, p.chain.Request[p.chain.RequestBodyFrom:], p.req, p.requestVars)
 	if stop := p.requestStop(res); stop != nil {
 		return stop
@@ -224,8 +221,7 @@ func (p *processor) responseHeaders(h *extprocv3.HttpHeaders) *extprocv3.Process
 	if p.respBody.pending {
 		instances = p.chain.Response[:p.chain.ResponseBodyFrom]
 	}
-	ctx, cancel := p.phaseContext()
-	defer cancel()
+	ctx := p.phaseContext()
 	res := p.srv.Executor.RunResponse(ctx, p.chain, instances, p.resp, p.responseVars)
 	if stop := p.responseStop(res); stop != nil {
 		return stop
@@ -237,7 +233,7 @@ func (p *processor) responseHeaders(h *extprocv3.HttpHeaders) *extprocv3.Process
 }
 
 func (p *processor) responseBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
-	body, state := p.respBody.add(b)
+	body, state := p.respBody.take(b)
 	switch state {
 	case bodyPass:
 		return responseBodyResponse(&extprocv3.CommonResponse{})
@@ -245,8 +241,7 @@ func (p *processor) responseBody(b *extprocv3.HttpBody) *extprocv3.ProcessingRes
 		return plainResponse(502, "response body too large for the policy engine\n", detailsBodyTooBig)
 	}
 	p.resp.Body = body
-	ctx, cancel := p.phaseContext()
-	defer cancel()
+	ctx := p.phaseContext()
 	res := p.srv.Executor.RunResponse(ctx, p.chain, p.chain.Response[p.chain.ResponseBodyFrom:], p.resp, p.responseVars)
 	if stop := p.responseStop(res); stop != nil {
 		return stop
@@ -301,36 +296,53 @@ func (p *processor) translate(m mutation, replaceBody bool) *extprocv3.CommonRes
 // mode asks Envoy only for what the chain needs: bodies only when a policy needs
 // them, response headers only when a response policy exists.
 func (p *processor) mode(requestEnded bool) *extprocfilterv3.ProcessingMode {
-	m := &extprocfilterv3.ProcessingMode{
-		RequestBodyMode:     extprocfilterv3.ProcessingMode_NONE,
-		ResponseHeaderMode:  extprocfilterv3.ProcessingMode_SKIP,
-		ResponseBodyMode:    extprocfilterv3.ProcessingMode_NONE,
-		RequestTrailerMode:  extprocfilterv3.ProcessingMode_SKIP,
-		ResponseTrailerMode: extprocfilterv3.ProcessingMode_SKIP,
+	requestBody := p.chain.NeedsRequestBody() && !requestEnded
+	response := len(p.chain.Response) > 0
+	return modes[b2i(requestBody)][b2i(response)][b2i(response && p.chain.NeedsResponseBody())]
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
 	}
-	if p.chain.NeedsRequestBody() && !requestEnded {
-		m.RequestBodyMode = extprocfilterv3.ProcessingMode_BUFFERED
-	}
-	if len(p.chain.Response) > 0 {
-		m.ResponseHeaderMode = extprocfilterv3.ProcessingMode_SEND
-		if p.chain.NeedsResponseBody() {
-			m.ResponseBodyMode = extprocfilterv3.ProcessingMode_BUFFERED
+	return 0
+}
+
+// skipEverything asks Envoy for nothing more about this request.
+var skipEverything = modes[0][0][0]
+
+// modes are the answers of mode, built once: they are read-only once sent, and
+// building one per request showed in the allocation profile.
+var modes = func() (m [2][2][2]*extprocfilterv3.ProcessingMode) {
+	for _, requestBody := range []bool{false, true} {
+		for _, response := range []bool{false, true} {
+			for _, responseBody := range []bool{false, true} {
+				pm := &extprocfilterv3.ProcessingMode{
+					RequestBodyMode:     extprocfilterv3.ProcessingMode_NONE,
+					ResponseHeaderMode:  extprocfilterv3.ProcessingMode_SKIP,
+					ResponseBodyMode:    extprocfilterv3.ProcessingMode_NONE,
+					RequestTrailerMode:  extprocfilterv3.ProcessingMode_SKIP,
+					ResponseTrailerMode: extprocfilterv3.ProcessingMode_SKIP,
+				}
+				if requestBody {
+					pm.RequestBodyMode = extprocfilterv3.ProcessingMode_BUFFERED
+				}
+				if response {
+					pm.ResponseHeaderMode = extprocfilterv3.ProcessingMode_SEND
+				}
+				if responseBody {
+					pm.ResponseBodyMode = extprocfilterv3.ProcessingMode_BUFFERED
+				}
+				m[b2i(requestBody)][b2i(response)][b2i(responseBody)] = pm
+			}
 		}
 	}
 	return m
-}
-
-var skipEverything = &extprocfilterv3.ProcessingMode{
-	RequestBodyMode:     extprocfilterv3.ProcessingMode_NONE,
-	ResponseHeaderMode:  extprocfilterv3.ProcessingMode_SKIP,
-	ResponseBodyMode:    extprocfilterv3.ProcessingMode_NONE,
-	RequestTrailerMode:  extprocfilterv3.ProcessingMode_SKIP,
-	ResponseTrailerMode: extprocfilterv3.ProcessingMode_SKIP,
-}
+}()
 
 // phaseContext bounds the policies run for one message together.
-func (p *processor) phaseContext() (context.Context, context.CancelFunc) {
-	return context.WithTimeoutCause(p.ctx, p.snap.PhaseTimeout(), core.ErrPhaseTimeout)
+func (p *processor) phaseContext() context.Context {
+	return core.PhaseContext(p.ctx, time.Now().Add(p.snap.PhaseTimeout()))
 }
 
 // requestVars and responseVars build CEL variables from the current contexts;

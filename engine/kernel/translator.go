@@ -38,7 +38,8 @@ func translate(m mutation, rules core.MutationRules, replaceBody bool) translati
 	common := &extprocv3.CommonResponse{}
 	hm := &extprocv3.HeaderMutation{}
 	if m.headers != nil {
-		for _, name := range slices.Sorted(maps.Keys(m.headers.Set)) {
+		var buf [8]string
+		for _, name := range sortedKeys(buf[:0], m.headers.Set) {
 			if !mutable(name, rules) || !validValue(m.headers.Set[name]) {
 				out.dropped = append(out.dropped, name)
 				continue
@@ -48,7 +49,7 @@ func translate(m mutation, rules core.MutationRules, replaceBody bool) translati
 			}
 			hm.SetHeaders = append(hm.SetHeaders, headerOption(name, m.headers.Set[name], overwrite))
 		}
-		for _, name := range slices.Sorted(maps.Keys(m.headers.Append)) {
+		for _, name := range sortedKeys(buf[:0], m.headers.Append) {
 			if !mutable(name, rules) || strings.HasPrefix(name, ":") {
 				out.dropped = append(out.dropped, name)
 				continue
@@ -61,7 +62,7 @@ func translate(m mutation, rules core.MutationRules, replaceBody bool) translati
 				hm.SetHeaders = append(hm.SetHeaders, headerOption(name, v, appendValue))
 			}
 		}
-		for _, name := range slices.Sorted(maps.Keys(m.headers.Remove)) {
+		for _, name := range sortedKeys(buf[:0], m.headers.Remove) {
 			// Envoy refuses to remove pseudo-headers, whatever its mutation rules.
 			if !mutable(name, rules) || strings.HasPrefix(name, ":") {
 				out.dropped = append(out.dropped, name)
@@ -103,6 +104,16 @@ func translate(m mutation, rules core.MutationRules, replaceBody bool) translati
 	}
 	out.common = common
 	return out
+}
+
+// sortedKeys appends m's keys to buf, sorted: the order of header changes must not
+// depend on map order. buf on the caller's stack spares an allocation per message.
+func sortedKeys[V any](buf []string, m map[string]V) []string {
+	for k := range m {
+		buf = append(buf, k)
+	}
+	slices.Sort(buf)
+	return buf
 }
 
 // mutable reports whether Envoy, with the given mutation rules, applies a change

@@ -165,9 +165,31 @@ func buildInstance(route string, index int, ic InstanceConfig, defaultTimeout ti
 			closeInstances([]*Instance{inst}, logger)
 			return nil, fmt.Errorf("%s: policy.yaml declares the response phase but the policy does not implement ResponsePolicy", label)
 		}
-		inst.Response = rp
+		skip, err := skipsResponse(policy)
+		if err != nil {
+			closeInstances([]*Instance{inst}, logger)
+			return nil, fmt.Errorf("%s: %w", label, err)
+		}
+		if !skip {
+			inst.Response = rp
+		}
 	}
 	return inst, nil
+}
+
+// skipsResponse asks a policy that may have nothing to do on responses; a panic in
+// that user code rejects the configuration like one in its factory.
+func skipsResponse(policy policies.Policy) (skip bool, err error) {
+	s, ok := policy.(policies.ResponsePhaseSkipper)
+	if !ok {
+		return false, nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("SkipResponsePhase panicked: %v", r)
+		}
+	}()
+	return s.SkipResponsePhase(), nil
 }
 
 // instantiate calls the policy's factory and Validate, turning a panic in user

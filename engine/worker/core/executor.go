@@ -97,7 +97,8 @@ func runChain[C, A any](ctx context.Context, e *Executor, chain *Chain, instance
 	r := &chainRun[C, A]{e: e, chain: chain, name: name, cond: conditionVars{build: vars}, p: p}
 	for len(instances) > 0 {
 		w := newWatch(ctx)
-		go r.work(w, instances)
+		runs := instances
+		workers.run(func() { r.work(w, runs) })
 		cut := w.wait()
 		if cut == nil {
 			return w.failure
@@ -281,7 +282,9 @@ func NewErrorID() string { return rand.Text()[:16] }
 // to its copy, and must not race with the policies after it (a concurrent map
 // write would crash the process).
 func cloneShared(m map[string]any) map[string]any {
-	c := make(map[string]any, len(m)+1)
+	// Sized for what is there: most chains share nothing, and a hint of one would
+	// allocate a table per policy run for nothing.
+	c := make(map[string]any, len(m))
 	for k, v := range m {
 		c[k] = v
 	}

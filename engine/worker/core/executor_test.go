@@ -324,42 +324,56 @@ func TestPolicySeesItsDeadline(t *testing.T) {
 }
 
 // A cut-off policy's context ends like context.WithTimeout's would: Done closed,
-// Err and Cause DeadlineExceeded, or the phase context's cause when that ended.
+// Err and Cause DeadlineExceeded; the cut names the phase budget when that ended
+// first, and the stream's cause when the stream ended.
 func TestCutOffPolicyContextEnds(t *testing.T) {
-	phaseCtx, cancel := context.WithCancelCause(context.Background())
-	defer cancel(nil)
 	for _, c := range []struct {
-		name    string
-		timeout time.Duration
-		end     func()
-		want    error
+		name             string
+		timeout, budget  time.Duration
+		cancel           bool
+		wantCut, wantCtx error
 	}{
-		{"own deadline", 10 * time.Millisecond, func() {}, context.DeadlineExceeded},
-		{"phase ended", time.Minute, func() { cancel(ErrPhaseTimeout) }, ErrPhaseTimeout},
+		{"own deadline", 10 * time.Millisecond, time.Minute, false, context.DeadlineExceeded, context.DeadlineExceeded},
+		{"phase budget", time.Minute, 10 * time.Millisecond, false, ErrPhaseTimeout, context.DeadlineExceeded},
+		{"stream ended", time.Minute, time.Minute, true, errStreamGone, errStreamGone},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			w := newWatch(phaseCtx)
+			stream, cancel := context.WithCancelCause(context.Background())
+			defer cancel(nil)
+			w := newWatch(PhaseContext(stream, time.Now().Add(c.budget)))
 			pc, err := w.begin(0, c.timeout, time.Now())
 			if err != nil {
 				t.Fatal(err)
 			}
 			done := pc.Done()
-			c.end()
+			if c.cancel {
+				cancel(errStreamGone)
+			}
 			cut := w.wait()
-			if cut == nil || cut.index != 0 || !errors.Is(cut.err, c.want) {
-				t.Fatalf("cut %+v, want policy 0 cut off with %v", cut, c.want)
+			if cut == nil || cut.index != 0 || !errors.Is(cut.err, c.wantCut) {
+				t.Fatalf("cut %+v, want policy 0 cut off with %v", cut, c.wantCut)
 			}
 			select {
 			case <-done:
 			default:
 				t.Fatal("Done not closed after the cut")
 			}
-			if pc.Err() == nil || !errors.Is(context.Cause(pc), c.want) {
-				t.Errorf("Err %v, Cause %v, want %v", pc.Err(), context.Cause(pc), c.want)
+			if pc.Err() == nil || !errors.Is(context.Cause(pc), c.wantCtx) {
+				t.Errorf("Err %v, Cause %v, want %v", pc.Err(), context.Cause(pc), c.wantCtx)
 			}
 			if w.end(pc) {
 				t.Error("the cut-off worker was told to go on")
 			}
 		})
+	}
+}
+
+var errStreamGone = errors.New("stream gone")
+
+// A phase whose budget has run out runs no policy at all.
+func TestSpentPhaseBudgetRunsNothing(t *testing.T) {
+	w := newWatch(PhaseContext(context.Background(), time.Now().Add(-time.Millisecond)))
+	if _, err := w.begin(0, time.Minute, time.Now()); !errors.Is(err, ErrPhaseTimeout) {
+		t.Errorf("begin after the budget: %v, want ErrPhaseTimeout", err)
 	}
 }

@@ -93,6 +93,17 @@ func (requestOnly) ExecuteRequest(*policies.RequestContext, map[string]any) *pol
 	return nil
 }
 
+// maybeResponse has a response phase that its skip parameter may make empty.
+type maybeResponse struct {
+	requestOnly
+	skip bool
+}
+
+func (m maybeResponse) SkipResponsePhase() bool { return m.skip }
+func (maybeResponse) ExecuteResponse(*policies.ResponseContext, map[string]any) *policies.ResponsePolicyAction {
+	return nil
+}
+
 const stepSpec = `
 name: step
 version: v1.0.0
@@ -120,6 +131,11 @@ func testRegistry(t testing.TB) *Registry {
 	must(reg.Register(PolicyDefinition{Name: "requestOnly", Version: "v1.0.0",
 		Factory: func(policies.PolicyMetadata, map[string]any) (policies.Policy, error) { return requestOnly{}, nil },
 		Spec:    []byte("name: requestOnly\nversion: v1.0.0\nsupportsResponsePhase: true\n")}))
+	must(reg.Register(PolicyDefinition{Name: "maybeResponse", Version: "v1.0.0",
+		Factory: func(_ policies.PolicyMetadata, params map[string]any) (policies.Policy, error) {
+			return maybeResponse{skip: params["skip"] == true}, nil
+		},
+		Spec: []byte("name: maybeResponse\nversion: v1.0.0\nsupportsResponsePhase: true\nparameters: [{name: skip, type: boolean}]\n")}))
 	must(reg.Register(PolicyDefinition{Name: "broken", Version: "v1.0.0",
 		Factory: func(policies.PolicyMetadata, map[string]any) (policies.Policy, error) { panic("factory boom") },
 		Spec:    []byte("name: broken\nversion: v1.0.0\n")}))

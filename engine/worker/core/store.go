@@ -64,6 +64,13 @@ func (s *ConfigStore) Apply(raw []byte, source string) error {
 // Check validates raw exactly as Apply does but changes nothing (for a dry run or
 // a configuration server vetting what it distributes).
 func (s *ConfigStore) Check(raw []byte, source string) error {
+	return s.Inspect(raw, source, func(*Snapshot) error { return nil })
+}
+
+// Inspect validates raw exactly as Apply does and shows fn the snapshot it would
+// serve, for tools that derive settings from it (the Envoy configuration); the
+// snapshot's instances are closed when fn returns.
+func (s *ConfigStore) Inspect(raw []byte, source string, fn func(*Snapshot) error) error {
 	cfg, pos, err := ParseConfig(raw, source)
 	if err != nil {
 		return err
@@ -72,8 +79,8 @@ func (s *ConfigStore) Check(raw []byte, source string) error {
 	if err != nil {
 		return err
 	}
-	snap.retire(s.logger)
-	return nil
+	defer snap.retire(s.logger)
+	return fn(snap)
 }
 
 func (s *ConfigStore) swap(snap *Snapshot, source string) {

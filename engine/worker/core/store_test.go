@@ -1,6 +1,7 @@
 package core
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -131,5 +132,21 @@ func TestApplyRejectsAPolicyWhoseDefaultBreaksItsDeclaration(t *testing.T) {
 	}
 	if called {
 		t.Error("the factory received the out-of-range default")
+	}
+}
+
+// An instance with nothing to do on responses stays out of the response phase, so
+// its chain does not ask Envoy for the response.
+func TestResponsePhaseSkipped(t *testing.T) {
+	for _, skip := range []bool{true, false} {
+		store, _ := newTestStore(t)
+		cfg := fmt.Sprintf("routes: [{name: r, policies: [{name: maybeResponse, version: v1.0.0, parameters: {skip: %v}}]}]\n", skip)
+		if err := store.Apply([]byte(cfg), "test"); err != nil {
+			t.Fatal(err)
+		}
+		c := store.Current().Chain("r")
+		if len(c.Request) != 1 || (len(c.Response) == 0) != skip {
+			t.Errorf("skip=%v: %d request, %d response instances", skip, len(c.Request), len(c.Response))
+		}
 	}
 }

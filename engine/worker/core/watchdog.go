@@ -12,8 +12,11 @@ import (
 // worker says which policy runs with begin and end, the caller cuts a policy off
 // in wait.
 type watch struct {
-	ctx   context.Context
-	timer *time.Timer
+	ctx context.Context
+	// phaseEnd is the phase budget's end (zero: none), enforced by this watchdog's
+	// timer like the policies' own deadlines.
+	phaseEnd time.Time
+	timer    *time.Timer
 	// done is closed when the worker stops; failure is its result, read after.
 	done    chan struct{}
 	failure *Failure
@@ -27,6 +30,14 @@ type watch struct {
 	cut     bool
 }
 
+// timers are the watchdogs' timers, stopped, for reuse: one per Envoy message
+// otherwise. A stopped timer's channel holds no stale tick (Go 1.23 timers).
+var timers = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}}
+
 // cutOff is a policy the watchdog stopped waiting for.
 type cutOff struct {
 	index int
@@ -35,25 +46,32 @@ type cutOff struct {
 }
 
 func newWatch(ctx context.Context) *watch {
-	// The timer is armed by begin for each policy.
-	t := time.NewTimer(time.Hour)
-	t.Stop()
-	return &watch{ctx: ctx, timer: t, done: make(chan struct{})}
+	// The timer is armed by begin for each policy, and stopped and returned to
+	// the pool by wait: nothing else uses it after that.
+	w := &watch{ctx: ctx, timer: timers.Get().(*time.Timer), done: make(chan struct{})}
+	if pc, ok := ctx.(*phaseContext); ok {
+		w.phaseEnd = pc.end
+	}
+	return w
 }
 
 // begin marks instance index as running with its deadline and returns its
 // context; it fails at once, like a run cut off, when ctx has already ended.
 func (w *watch) begin(index int, timeout time.Duration, start time.Time) (*policyContext, error) {
-	pc := &policyContext{Context: w.ctx, deadline: time.Now().Add(timeout), timeout: timeout}
+	now := start
+	pc := &policyContext{Context: w.ctx, deadline: now.Add(timeout), timeout: timeout}
+	if !w.phaseEnd.IsZero() && w.phaseEnd.Before(pc.deadline) {
+		pc.deadline, pc.phase = w.phaseEnd, true
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	// Checked under mu: wait leaves the end of ctx to begin only when it found
 	// no policy running, so either it sees this one running or this sees the end.
-	if w.ctx.Err() != nil {
-		return nil, expired(w.ctx, timeout)
+	if w.ctx.Err() != nil || !now.Before(pc.deadline) {
+		return nil, expired(w.ctx, pc)
 	}
 	w.running, w.index, w.start = pc, index, start
-	w.timer.Reset(timeout)
+	w.timer.Reset(time.Until(pc.deadline))
 	return pc, nil
 }
 
@@ -73,7 +91,10 @@ func (w *watch) end(pc *policyContext) bool {
 // wait returns nil when the worker is done, or the policy it cut off at its
 // deadline or at the end of ctx.
 func (w *watch) wait() *cutOff {
-	defer w.timer.Stop()
+	defer func() {
+		w.timer.Stop()
+		timers.Put(w.timer)
+	}()
 	ctxDone := w.ctx.Done()
 	for {
 		select {
@@ -89,7 +110,7 @@ func (w *watch) wait() *cutOff {
 		pc := w.running
 		if pc != nil && (w.ctx.Err() != nil || !time.Now().Before(pc.deadline)) {
 			w.cut = true
-			c := &cutOff{index: w.index, start: w.start, err: expired(w.ctx, pc.timeout)}
+			c := &cutOff{index: w.index, start: w.start, err: expired(w.ctx, pc)}
 			w.mu.Unlock()
 			pc.close(context.DeadlineExceeded)
 			return c
@@ -117,17 +138,42 @@ func (w *watch) exited() *cutOff {
 
 var errGoexit = errors.New("policy ended its goroutine (runtime.Goexit) without answering")
 
-// expired is the error of a policy that did not answer in time: the cause of
-// ctx's end when it has one (the phase budget), else the policy's own deadline.
-func expired(ctx context.Context, timeout time.Duration) error {
+// expired is the error of a policy pc that did not answer in time: the cause of
+// ctx's end when it has one, the phase budget when that ended first, else the
+// policy's own deadline.
+func expired(ctx context.Context, pc *policyContext) error {
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.DeadlineExceeded) && !errors.Is(cause, context.Canceled) {
 		return cause
 	}
 	err := ctx.Err()
-	if err == nil {
+	switch {
+	case err == nil && pc.phase:
+		return ErrPhaseTimeout
+	case err == nil:
 		err = context.DeadlineExceeded
 	}
-	return fmt.Errorf("policy did not answer within %v: %w", timeout, err)
+	return fmt.Errorf("policy did not answer within %v: %w", pc.timeout, err)
+}
+
+// PhaseContext bounds the policies run for one Envoy message together: ctx with
+// a deadline that the executor's watchdog enforces with the timer it runs anyway,
+// where context.WithTimeout would start a timer and register with ctx for every
+// message. It is only for the executor's Run methods, which cut a policy off at
+// the deadline with ErrPhaseTimeout; its own Done and Err are ctx's.
+func PhaseContext(ctx context.Context, deadline time.Time) context.Context {
+	return &phaseContext{Context: ctx, end: deadline}
+}
+
+type phaseContext struct {
+	context.Context
+	end time.Time
+}
+
+func (c *phaseContext) Deadline() (time.Time, bool) {
+	if d, ok := c.Context.Deadline(); ok && d.Before(c.end) {
+		return d, true
+	}
+	return c.end, true
 }
 
 // policyContext is the context of one policy run: the phase context with the
@@ -139,6 +185,8 @@ type policyContext struct {
 	context.Context
 	deadline time.Time
 	timeout  time.Duration
+	// phase: deadline is the phase budget's end, earlier than the policy's own.
+	phase bool
 
 	mu   sync.Mutex
 	done chan struct{}

@@ -40,6 +40,16 @@ type ResponsePolicy interface {
 	ExecuteResponse(ctx *ResponseContext, config map[string]interface{}) *ResponsePolicyAction
 }
 
+// ResponsePhaseSkipper is implemented by a ResponsePolicy that, with some
+// parameters, has nothing to do on responses (say, headers it adds only when
+// asked to). The engine asks each instance once, when a configuration is loaded:
+// an instance that answers true is left out of its chain's response phase, and a
+// chain left with no response policy does not ask Envoy for the response at all,
+// which saves an ext_proc round trip per request.
+type ResponsePhaseSkipper interface {
+	SkipResponsePhase() bool
+}
+
 // Closer is implemented by policies that hold resources, such as a background
 // refresh or a connection pool. The engine calls Close once an instance is
 // retired: its configuration was replaced and in-flight requests had time to

@@ -37,9 +37,10 @@ type Policy struct {
 }
 
 var (
-	_ policies.RequestPolicy  = (*Policy)(nil)
-	_ policies.ResponsePolicy = (*Policy)(nil)
-	_ policies.Closer         = (*Policy)(nil)
+	_ policies.RequestPolicy        = (*Policy)(nil)
+	_ policies.ResponsePolicy       = (*Policy)(nil)
+	_ policies.Closer               = (*Policy)(nil)
+	_ policies.ResponsePhaseSkipper = (*Policy)(nil)
 )
 
 // GetPolicy is the factory the engine calls once per configured instance. A Redis
@@ -121,6 +122,10 @@ func (p *Policy) ExecuteRequest(ctx *policies.RequestContext, _ map[string]inter
 	}
 	return nil
 }
+
+// SkipResponsePhase spares Envoy the round trip for the response when there are no
+// headers to add to it.
+func (p *Policy) SkipResponsePhase() bool { return !p.cfg.headersOnSuccess }
 
 // ExecuteResponse adds the rate-limit headers to the response of an admitted request
 // when headersOnSuccess is on. Reading a nil Shared map is safe: it finds nothing.

@@ -383,3 +383,14 @@ func BenchmarkLocalExecuteRequest(b *testing.B) {
 		}
 	})
 }
+
+// Without headersOnSuccess the response phase has nothing to do, and says so, so
+// the engine does not ask Envoy for the response.
+func TestSkipResponsePhase(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		p := mustPolicy(t, map[string]interface{}{"requestsPerUnit": 10, "unit": "second", "headersOnSuccess": on}, newFakeClock())
+		if p.SkipResponsePhase() == on {
+			t.Errorf("headersOnSuccess=%v: SkipResponsePhase()=%v", on, p.SkipResponsePhase())
+		}
+	}
+}

@@ -5,62 +5,13 @@ package e2e
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
-
-// devproxy runs "bin devproxy" in front of upstream and returns its base URL once it
-// accepts connections. /api goes to the configured route e2e-route, /other to a
-// route the engine has no chain for.
-func devproxy(t *testing.T, bin, extproc, upstream string) string {
-	t.Helper()
-	listen := freeAddr(t)
-	logs := &lockedBuffer{}
-	exited := run(t, "devproxy", logs, bin, "devproxy", "--listen", listen, "--upstream", upstream, "--ext-proc", extproc,
-		"--route", "/api=e2e-route", "--route", "/other=unknown-route", "--timeout", "5s")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		select {
-		case err := <-exited:
-			t.Fatalf("devproxy exited during start-up: %v\n%s", err, logs)
-		default:
-		}
-		if c, err := net.Dial("tcp", listen); err == nil {
-			c.Close()
-			return "http://" + listen
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("devproxy not listening after 10s\n%s", logs)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// upstream records the headers of every request that reached it.
-type upstream struct {
-	mu   sync.Mutex
-	seen []http.Header
-}
-
-func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	u.mu.Lock()
-	u.seen = append(u.seen, r.Header.Clone())
-	u.mu.Unlock()
-	fmt.Fprint(w, "upstream ok")
-}
-
-func (u *upstream) requests() []http.Header {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return append([]http.Header(nil), u.seen...)
-}
 
 func httpGet(t *testing.T, url string, header ...string) (int, string) {
 	t.Helper()
@@ -82,45 +33,6 @@ func httpGet(t *testing.T, url string, header ...string) (int, string) {
 		t.Fatal(err)
 	}
 	return resp.StatusCode, string(body)
-}
-
-func TestHTTPThroughDevproxy(t *testing.T) {
-	bin := binary(t)
-	config := filepath.Join(t.TempDir(), "engine.yaml")
-	if err := os.WriteFile(config, []byte(fmt.Sprintf(configTemplate, "via-proxy")), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	e := start(t, bin, config)
-	up := &upstream{}
-	backend := httptest.NewServer(up)
-	t.Cleanup(backend.Close)
-	proxy := devproxy(t, bin, e.extproc, backend.URL)
-
-	if code, body := httpGet(t, proxy+"/api/items"); code != http.StatusUnauthorized {
-		t.Errorf("no key: %d %q, want 401", code, body)
-	}
-	if code, body := httpGet(t, proxy+"/api/items", "x-api-key", "wrong"); code != http.StatusUnauthorized {
-		t.Errorf("wrong key: %d %q, want 401", code, body)
-	}
-	if n := len(up.requests()); n != 0 {
-		t.Fatalf("%d denied requests reached the upstream", n)
-	}
-
-	code, body := httpGet(t, proxy+"/api/items", "x-api-key", "e2e-secret")
-	if code != http.StatusOK || body != "upstream ok" {
-		t.Fatalf("valid key: %d %q, want the upstream's 200", code, body)
-	}
-	seen := up.requests()
-	if len(seen) != 1 || seen[0].Get("x-e2e") != "via-proxy" {
-		t.Errorf("upstream saw %v, want one request carrying x-e2e: via-proxy", seen)
-	}
-
-	if code, body := httpGet(t, proxy+"/other", "x-api-key", "e2e-secret"); code != http.StatusForbidden {
-		t.Errorf("unknown route: %d %q, want the default deny 403", code, body)
-	}
-	if n := len(up.requests()); n != 1 {
-		t.Errorf("the unknown route reached the upstream (%d requests)", n)
-	}
 }
 
 // metricLine returns the sample of a counter without labels at an engine.

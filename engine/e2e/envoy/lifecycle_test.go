@@ -1,0 +1,156 @@
+//go:build envoy
+
+package envoy
+
+import (
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// A chain that any request to /api passes with the key; its header shows which
+// configuration answered.
+const lifecycleConfig = `
+routes:
+  - name: api
+    policies:
+      - {name: apiKey, version: v1.0.0, parameters: {keys: [k1]}}
+      - {name: setHeaders, version: v1.0.0, parameters: {headers: {x-config: "%s"}}}
+phaseTimeout: %s
+`
+
+func apiRequest(url string) func() (*http.Request, error) {
+	return func() (*http.Request, error) {
+		req, err := http.NewRequest("GET", url+"/api/items", nil)
+		if err == nil {
+			req.Header.Set("x-api-key", "k1")
+		}
+		return req, err
+	}
+}
+
+// configSeen is the x-config header the upstream received for one request.
+func configSeen(t *testing.T, s *stack) string {
+	t.Helper()
+	resp, body := do(t, "GET", s.url+"/api/items", nil, "x-api-key", "k1")
+	if resp.StatusCode != 200 {
+		return fmt.Sprintf("status %d", resp.StatusCode)
+	}
+	return get(seen(t, body).Headers, "x-config")
+}
+
+func TestFailClosedWhenTheEngineIsDown(t *testing.T) {
+	bin, _ := binaries(t)
+	config := filepath.Join(t.TempDir(), "engine.yaml")
+	writeFile(t, config, fmt.Sprintf(lifecycleConfig, "one", "180ms"))
+	e := startEngine(t, bin, true, "--config", config)
+	s := envoyFor(t, config, []string{e.extproc}, 200*time.Millisecond, "/api=api")
+	if got := configSeen(t, s); got != "one" {
+		t.Fatalf("before: %s", got)
+	}
+	if err := e.Stop(20 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	n := s.echo.Count()
+	for range 3 {
+		resp, body := do(t, "GET", s.url+"/api/items", nil, "x-api-key", "k1")
+		if resp.StatusCode != 500 {
+			t.Errorf("engine down: %d %s, want 500 (fail closed)", resp.StatusCode, body)
+		}
+	}
+	if s.echo.Count() != n {
+		t.Error("a request reached the upstream while the engine was down")
+	}
+}
+
+func TestFailClosedWhenTheEngineIsTooSlow(t *testing.T) {
+	bin, _ := binaries(t)
+	config := filepath.Join(t.TempDir(), "engine.yaml")
+	// message_timeout is phaseTimeout + 100ms = 600ms.
+	writeFile(t, config, fmt.Sprintf(lifecycleConfig, "one", "500ms"))
+	e := startEngine(t, bin, true, "--config", config)
+	// Health checks far apart, so that the request meets a stopped engine, not
+	// one already marked down.
+	s := envoyFor(t, config, []string{e.extproc}, time.Hour, "/api=api")
+	if got := configSeen(t, s); got != "one" {
+		t.Fatalf("before: %s", got)
+	}
+	// A stopped process accepts nothing and answers nothing: slower than any policy.
+	if err := e.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	n := s.echo.Count()
+	start := time.Now()
+	resp, body := do(t, "GET", s.url+"/api/items", nil, "x-api-key", "k1")
+	took := time.Since(start)
+	if err := e.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 504 || s.echo.Count() != n {
+		t.Errorf("engine too slow: %d %s after %v, reached upstream %v; want 504 (fail closed)", resp.StatusCode, body, took, s.echo.Count() != n)
+	}
+	if took < 500*time.Millisecond {
+		t.Errorf("answered after %v, before the engine could have run out of time", took)
+	}
+}
+
+func TestReloadUnderTraffic(t *testing.T) {
+	bin, _ := binaries(t)
+	config := filepath.Join(t.TempDir(), "engine.yaml")
+	writeFile(t, config, fmt.Sprintf(lifecycleConfig, "one", "2s"))
+	e := startEngine(t, bin, true, "--config", config)
+	s := envoyFor(t, config, []string{e.extproc}, time.Second, "/api=api")
+	tr := startTraffic(t, 8, apiRequest(s.url))
+	time.Sleep(300 * time.Millisecond)
+	writeFile(t, config, fmt.Sprintf(lifecycleConfig, "two", "2s"))
+	waitFor(t, "the reloaded configuration", func() bool { return configSeen(t, s) == "two" })
+	time.Sleep(300 * time.Millisecond)
+	tr.finish(t)
+}
+
+func TestXDSPushUnderTraffic(t *testing.T) {
+	bin, _ := binaries(t)
+	config := filepath.Join(t.TempDir(), "engine.yaml")
+	writeFile(t, config, fmt.Sprintf(lifecycleConfig, "one", "2s"))
+	xdsAddr := freeAddr(t)
+	startEngine(t, bin, true, "--config", config, "--xds-listen", xdsAddr)
+	// The engine behind Envoy takes its configuration from the other over xDS only.
+	sub := startEngine(t, bin, true, "--xds-server", xdsAddr, "--node-id", "e2e")
+	s := envoyFor(t, config, []string{sub.extproc}, time.Second, "/api=api")
+	if got := configSeen(t, s); got != "one" {
+		t.Fatalf("before: %s", got)
+	}
+	tr := startTraffic(t, 8, apiRequest(s.url))
+	time.Sleep(300 * time.Millisecond)
+	writeFile(t, config, fmt.Sprintf(lifecycleConfig, "two", "2s"))
+	waitFor(t, "the pushed configuration", func() bool { return configSeen(t, s) == "two" })
+	time.Sleep(300 * time.Millisecond)
+	tr.finish(t)
+}
+
+func TestSIGTERMDrainUnderTraffic(t *testing.T) {
+	bin, _ := binaries(t)
+	config := filepath.Join(t.TempDir(), "engine.yaml")
+	writeFile(t, config, fmt.Sprintf(lifecycleConfig, "one", "2s"))
+	// Health checks every 200ms; each engine keeps serving 1s after SIGTERM.
+	flags := []string{"--config", config, "--drain-delay", "1s"}
+	a := startEngine(t, bin, true, flags...)
+	b := startEngine(t, bin, true, flags...)
+	s := envoyFor(t, config, []string{a.extproc, b.extproc}, 200*time.Millisecond, "/api=api")
+	s.waitHealthy(t, 2)
+	tr := startTraffic(t, 8, apiRequest(s.url))
+	time.Sleep(500 * time.Millisecond)
+	before := tr.ok.Load()
+	if err := a.Stop(20 * time.Second); err != nil {
+		t.Fatalf("first engine: %v\n%s", err, a.Log)
+	}
+	s.waitHealthy(t, 1)
+	time.Sleep(500 * time.Millisecond)
+	if tr.ok.Load() == before {
+		t.Error("no request succeeded after the drain")
+	}
+	tr.finish(t)
+}
