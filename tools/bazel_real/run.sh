@@ -19,7 +19,8 @@
 #   test      `bazel test //...`
 #   remote-cache  `bazel build //:engine` through an nginx HTTP cache from two workspace copies
 #             ("machines"): the second must run no compile or link; a release build must
-#             change only stamped spawns, and come wholly from the cache on the other machine
+#             change only stamped spawns, and its compiles and links come from the cache on the
+#             other machine
 #   shutdown  `bazel shutdown`
 #
 # Variables:
@@ -31,6 +32,7 @@
 #   REFS="bazel_skylib@1.9.2=1.9.1 toml.bzl@0.4.1=HEAD"   versions whose tag a snapshot lacks
 #   GOROOT_HOST=$(go env GOROOT)   the host's Go: builds the tools, stands in for the Go SDK
 #   EXTRA_FLAGS   more flags for every Bazel command (e.g. --config=remote --remote_cache=…)
+#   REMOTE_CACHE_TARGETS=//:engine   what the remote-cache step builds
 # Logs: $WORK/logs/<step>.{out,err}. One line per step on stdout:
 #   [step] rc=N Ts <summary, or the first error>.  Exit status 1 if any step failed.
 set -euo pipefail
@@ -61,6 +63,7 @@ setup_env() {
   export MODULES=${MODULES:-$HERE/modules.txt}
   export REFS=${REFS:-bazel_skylib@1.9.2=1.9.1 toml.bzl@0.4.1=HEAD}
   export EXTRA_FLAGS=${EXTRA_FLAGS:-}
+  export REMOTE_CACHE_TARGETS=${REMOTE_CACHE_TARGETS:-//:engine}
   if [ -z "${GOROOT_HOST:-}" ]; then GOROOT_HOST=$(go env GOROOT); fi
   export GOROOT_HOST
   export BINDS=$WORK  # the only host directory the root sees, at the same path
@@ -205,7 +208,7 @@ body_shutdown() {
 
 # ---- the remote-cache step ----
 #
-# Two "machines" build //:engine through one HTTP cache, nginx in the root (Bazel's HTTP cache
+# Two "machines" build REMOTE_CACHE_TARGETS (//:engine) through one HTTP cache, nginx in the root (Bazel's HTTP cache
 # protocol is GET and PUT of /ac/<digest> and /cas/<digest>; nginx's WebDAV module stores the
 # PUTs). Machine A builds from $RC/a/ws with the usual client environment; machine B from a
 # copy at another path, with another shell environment. Each has its own output root (no
@@ -308,13 +311,13 @@ rc_copy() {
     -c user.email=bazel-real@localhost -c commit.gpgsign=false commit -qm "workspace snapshot"
 }
 
-# One build of //:engine through the cache; its execution log and stderr are $RC/NAME.{json,err}.
+# One build through the cache; its execution log and stderr are $RC/NAME.{json,err}.
 rc_build() {  # NAME [FLAG...]
   local name=$1 rc=0
   shift
   # --materialize_param_files: the params files stay in bazel-out, for execlog to diff.
   bz build "${FLAGS[@]}" --config=remote "--remote_cache=http://127.0.0.1:$CACHE_PORT" \
-    "--execution_log_json_file=$RC/$name.json" --materialize_param_files "$@" //:engine 2>"$RC/$name.err" || rc=$?
+    "--execution_log_json_file=$RC/$name.json" --materialize_param_files "$@" -- "${RC_TARGETS[@]}" 2>"$RC/$name.err" || rc=$?
   cat "$RC/$name.err" >&2
   return "$rc"
 }
@@ -332,6 +335,7 @@ rc_compare() {  # NAME EXECLOG-ARGS...
 body_remote_cache() {
   RC=$WORK/remote-cache
   local failed=0 m exec_a exec_b plain stamped release
+  read -ra RC_TARGETS <<<"$REMOTE_CACHE_TARGETS"
   rc_stop
   rm -rf "$RC"
   mkdir -p "$RC/b/home/bin" "$RC/b/tmp"
@@ -345,7 +349,7 @@ body_remote_cache() {
   for m in a b; do
     rc_machine "$m"
     # Fetching and analysis first, so that a build's elapsed time is its actions'.
-    bz build --nobuild "${FLAGS[@]}" //:engine
+    bz build --nobuild "${FLAGS[@]}" -- "${RC_TARGETS[@]}"
     rc_build "$m-plain"
   done
   rc_machine a
@@ -372,8 +376,8 @@ body_remote_cache() {
     --first-output "$RC/b-release.err" --second-output "$RC/a-release.err" \
     --first-execroot "$exec_b" --second-execroot "$exec_a" || failed=1
   release=$RC_LINE
-  echo "SUMMARY: second machine: ${plain} | release vs plain: ${stamped}" \
-    "| release on the other machine: ${release%%;*}"
+  echo "SUMMARY: machine B: ${plain} | release vs plain: ${stamped} | release on A after B:" \
+    "${release%%;*}"
   return "$failed"
 }
 

@@ -294,12 +294,12 @@ def cache(args: argparse.Namespace) -> int:
                 cascading += 1
     out1, out2 = BuildOutput.read(args.first_output), BuildOutput.read(args.second_output)
     hits = out2.kinds.get("remote cache hit", sum(s.cache_hit for s in second))
+    # Bazel's count includes "internal" processes (symlinks, params files), which no cache holds.
     internal = out2.kinds.get("internal", 0)
     total = out2.processes - internal if out2.processes is not None else len(second)
     summary = (
-        f"{hits}/{total} remote cache hits ({internal} internal), {len(code)} compile/link "
-        f"run locally ({len(local)} spawns in all); build {_seconds(out1.elapsed)} first, "
-        f"{_seconds(out2.elapsed)} second"
+        f"{hits}/{total} remote cache hits, {len(local)} spawns run locally ({len(code)} "
+        f"compile/link); build {_seconds(out1.elapsed)} first, {_seconds(out2.elapsed)} second"
     )
     if causes or cascading:
         summary += f"; misses of their own: {_shown(causes) or 'none'}; through those: {cascading}"
@@ -332,8 +332,8 @@ def stamp(args: argparse.Namespace) -> int:
         print(f"IN ONE BUILD ONLY: {name}")
     names = _shown(sorted(s.name() for s in changed))
     print(
-        f"SUMMARY: {len(changed)} of {len(release)} spawns differ ({names or 'none'}), "
-        f"{len(unexpected)} of them without reading workspace status"
+        f"SUMMARY: {len(changed)}/{len(release)} spawns differ ({names or 'none'}), "
+        f"{len(unexpected)} of them not stamped"
     )
     if unexpected:
         print(f"ERROR: changed by --stamp but not stamped: {_shown(unexpected)}", file=sys.stderr)
