@@ -27,6 +27,7 @@ import difflib
 import json
 import re
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -311,6 +312,12 @@ def cache(args: argparse.Namespace) -> int:
     return 0
 
 
+def _counted(names: list[str]) -> str:
+    """Each name once, with how often it occurs when more than once (two platforms)."""
+    counts = Counter(names)
+    return _shown([f"{n} (x{c})" if c > 1 else n for n, c in sorted(counts.items())])
+
+
 def stamp(args: argparse.Namespace) -> int:
     plain, release = read_log(args.plain), read_log(args.release)
     plain_by, release_by = by_outputs(plain), by_outputs(release)
@@ -320,20 +327,25 @@ def stamp(args: argparse.Namespace) -> int:
     changed = [
         s for s in release if s.outputs in plain_by and s.digest != plain_by[s.outputs].digest
     ]
-    only = [s.name() for s in release if s.outputs not in plain_by]
-    only += [s.name() for s in plain if s.outputs not in release_by]
-    unexpected = [s.name() for s in changed if s.outputs not in dependent] + only
-    for s in changed:
-        stamped = " (reads workspace status)" if s.outputs in dependent else ""
-        print(f"CHANGED: {s.name()} -> {_shown(list(s.outputs))}{stamped}")
-        e = explain(plain_by[s.outputs], s, release_outputs, roots)
-        print("\n".join(f"  {line}" for line in e.lines()))
-    for name in only:
-        print(f"IN ONE BUILD ONLY: {name}")
-    names = _shown(sorted(s.name() for s in changed))
+    # A spawn only the release build has is fine if it reads workspace status: a stamped
+    # expand_template runs a tool where the plain one is Bazel's internal action.
+    added = [s for s in release if s.outputs not in plain_by]
+    dropped = [s for s in plain if s.outputs not in release_by]
+    unexpected = [s.name() for s in changed + added if s.outputs not in dependent]
+    unexpected += [s.name() for s in dropped]
+    for s in changed + added:
+        stamped = " (depends on workspace status)" if s.outputs in dependent else ""
+        kind = "CHANGED" if s in changed else "RELEASE ONLY"
+        print(f"{kind}: {s.name()} -> {_shown(list(s.outputs))}{stamped}")
+        if s in changed:
+            e = explain(plain_by[s.outputs], s, release_outputs, roots)
+            print("\n".join(f"  {line}" for line in e.lines()))
+    for s in dropped:
+        print(f"PLAIN ONLY: {s.name()} -> {_shown(list(s.outputs))}")
+    names = _counted([s.name() for s in changed + added])
     print(
-        f"SUMMARY: {len(changed)}/{len(release)} spawns differ ({names or 'none'}), "
-        f"{len(unexpected)} of them not stamped"
+        f"SUMMARY: {len(changed) + len(added)}/{len(release)} spawns differ or are new "
+        f"({names or 'none'}), {len(unexpected)} of them not stamped"
     )
     if unexpected:
         print(f"ERROR: changed by --stamp but not stamped: {_shown(unexpected)}", file=sys.stderr)
