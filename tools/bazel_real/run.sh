@@ -208,13 +208,14 @@ body_shutdown() {
 
 # ---- the remote-cache step ----
 #
-# Two "machines" build REMOTE_CACHE_TARGETS (//:engine) through one HTTP cache, nginx in the root (Bazel's HTTP cache
-# protocol is GET and PUT of /ac/<digest> and /cas/<digest>; nginx's WebDAV module stores the
-# PUTs). Machine A builds from $RC/a/ws with the usual client environment; machine B from a
-# copy at another path, with another shell environment. Each has its own output root (no
-# action cache, repository cache or output shared) and its own host name. Both copies are
-# the same one-commit git checkout, so a release build stamps the same commit and time on
-# both. The Go SDK archive (the recipe's one edit to MODULE.bazel) is $WORK/dl/… for both.
+# Two "machines" build REMOTE_CACHE_TARGETS (//:engine) through one HTTP cache, nginx in the
+# root (Bazel's HTTP cache protocol is GET and PUT of /ac/<digest> and /cas/<digest>; nginx's
+# WebDAV module stores the PUTs). Machine A builds from $RC/a/ws with the usual client
+# environment; machine B from a copy at another path, with another shell environment. Each
+# has its own output root (no action cache, repository cache or output shared) and its own
+# host name. Both copies are the same one-commit git checkout, so a release build stamps the
+# same commit and time on both. Both take the Go SDK archive (the recipe's one edit to
+# MODULE.bazel) from $WORK/dl: the same bytes, which every Go action's key depends on.
 
 # A developer's shell on machine B: variables that would change action keys if the rules
 # let the host's environment into actions.

@@ -12,8 +12,9 @@ on every machine; where two matched spawns' digests differ, the parts that diffe
     Exit 1 if a compile or link ran locally.
   python3 -m bazel_real.execlog stamp --plain LOG --release LOG [--plain-execroot DIR
       --release-execroot DIR]
-    The spawns a release build (--stamp) changes. Exit 1 if one changed that reads no
-    workspace status file, neither directly nor through another changed spawn's outputs.
+    The spawns a release build (--stamp) changes or adds. Exit 1 if one of them reads no
+    workspace status file, neither directly nor through another's outputs, or if a spawn of
+    the plain build is missing.
 
 --*-output is the build's stderr (Bazel's "N processes: ..." and "Elapsed time" lines);
 --*-execroot (`bazel info execution_root`) lets the report show how a changed text input
