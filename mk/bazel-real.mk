@@ -3,6 +3,7 @@
 # Not part of `make test`: it needs root and those snapshots, which CI does not have.
 #
 #   make bazel-real MIRROR=<snapshots dir> [BAZEL_REAL_STEPS="mod analysis"] [WORK=...] [CHROOT=...]
+#       [REMOTE_CACHE_TARGETS="//:engine"]
 
 BAZEL_REAL_STEPS ?=
 

@@ -6,9 +6,11 @@ BUILDINFO_PACKAGE = "github.com/policy-engine-builder/policy-engine/pkg/buildinf
 
 # Workspace status keys (tools/workspace_status.sh) → buildinfo variables. rules_go applies
 # these only with --stamp (the `release` config); otherwise the variables keep their source
-# defaults and the binary stays cacheable.
+# defaults and the binary stays cacheable. Only STABLE_ keys: a volatile one would make the
+# stamped link read volatile-status.txt, which changes every build, so no release link
+# would ever come from the remote cache.
 STAMP_X_DEFS = {
-    BUILDINFO_PACKAGE + ".BuildTime": "{BUILD_TIME}",
+    BUILDINFO_PACKAGE + ".BuildTime": "{STABLE_BUILD_TIME}",
     BUILDINFO_PACKAGE + ".Commit": "{STABLE_GIT_COMMIT}",
     BUILDINFO_PACKAGE + ".Version": "{STABLE_BUILD_VERSION}",
 }

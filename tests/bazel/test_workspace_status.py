@@ -28,9 +28,17 @@ def run(**env: str) -> dict[str, str]:
 def test_status_keys_and_reproducible_time() -> None:
     status = run(SOURCE_DATE_EPOCH="86400", BUILD_VERSION="v1.2.3")
     assert status["STABLE_BUILD_VERSION"] == "v1.2.3"
-    assert status["BUILD_TIME"] == "1970-01-02T00:00:00Z"
+    assert status["STABLE_BUILD_TIME"] == "1970-01-02T00:00:00Z"
     assert len(status["STABLE_GIT_COMMIT"]) in (40, len("unknown"))
-    assert set(status) == {"STABLE_BUILD_VERSION", "STABLE_GIT_COMMIT", "BUILD_TIME"}
+    # Bazel's own machine-specific stable keys, pinned so a stamped link is one per commit.
+    assert status["BUILD_HOST"] == status["BUILD_USER"] == "redacted"
+    assert set(status) == {
+        "STABLE_BUILD_VERSION",
+        "STABLE_GIT_COMMIT",
+        "STABLE_BUILD_TIME",
+        "BUILD_HOST",
+        "BUILD_USER",
+    }
 
 
 def test_without_source_date_epoch_the_time_is_the_commit_time() -> None:

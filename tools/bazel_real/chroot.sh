@@ -22,10 +22,10 @@ cmd=${1:-setup}
 [ $# -gt 0 ] && shift
 
 # What the root needs: Bazel, a C toolchain (rules_cc's autodetected one), the tools the
-# stand-ins wrap (jq, bsdtar, zstd, coreutils, python3) and redis-server, which the
-# rate-limiting policy's Go tests start.
+# stand-ins wrap (jq, bsdtar, zstd, coreutils, python3), redis-server, which the
+# rate-limiting policy's Go tests start, and nginx, run.sh's remote cache (WebDAV PUT).
 CHROOT_PACKAGES=(bazel-bootstrap ca-certificates git python3 gcc g++ libc6-dev jq
-  libarchive-tools zstd xz-utils redis-server)
+  libarchive-tools zstd xz-utils redis-server nginx)
 # What the host needs: debootstrap for setup; umoci and runc for run.sh's image step.
 HOST_TOOLS=(debootstrap umoci runc)
 LABELLED=/usr/share/bazel-labeled
@@ -132,6 +132,10 @@ do_setup() {
       || debootstrap --no-check-gpg --variant=minbase sid "$CHROOT" "$archive"
   fi
   do_mount
+  # Package scripts start no service in the root: the Go tests start their own redis-server,
+  # run.sh its own nginx.
+  printf '#!/bin/sh\nexit 101\n' >"$CHROOT/usr/sbin/policy-rc.d"
+  chmod 0755 "$CHROOT/usr/sbin/policy-rc.d"
   # The archive may serve a frozen snapshot whose Release file is past its Valid-Until.
   echo 'Acquire::Check-Valid-Until "false";' >"$CHROOT/etc/apt/apt.conf.d/99no-valid-until"
   # Source packages: run.sh takes gawk's source from Debian (the BCR's archive is offline).

@@ -17,6 +17,10 @@
 #   image     build the image, index and load targets; run the amd64 image with runc
 #   generate  `bazel run //tools/gen:policy-builder -- generate --check` (Bazel's Go SDK)
 #   test      `bazel test //...`
+#   remote-cache  `bazel build //:engine` through an nginx HTTP cache from two workspace copies
+#             ("machines"): the second must run no compile or link; a release build must
+#             change only stamped spawns, and its compiles and links come from the cache on the
+#             other machine
 #   shutdown  `bazel shutdown`
 #
 # Variables:
@@ -28,17 +32,27 @@
 #   REFS="bazel_skylib@1.9.2=1.9.1 toml.bzl@0.4.1=HEAD"   versions whose tag a snapshot lacks
 #   GOROOT_HOST=$(go env GOROOT)   the host's Go: builds the tools, stands in for the Go SDK
 #   EXTRA_FLAGS   more flags for every Bazel command (e.g. --config=remote --remote_cache=…)
+#   REMOTE_CACHE_TARGETS=//:engine   what the remote-cache step builds
 # Logs: $WORK/logs/<step>.{out,err}. One line per step on stdout:
 #   [step] rc=N Ts <summary, or the first error>.  Exit status 1 if any step failed.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-DEFAULT_STEPS="setup registry tools mod analysis build image generate test shutdown"
+DEFAULT_STEPS="setup registry tools mod analysis build image generate test remote-cache shutdown"
 # The targets analysis covers: everything a release builds, and the generator.
 ANALYSIS_TARGETS=(//:engine_image //:engine_image_index //:engine_load //tools/gen:policy-builder)
 IMAGE_TARGETS=(//:engine_image //:engine_image_index //:engine_load)
 # What rules/engine_image.bzl promises: distroless nonroot, the binary in /app.
 IMAGE_USER=65532:65532 IMAGE_CWD=/app IMAGE_CMD=(/app/policy-engine --version)
+# The clean environment every Bazel client gets in the root.
+ROOT_ENV=(HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin TERM=dumb
+  LANG=C.UTF-8)
+# What bz runs as: the client's environment and, unless BZ_HOST is empty, a host name of
+# its own (UTS and mount namespaces, BZ_HOSTS bound over the root's /etc/hosts so that the
+# name resolves: Bazel records an unresolvable one as "unknown"). The remote-cache step's
+# machines set them (rc_machine).
+BZ_ENV=("${ROOT_ENV[@]}")
+BZ_HOST='' BZ_HOSTS=''
 
 die() { echo "run.sh: $*" >&2; exit 2; }
 
@@ -49,10 +63,13 @@ setup_env() {
   export MODULES=${MODULES:-$HERE/modules.txt}
   export REFS=${REFS:-bazel_skylib@1.9.2=1.9.1 toml.bzl@0.4.1=HEAD}
   export EXTRA_FLAGS=${EXTRA_FLAGS:-}
+  export REMOTE_CACHE_TARGETS=${REMOTE_CACHE_TARGETS:-//:engine}
   if [ -z "${GOROOT_HOST:-}" ]; then GOROOT_HOST=$(go env GOROOT); fi
   export GOROOT_HOST
   export BINDS=$WORK  # the only host directory the root sees, at the same path
   export WS=$WORK/ws TOOLS=$WORK/tools LOGS=$WORK/logs
+  # bz's workspace copy and output root; the remote-cache step switches them.
+  BZ_WS=$WS BZ_OUT=$WORK/out
   export PYTHONPATH=$HERE
 }
 
@@ -62,11 +79,17 @@ setup_env() {
 # silently overrides eight modules with Debian's copies. The labelled install base
 # (chroot.sh) makes Bazel report its version instead of "development version".
 bz() {
+  local host=()
+  if [ -n "$BZ_HOST" ]; then
+    # shellcheck disable=SC2016  # expanded by the inner shell
+    host=(unshare --uts --mount sh -c 'hostname "$0" && mount --bind "$1" "$2" && shift 2 && exec "$@"'
+      "$BZ_HOST" "$BZ_HOSTS" "$CHROOT/etc/hosts")
+  fi
   # shellcheck disable=SC2016  # expanded by the inner bash
-  chroot "$CHROOT" /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    TERM=dumb LANG=C.UTF-8 bash -c 'cd "$1" && shift && exec bazel "$@"' bazel "$WS" \
+  "${host[@]}" chroot "$CHROOT" /usr/bin/env -i "${BZ_ENV[@]}" \
+    bash -c 'cd "$1" && shift && exec bazel "$@"' bazel "$BZ_WS" \
     --nosystem_rc --install_base=/usr/share/bazel-labeled --trust_install_base \
-    "--output_user_root=$WORK/out" --host_jvm_args=-Xmx3g "$@"
+    "--output_user_root=$BZ_OUT" --host_jvm_args=-Xmx3g "$@"
 }
 
 # The flags every build command gets: the local registry, no lockfile (the registry is not
@@ -183,6 +206,182 @@ body_shutdown() {
   echo "SUMMARY: Bazel server of $WS stopped"
 }
 
+# ---- the remote-cache step ----
+#
+# Two "machines" build REMOTE_CACHE_TARGETS (//:engine) through one HTTP cache, nginx in the
+# root (Bazel's HTTP cache protocol is GET and PUT of /ac/<digest> and /cas/<digest>; nginx's
+# WebDAV module stores the PUTs). Machine A builds from $RC/a/ws with the usual client
+# environment; machine B from a copy at another path, with another shell environment. Each
+# has its own output root (no action cache, repository cache or output shared) and its own
+# host name. Both copies are the same one-commit git checkout, so a release build stamps the
+# same commit and time on both. Both take the Go SDK archive (the recipe's one edit to
+# MODULE.bazel) from $WORK/dl: the same bytes, which every Go action's key depends on.
+
+# A developer's shell on machine B: variables that would change action keys if the rules
+# let the host's environment into actions.
+RC_B_ENV=(USER=builder LOGNAME=builder TERM=xterm-256color LANG=en_US.UTF-8 TZ=Pacific/Auckland
+  CC=cc CFLAGS=-O0 GOPATH=/nonexistent/go GOCACHE=/nonexistent/go-build)
+
+rc_machine() {  # a | b: point bz at that machine (making its hosts file on first use)
+  BZ_HOST=machine-$1 BZ_HOSTS=$RC/$1/hosts
+  if [ ! -f "$BZ_HOSTS" ]; then
+    mkdir -p "$RC/$1"
+    printf '127.0.0.1 localhost\n127.0.1.1 %s\n' "$BZ_HOST" >"$BZ_HOSTS"
+  fi
+  case $1 in
+    a) BZ_WS=$RC/a/ws BZ_OUT=$RC/a/out BZ_ENV=("${ROOT_ENV[@]}") ;;
+    b)
+      BZ_WS=$RC/b/home/src/policy-engine BZ_OUT=$RC/b/out
+      BZ_ENV=("HOME=$RC/b/home" "PATH=$RC/b/home/bin:/usr/local/bin:/usr/bin:/bin"
+        "TMPDIR=$RC/b/tmp" "${RC_B_ENV[@]}")
+      ;;
+  esac
+}
+
+# nginx in the root on a free loopback port, storing under DIR; its pid is CACHE_PID.
+cache_start() {
+  local dir=$1
+  CACHE_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  mkdir -p "$dir/store" "$dir/tmp"
+  # The workers run as nobody (the `user` line) and write the store and their temporary files.
+  chown nobody:nogroup "$dir/store" "$dir/tmp"
+  cat >"$dir/nginx.conf" <<CONF
+worker_processes 2;
+user nobody nogroup;
+pid $dir/nginx.pid;
+error_log $dir/error.log;
+events {}
+http {
+  access_log $dir/access.log;
+  client_body_temp_path $dir/tmp/body;
+  proxy_temp_path $dir/tmp/proxy;
+  fastcgi_temp_path $dir/tmp/fastcgi;
+  uwsgi_temp_path $dir/tmp/uwsgi;
+  scgi_temp_path $dir/tmp/scgi;
+  server {
+    listen 127.0.0.1:$CACHE_PORT;
+    root $dir/store;
+    # Go archives and the linked binary are megabytes: no body size limit.
+    client_max_body_size 0;
+    # A miss is a 404 by design, not an error worth a log line.
+    log_not_found off;
+    location / {
+      dav_methods PUT;
+      create_full_put_path on;
+      dav_access user:rw group:r all:r;
+    }
+  }
+}
+CONF
+  chroot "$CHROOT" /usr/sbin/nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" \
+    -g 'daemon off;' </dev/null >"$dir/nginx.out" 2>&1 9>&- &
+  CACHE_PID=$!
+  for _ in $(seq 50); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$CACHE_PORT") 2>/dev/null; then return; fi
+    kill -0 "$CACHE_PID" 2>/dev/null || break
+    sleep 0.2
+  done
+  echo "ERROR: nginx is not listening on 127.0.0.1:$CACHE_PORT: $(cat "$dir/nginx.out")" >&2
+  return 1
+}
+
+# Stop what this step started: both machines' Bazel servers, then nginx by its pid.
+rc_stop() {
+  local m
+  for m in a b; do
+    rc_machine "$m"
+    if [ -d "$BZ_WS" ] && [ -d "$BZ_OUT" ]; then bz shutdown 2>/dev/null || true; fi
+  done
+  if [ -n "${CACHE_PID:-}" ]; then
+    kill "$CACHE_PID" 2>/dev/null || true
+    wait "$CACHE_PID" 2>/dev/null || true
+    CACHE_PID=
+  fi
+}
+
+# The current machine's workspace copy, committed as one commit whose id depends only on its
+# files: a fixed author, the project's HEAD time.
+rc_copy() {
+  local when
+  when="@$(git -C "$PROJECT" log -1 --format=%ct) +0000"
+  python3 -m bazel_real.workspace --project "$PROJECT" --dest "$BZ_WS" --goroot "$GOROOT_HOST" \
+    --downloads "$WORK/dl"
+  git -C "$BZ_WS" -c init.defaultBranch=main init -q
+  git -C "$BZ_WS" add -A
+  GIT_AUTHOR_DATE=$when GIT_COMMITTER_DATE=$when git -C "$BZ_WS" -c user.name=bazel-real \
+    -c user.email=bazel-real@localhost -c commit.gpgsign=false commit -qm "workspace snapshot"
+}
+
+# One build through the cache; its execution log and stderr are $RC/NAME.{json,err}.
+rc_build() {  # NAME [FLAG...]
+  local name=$1 rc=0
+  shift
+  # --materialize_param_files: the params files stay in bazel-out, for execlog to diff.
+  bz build "${FLAGS[@]}" --config=remote "--remote_cache=http://127.0.0.1:$CACHE_PORT" \
+    "--execution_log_json_file=$RC/$name.json" --materialize_param_files "$@" -- "${RC_TARGETS[@]}" 2>"$RC/$name.err" || rc=$?
+  cat "$RC/$name.err" >&2
+  return "$rc"
+}
+
+# An execlog comparison, kept as $RC/NAME.txt; its summary line is left in RC_LINE.
+rc_compare() {  # NAME EXECLOG-ARGS...
+  local name=$1 rc=0
+  shift
+  python3 -m bazel_real.execlog "$@" >"$RC/$name.txt" || rc=$?
+  cat "$RC/$name.txt"
+  RC_LINE=$(sed -n 's/^SUMMARY: //p' "$RC/$name.txt")
+  return "$rc"
+}
+
+body_remote_cache() {
+  RC=$WORK/remote-cache
+  local failed=0 m exec_a exec_b plain stamped release
+  read -ra RC_TARGETS <<<"$REMOTE_CACHE_TARGETS"
+  rc_stop
+  rm -rf "$RC"
+  mkdir -p "$RC/b/home/bin" "$RC/b/tmp"
+  trap rc_stop EXIT
+  cache_start "$RC/cache"
+  bazel_flags
+  for m in a b; do
+    rc_machine "$m"
+    rc_copy
+  done
+  for m in a b; do
+    rc_machine "$m"
+    # Fetching and analysis first, so that a build's elapsed time is its actions'.
+    bz build --nobuild "${FLAGS[@]}" -- "${RC_TARGETS[@]}"
+    rc_build "$m-plain"
+  done
+  rc_machine a
+  exec_a=$(bz info "${FLAGS[@]}" execution_root 2>/dev/null)
+  rc_machine b
+  exec_b=$(bz info "${FLAGS[@]}" execution_root 2>/dev/null)
+  rc_compare plain cache --first "$RC/a-plain.json" --second "$RC/b-plain.json" \
+    --first-output "$RC/a-plain.err" --second-output "$RC/b-plain.err" \
+    --first-execroot "$exec_a" --second-execroot "$exec_b" || failed=1
+  plain=$RC_LINE
+  # A release build on B without B's action cache, so that every spawn is logged (most as
+  # remote cache hits) and can be compared with A's plain build, which ran every spawn and
+  # so left its params files in A's bazel-out.
+  bz clean
+  rc_build b-release --config=release
+  rc_compare stamp stamp --plain "$RC/a-plain.json" --release "$RC/b-release.json" \
+    --plain-execroot "$exec_a" --release-execroot "$exec_b" || failed=1
+  stamped=$RC_LINE
+  # The same release build on A: the stamped link, too, must come from the cache.
+  rc_machine a
+  bz clean
+  rc_build a-release --config=release
+  rc_compare release cache --first "$RC/b-release.json" --second "$RC/a-release.json" \
+    --first-output "$RC/b-release.err" --second-output "$RC/a-release.err" \
+    --first-execroot "$exec_b" --second-execroot "$exec_a" || failed=1
+  release=$RC_LINE
+  echo "SUMMARY: machine B: ${plain} | release vs plain: ${stamped} | release on A after B:" \
+    "${release%%;*}"
+  return "$failed"
+}
+
 # ---- the driver ----
 
 run_step() {
@@ -197,14 +396,14 @@ run_step() {
     line="first error: $line"
   fi
   echo "[$name] rc=$rc $((SECONDS - t0))s ${line:0:300}"
-  return $rc
+  return "$rc"
 }
 
 main() {
   if [ "${1:-}" = --body ]; then
     PROJECT=$2
     setup_env
-    "body_$3"
+    "body_${3//-/_}"
     return
   fi
   [ $# -ge 1 ] || die "usage: run.sh PROJECT_DIR [STEP...] (steps: $DEFAULT_STEPS)"
@@ -214,7 +413,7 @@ main() {
   local steps=("$@") s failed=0
   [ ${#steps[@]} -gt 0 ] || read -ra steps <<<"$DEFAULT_STEPS"
   for s in "${steps[@]}"; do
-    declare -F "body_$s" >/dev/null || die "unknown step $s (steps: $DEFAULT_STEPS)"
+    declare -F "body_${s//-/_}" >/dev/null || die "unknown step $s (steps: $DEFAULT_STEPS)"
   done
   setup_env
   mkdir -p "$LOGS"
@@ -227,7 +426,7 @@ main() {
     fi
     run_step "$s" || failed=1
   done
-  return $failed
+  return "$failed"
 }
 
 # `exit` on the same line: bash reads a script as it runs, so an edit made during a run
