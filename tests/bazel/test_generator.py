@@ -24,7 +24,7 @@ from policy_builder.bazel import (
     read_engine_module,
 )
 from policy_builder.bazel.goimports import go_imports
-from policy_builder.bazel.gowork import render_go_work
+from policy_builder.bazel.gowork import go_work
 from policy_builder.bazel.naming import library_name, repo_name
 from policy_builder.bazel.rules import Rule, go_library_rule
 from policy_builder.escape import starlark_string
@@ -126,8 +126,19 @@ def test_go_work_is_valid_for_go_itself(tmp_path: Path) -> None:
 
 
 def test_go_work_quotes_what_go_would_misread(tmp_path: Path) -> None:
-    odd = ["policies/clash policy/v1.0.0", 'policies/q"uote/v1', "policies/a//b"]
-    text = render_go_work(["1.24"], ["engine", *odd], [("example.com/e", "v0.0.0", "engine")])
+    odd = ["clash policy/v1.0.0", 'q"uote/v1', "a//b"]
+    manifest = fixtures.manifest(tmp_path / "policies")
+    entries = tuple(
+        replace(fixtures.manifest(tmp_path).policies[0], rel_path=rel, module_path=f"x.com/{i}")
+        for i, rel in enumerate(odd)
+    )
+    text = go_work(
+        replace(manifest, policies=entries),
+        engine_module=fixtures.ENGINE,
+        engine_go="1.24",
+        engine_dir="engine",
+        policies_dir="policies",
+    )
     assert "\t./engine\n" in text and '\t"./policies/clash policy/v1.0.0"\n' in text
     path = tmp_path / "go.work"
     path.write_text(text)
@@ -135,7 +146,7 @@ def test_go_work_quotes_what_go_would_misread(tmp_path: Path) -> None:
         ["go", "work", "edit", "-json", str(path)], capture_output=True, text=True, check=True
     )
     uses = [use["DiskPath"] for use in json.loads(result.stdout)["Use"]]
-    assert uses == ["./engine", *(f"./{d}" for d in sorted(odd))]
+    assert uses == ["./engine", *(f"./policies/{d}" for d in sorted(odd))]
 
 
 @pytest.mark.parametrize("policies_dir", ["", ".", "/abs/policies", "../outside", "a//b", "a/./b"])

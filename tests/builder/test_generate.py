@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from policy_builder import generate_go
-from policy_builder.home import find_home
+from policy_builder.home import find_engine_sources
 from policy_builder.manifest import (
     GoModInfo,
     GoPackageInfo,
@@ -53,7 +53,7 @@ def sample_manifest() -> Manifest:
 
 
 def test_golden_files() -> None:
-    files = generate_go.go_files(sample_manifest(), find_home())
+    files = generate_go.go_files(sample_manifest(), find_engine_sources())
     if os.environ.get("UPDATE_GOLDEN"):
         EXPECTED.mkdir(parents=True, exist_ok=True)
         for name, text in files.items():
@@ -77,8 +77,8 @@ def test_aliases_are_unique_when_names_collide() -> None:
 
 def test_output_is_deterministic_and_free_of_absolute_paths() -> None:
     manifest = sample_manifest()
-    first = generate_go.go_files(manifest, find_home())
-    again = generate_go.go_files(manifest, find_home())
+    first = generate_go.go_files(manifest, find_engine_sources())
+    again = generate_go.go_files(manifest, find_engine_sources())
     assert first == again
     for text in first.values():
         assert str(ROOT) + "/" not in text
@@ -99,8 +99,8 @@ def test_hostile_names_cannot_change_the_code(name: str, tmp_path: Path) -> None
     benign = Manifest(ROOT, (entry("benign", "v1.0.0", "b/v1.0.0", "example.com/b"),))
     hostile = Manifest(ROOT, (entry(name, name, name, "example.com/" + name.replace("\n", "")),))
     for gen in (generate_go.plugin_registry, generate_go.build_info):
-        good = gen(benign, find_home())
-        bad = gen(hostile, find_home())
+        good = gen(benign, find_engine_sources())
+        bad = gen(hostile, find_engine_sources())
         assert bad.count("\n") == good.count("\n")
         path = tmp_path / "x.go"
         path.write_text(bad)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 from policy_builder.cli import main
-from policy_builder.home import find_home
+from policy_builder.home import find_engine_sources
 
-from tests.builder.policytree import copy_home, run_json, tree_state, write_policy
+from tests.builder.policytree import copy_engine_sources, run_json, tree_state, write_policy
 
 REPO = Path(__file__).resolve().parents[2]
 POLICY = "policies/hello/v1.0.0"
@@ -36,7 +36,7 @@ use_repo(  # the generator owns this list
 @pytest.fixture(scope="session")
 def engine_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("engine-copy")
-    copy_home(root)
+    copy_engine_sources(root)
     return root
 
 
@@ -225,10 +225,10 @@ def test_home_prefers_engine_dir_then_bazel_workspace(
 ) -> None:
     monkeypatch.setenv("BUILD_WORKSPACE_DIRECTORY", str(repo))
     monkeypatch.setenv("POLICY_ENGINE_HOME", str(REPO))
-    assert find_home().root == repo.resolve()
-    assert find_home(str(REPO)).root == REPO
+    assert find_engine_sources().root == repo.resolve()
+    assert find_engine_sources(str(REPO)).root == REPO
     monkeypatch.delenv("BUILD_WORKSPACE_DIRECTORY")
-    assert find_home().root == REPO
+    assert find_engine_sources().root == REPO
 
 
 def test_an_unusable_bazel_workspace_is_a_usage_error(
