@@ -56,16 +56,17 @@ def workspace(case_in: Path) -> dict[str, str]:
     )
 
 
-def _registry_entry(name: str, version: str, rel: str, module: str, spec: str) -> PolicyEntry:
+def registry_entry(name: str, version: str, rel: str, module: str, spec: str = "") -> PolicyEntry:
+    """A validated policy at /policies/<rel> whose package is named `policy`, as every one
+    is here: the registry's import aliases must keep them apart."""
     return PolicyEntry(
         name=name,
         version=version,
         path=POLICIES_ROOT / rel,
         rel_path=rel,
         module_path=module,
-        spec_source=spec.encode(),
+        spec_source=(spec or f"name: {name}\nversion: {version}\nparameters: []\n").encode(),
         go_mod=GoModInfo(module_path=module, go_version="1.24"),
-        # Every package is named `policy`: the aliases must keep them apart.
         go_package=GoPackageInfo(package_name="policy", go_files=("policy.go",)),
     )
 
@@ -79,12 +80,8 @@ def _registry(case_in: Path) -> dict[str, str]:
     for line in (case_in / "policies.txt").read_text().splitlines():
         name, version, rel, module = line.split()
         spec_file = case_in / f"{rel.replace('/', '_')}.yaml"
-        spec = (
-            spec_file.read_text()
-            if spec_file.is_file()
-            else f"name: {name}\nversion: {version}\nparameters: []\n"
-        )
-        entries.append(_registry_entry(name, version, rel, module, spec))
+        spec = spec_file.read_text() if spec_file.is_file() else ""
+        entries.append(registry_entry(name, version, rel, module, spec))
     return generate_go.go_files(Manifest(POLICIES_ROOT, tuple(entries)), SOURCES)
 
 
@@ -101,7 +98,7 @@ def _policies_json(case_in: Path) -> dict[str, str]:
     validated = Manifest(
         POLICIES_ROOT,
         tuple(
-            _registry_entry(c.name, c.version, c.rel_path, modules[c.rel_path], "")
+            registry_entry(c.name, c.version, c.rel_path, modules[c.rel_path])
             for c in moved.candidates
         ),
     )
