@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from policy_builder.cli import main
+from policy_builder.errors import EXIT_INVALID
 from policy_builder.home import find_engine_sources
 
 from tests.builder.policytree import copy_engine_sources, run_json, tree_state, write_policy
@@ -166,7 +167,7 @@ def test_a_bad_policy_is_reported_and_nothing_is_written(
 ) -> None:
     write_policy(repo / "policies", "broken/v1.0.0", "broken", "v1.0.0", go_text="package x\n{")
     before = tree_state(repo)
-    assert main(_args(repo)) == 1
+    assert main(_args(repo)) == EXIT_INVALID
     assert "validation failed" in capsys.readouterr().err
     assert tree_state(repo) == before
 
@@ -176,7 +177,7 @@ def test_an_unreadable_build_file_stops_generate_before_any_write(
 ) -> None:
     (repo / POLICY_BUILD).write_text("policy_library(\n")
     before = tree_state(repo)
-    assert main(_args(repo)) == 1
+    assert main(_args(repo)) == EXIT_INVALID
     err = capsys.readouterr().err
     assert POLICY_BUILD in err or "BUILD" in err
     assert "Traceback" not in err

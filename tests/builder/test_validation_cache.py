@@ -43,13 +43,14 @@ def asked(cache: Path, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     def spy(
         helper: Path,
         home: Any,
+        engine: Any,
         root: Path,
         inputs: list[gocheck.GoCheckInput],
         toolchain: str,
         known: Mapping[str, Any],
     ) -> dict[str, dict[str, Any]]:
         runs.append(sorted(i.rel_path for i in inputs if i.rel_path not in known))
-        return real(helper, home, root, inputs, toolchain, known)
+        return real(helper, home, engine, root, inputs, toolchain, known)
 
     monkeypatch.setattr(gocheck, "_ask", spy)
     return runs
