@@ -32,3 +32,9 @@ test-python: $(VENV)/.installed go-mod-download gocheck-mod-download
 # 500 synthetic policies through discover + validate + generate, twice (docs/builder.md).
 bench-python: $(VENV)/.installed
 	$(PYTHON) -m tests.bench.gen_synthetic --count 500
+
+# Regenerate every golden file (tests/data/golden/*/out) after an intended change to a
+# generator or template; read the diff before committing (tests/data/golden/README.md).
+.PHONY: golden
+golden: $(VENV)/.installed
+	$(PYTHON) -m tests.builder.golden

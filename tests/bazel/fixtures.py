@@ -1,9 +1,10 @@
 """A small, realistic input for the Bazel generators: the engine's packages as `go list`
 reports them, two policies as the validator describes them, and registry sources shaped like
-the builder's `generate_go` output (the real renderer is wired in by the lead, #5)."""
+the builder's `generate_go` output (tests/builder/golden.py uses the real renderer)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from policy_builder.bazel import EngineModule, GoPackage
@@ -145,3 +146,43 @@ BUILD_INFO_GO = (
     "// LoadedPolicies lists the compiled-in policies.\n"
     'var LoadedPolicies = []string{"jwtValidation:v1.0.0", "rateLimiting:v1.0.0"}\n'
 )
+
+
+def tested_manifest(root: Path) -> Manifest:
+    """manifest(root) with a test of its own in jwtValidation: its go_test reads the
+    policy's policy.yaml (the SDK's policytest does)."""
+    m = manifest(root)
+    jwt = m.policies[0]
+    assert jwt.go_package is not None
+    jwt = replace(
+        jwt,
+        go_package=replace(
+            jwt.go_package,
+            test_go_files=("jwt_test.go",),
+            test_imports=(SDK + "/policytest", "testing"),
+        ),
+    )
+    return replace(m, policies=(jwt, *m.policies[1:]))
+
+
+def tested_engine_module() -> EngineModule:
+    """engine_module() with tests: a package with internal and external test files (the
+    external one imports the package itself) and testdata/, and a test-only package."""
+    engine = engine_module()
+    core = replace(
+        next(p for p in engine.packages if p.dir == "engine/worker/core"),
+        test_files=("core_test.go", "example_test.go"),
+        test_imports=(ENGINE + "/worker/core", "google.golang.org/grpc/codes", "testing"),
+        testdata=True,
+    )
+    only_tests = GoPackage(
+        "engine/e2e",
+        ENGINE + "/e2e",
+        "e2e",
+        (),
+        (),
+        test_files=("e2e_test.go",),
+        test_imports=("gopkg.in/yaml.v3", "testing"),
+    )
+    packages = tuple(core if p.dir == core.dir else p for p in engine.packages)
+    return replace(engine, packages=(*packages, only_tests))

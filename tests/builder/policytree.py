@@ -117,8 +117,8 @@ def write_policy(
     return d
 
 
-def copy_home(dest: Path) -> None:
-    """The builder's home under dest: the engine, the templates and the Go helper sources."""
+def copy_engine_sources(dest: Path) -> None:
+    """The engine sources under dest: the engine, the templates and the Go helper."""
     shutil.copytree(REPO / "engine", dest / "engine", ignore=shutil.ignore_patterns("*.test"))
     shutil.copytree(REPO / "templates", dest / "templates")
     gocheck = dest / "tools" / "gen" / "gocheck"

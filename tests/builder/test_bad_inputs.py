@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
+from policy_builder.errors import EXIT_INVALID
 from policy_builder.safe_yaml import MAX_YAML_BYTES
 
 from tests.builder.policytree import (
@@ -195,7 +196,7 @@ def test_exit_code_and_build_error(
     bad_run: tuple[Path, Path, int, dict[str, object]],
 ) -> None:
     _, out, code, build_error = bad_run
-    assert code == 1
+    assert code == EXIT_INVALID
     assert build_error["phase"] == "validation"
     details = build_error["details"]
     assert isinstance(details, dict)
@@ -356,7 +357,7 @@ def test_empty_policies_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
         ],
         capsys,
     )
-    assert code == 1
+    assert code == EXIT_INVALID
     assert str(out["error"]).startswith("no policies found:")
     assert os.listdir(tmp_path / "policies") == []
     error = json.loads((tmp_path / "o" / "build_error.json").read_text())
@@ -373,7 +374,7 @@ def test_symlink_out_of_policies_dir(tmp_path: Path, capsys: pytest.CaptureFixtu
     code, out = run_json(
         ["validate", "--policies", str(root), "--output", str(tmp_path / "o")], capsys
     )
-    assert code == 1
+    assert code == EXIT_INVALID
     assert out["error"] == (
         f"a/v1.0.0/secret.go: symlink leads outside the policies directory (to "
         f"{tmp_path / 'secret.go'}); copy the file into the policies directory instead"
@@ -387,7 +388,7 @@ def test_success_removes_a_stale_build_error(
     root = tmp_path / "policies"
     d = write_policy(root, "a/v1.0.0", "a", "v1.0.0", go_text="")
     out = tmp_path / "o"
-    assert main_validate(root, out) == 1
+    assert main_validate(root, out) == EXIT_INVALID
     assert (out / "build_error.json").is_file()
     write_policy(root, "a/v1.0.0", "a", "v1.0.0")
     assert (d / "policy.go").is_file()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from policy_builder.cli import main
+from policy_builder.errors import EXIT_TOOL
 
 from tests.builder.conftest import EPOCH_TEXT, Built
 from tests.builder.policytree import run_json, tree_state
@@ -46,7 +47,7 @@ def test_outputs(built: Built) -> None:
         "version": "v1.0.0",
         "path": str(built.policies / "hello" / "v1.0.0"),
         "yaml_file": str(built.policies / "hello" / "v1.0.0" / "policy.yaml"),
-        "go_module": str(built.policies / "hello" / "v1.0.0" / "go.mod"),
+        "go_mod_file": str(built.policies / "hello" / "v1.0.0" / "go.mod"),
         "module_path": "example.com/policies/hello/v1.0.0",
         "rel_path": "hello/v1.0.0",
     }
@@ -168,7 +169,7 @@ def test_upx(built: Built, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
         ).stat().st_size
     else:
         code, out = run_json(args, capsys)
-        assert code == 1
+        assert code == EXIT_TOOL
         assert str(out["error"]).startswith("ENABLE_UPX_COMPRESSION is on but upx is not installed")
         error = json.loads((tmp_path / "build_error.json").read_text())
         assert error["phase"] == "build"
@@ -213,7 +214,7 @@ def test_go_build_error_is_shown_plainly(
         ["build", "--policies", str(built.policies), "--output", str(tmp_path), "--skip-generate"],
         capsys,
     )
-    assert code == 1
+    assert code == EXIT_TOOL
     assert out["phase"] == "compilation"
     message = str(out["error"])
     assert message.startswith("go build failed:\n")

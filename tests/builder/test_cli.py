@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from policy_builder.cli import main
-from policy_builder.errors import UsageError
+from policy_builder.errors import EXIT_INVALID, UsageError
 from policy_builder.settings import load_settings, split_go_build_flags
 
 from tests.builder.policytree import run_json, tree_state, write_policy
@@ -45,7 +45,7 @@ def test_missing_policies_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     code, out = run_json(
         ["discover", "--policies", str(tmp_path / "nope"), "--output", str(tmp_path / "o")], capsys
     )
-    assert code == 1
+    assert code == EXIT_INVALID
     assert out == {
         "ok": False,
         "phase": "discovery",
@@ -156,7 +156,9 @@ def test_validation_summary_on_the_terminal(
 ) -> None:
     root = tmp_path / "pol"
     write_policy(root, "a/v1.0.0", "ay", "v1.0.0", yaml_text="name: ay\nversion: v1.0.0\n")
-    assert main(["validate", "--policies", str(root), "--output", str(tmp_path / "o")]) == 1
+    assert (
+        main(["validate", "--policies", str(root), "--output", str(tmp_path / "o")]) == EXIT_INVALID
+    )
     err = capsys.readouterr().err
     assert (
         "FAILED Validation failed for ay:v1.0.0 (a/v1.0.0)\n  - policy.yaml:1: missing required field 'parameters'\n\nFix these errors and rebuild.\n"
@@ -171,7 +173,9 @@ def test_summary_escapes_terminal_control_characters(
     root = tmp_path / "pol"
     hostile = 'name: "\\e[2J\\rowned\\nline"\nversion: v1.0.0\nparameters: []\n'
     write_policy(root, "a/v1.0.0", "x", "v1.0.0", yaml_text=hostile)
-    assert main(["validate", "--policies", str(root), "--output", str(tmp_path / "o")]) == 1
+    assert (
+        main(["validate", "--policies", str(root), "--output", str(tmp_path / "o")]) == EXIT_INVALID
+    )
     err = capsys.readouterr().err
     assert "\x1b" not in err
     assert "\r" not in err

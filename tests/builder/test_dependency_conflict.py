@@ -11,8 +11,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from policy_builder.errors import EXIT_INVALID
 
-from tests.builder.policytree import ENGINE_REQUIRE, copy_home, run_json, write_policy
+from tests.builder.policytree import ENGINE_REQUIRE, copy_engine_sources, run_json, write_policy
 
 CMP = "github.com/rs/xid"
 
@@ -34,7 +35,7 @@ def _go_mod_sum(version: str, scratch: Path) -> str:
 
 def _setup(tmp_path: Path, engine_comment: str) -> tuple[Path, Path]:
     home = tmp_path / "home"
-    copy_home(home)
+    copy_engine_sources(home)
     with (home / "engine" / "go.mod").open("a") as f:
         f.write(f"\nrequire {CMP} v1.5.0{engine_comment}\n")
     with (home / "engine" / "go.sum").open("a") as f:
@@ -71,7 +72,7 @@ def test_policy_cannot_upgrade_a_direct_engine_dependency(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, result, out = _build(tmp_path, capsys, "")
-    assert code == 1
+    assert code == EXIT_INVALID
     assert result["phase"] == "compilation"
     assert f"\n  {UPGRADE}\n" in str(result["error"])
     assert not (out / "policy-engine").exists()

@@ -1,71 +1,34 @@
-"""Generated Go: golden files (real .go files, gofmt-clean), aliases that never collide,
-and injection-proof output for hostile names."""
+"""Generated Go: aliases that never collide, determinism, and injection-proof output for
+hostile names (the whole files are golden: tests/data/golden/registry)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 from policy_builder import generate_go
-from policy_builder.home import find_home
-from policy_builder.manifest import (
-    GoModInfo,
-    GoPackageInfo,
-    Manifest,
-    PolicyEntry,
-)
+from policy_builder.home import find_engine_sources
+from policy_builder.manifest import Manifest
 
-EXPECTED = Path(__file__).resolve().parents[1] / "data" / "expected" / "generate"
-ROOT = Path("/policies")
-
-
-def entry(name: str, version: str, rel: str, module: str, spec: bytes = b"") -> PolicyEntry:
-    return PolicyEntry(
-        name=name,
-        version=version,
-        path=ROOT / rel,
-        rel_path=rel,
-        module_path=module,
-        spec_source=spec or f"name: {name}\nversion: {version}\nparameters: []\n".encode(),
-        go_mod=GoModInfo(module_path=module, go_version="1.24"),
-        # Both packages are named `policy`: the aliases must keep them apart.
-        go_package=GoPackageInfo(package_name="policy", go_files=("policy.go",)),
-    )
+from tests.builder.golden import POLICIES_ROOT, registry_entry
 
 
 def sample_manifest() -> Manifest:
     tricky = 'name: jwtValidation\ndescription: "quotes \\" `backticks` and\\nnewlines"\n'
     entries = [
-        entry(
+        registry_entry(
             "jwtValidation",
             "v1.0.0",
             "jwt-validation/v1.0.0",
             "example.com/p/jwt/v1",
-            tricky.encode(),
+            tricky,
         ),
-        entry("jwtValidation", "v2.0.0", "jwt-validation/v2.0.0", "example.com/p/jwt/v2"),
-        entry("rate-limit", "v1.0.0", "rate-limit/v1.0.0", "example.com/p/rl-dash"),
-        entry("rate_limit", "v1.0.0", "rate_limit/v1.0.0", "example.com/p/rl-underscore"),
+        registry_entry("jwtValidation", "v2.0.0", "jwt-validation/v2.0.0", "example.com/p/jwt/v2"),
+        registry_entry("rate-limit", "v1.0.0", "rate-limit/v1.0.0", "example.com/p/rl-dash"),
+        registry_entry("rate_limit", "v1.0.0", "rate_limit/v1.0.0", "example.com/p/rl-underscore"),
     ]
-    return Manifest(policies_dir=ROOT, policies=tuple(entries))
-
-
-def test_golden_files() -> None:
-    files = generate_go.go_files(sample_manifest(), find_home())
-    if os.environ.get("UPDATE_GOLDEN"):
-        EXPECTED.mkdir(parents=True, exist_ok=True)
-        for name, text in files.items():
-            (EXPECTED / name).write_text(text)
-    for name, text in files.items():
-        assert (EXPECTED / name).read_text() == text, f"{name} differs from the golden file"
-
-
-def test_golden_files_are_gofmt_clean() -> None:
-    proc = subprocess.run(["gofmt", "-l", str(EXPECTED)], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == ""
+    return Manifest(policies_dir=POLICIES_ROOT, policies=tuple(entries))
 
 
 def test_aliases_are_unique_when_names_collide() -> None:
@@ -77,11 +40,11 @@ def test_aliases_are_unique_when_names_collide() -> None:
 
 def test_output_is_deterministic_and_free_of_absolute_paths() -> None:
     manifest = sample_manifest()
-    first = generate_go.go_files(manifest, find_home())
-    again = generate_go.go_files(manifest, find_home())
+    first = generate_go.go_files(manifest, find_engine_sources())
+    again = generate_go.go_files(manifest, find_engine_sources())
     assert first == again
     for text in first.values():
-        assert str(ROOT) + "/" not in text
+        assert str(POLICIES_ROOT) + "/" not in text
         assert "Generated at" not in text
 
 
@@ -96,11 +59,15 @@ HOSTILE = [
 @pytest.mark.parametrize("name", HOSTILE)
 def test_hostile_names_cannot_change_the_code(name: str, tmp_path: Path) -> None:
     # The schema rejects these names; the generator must be safe even without it.
-    benign = Manifest(ROOT, (entry("benign", "v1.0.0", "b/v1.0.0", "example.com/b"),))
-    hostile = Manifest(ROOT, (entry(name, name, name, "example.com/" + name.replace("\n", "")),))
+    benign = Manifest(
+        POLICIES_ROOT, (registry_entry("benign", "v1.0.0", "b/v1.0.0", "example.com/b"),)
+    )
+    hostile = Manifest(
+        POLICIES_ROOT, (registry_entry(name, name, name, "example.com/" + name.replace("\n", "")),)
+    )
     for gen in (generate_go.plugin_registry, generate_go.build_info):
-        good = gen(benign, find_home())
-        bad = gen(hostile, find_home())
+        good = gen(benign, find_engine_sources())
+        bad = gen(hostile, find_engine_sources())
         assert bad.count("\n") == good.count("\n")
         path = tmp_path / "x.go"
         path.write_text(bad)

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 from policy_builder.cli import main
-from policy_builder.home import find_home
+from policy_builder.errors import EXIT_INVALID
+from policy_builder.home import find_engine_sources
 
-from tests.builder.policytree import copy_home, run_json, tree_state, write_policy
+from tests.builder.policytree import copy_engine_sources, run_json, tree_state, write_policy
 
 REPO = Path(__file__).resolve().parents[2]
 POLICY = "policies/hello/v1.0.0"
@@ -36,7 +37,7 @@ use_repo(  # the generator owns this list
 @pytest.fixture(scope="session")
 def engine_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("engine-copy")
-    copy_home(root)
+    copy_engine_sources(root)
     return root
 
 
@@ -166,7 +167,7 @@ def test_a_bad_policy_is_reported_and_nothing_is_written(
 ) -> None:
     write_policy(repo / "policies", "broken/v1.0.0", "broken", "v1.0.0", go_text="package x\n{")
     before = tree_state(repo)
-    assert main(_args(repo)) == 1
+    assert main(_args(repo)) == EXIT_INVALID
     assert "validation failed" in capsys.readouterr().err
     assert tree_state(repo) == before
 
@@ -176,7 +177,7 @@ def test_an_unreadable_build_file_stops_generate_before_any_write(
 ) -> None:
     (repo / POLICY_BUILD).write_text("policy_library(\n")
     before = tree_state(repo)
-    assert main(_args(repo)) == 1
+    assert main(_args(repo)) == EXIT_INVALID
     err = capsys.readouterr().err
     assert POLICY_BUILD in err or "BUILD" in err
     assert "Traceback" not in err
@@ -225,10 +226,10 @@ def test_home_prefers_engine_dir_then_bazel_workspace(
 ) -> None:
     monkeypatch.setenv("BUILD_WORKSPACE_DIRECTORY", str(repo))
     monkeypatch.setenv("POLICY_ENGINE_HOME", str(REPO))
-    assert find_home().root == repo.resolve()
-    assert find_home(str(REPO)).root == REPO
+    assert find_engine_sources().root == repo.resolve()
+    assert find_engine_sources(str(REPO)).root == REPO
     monkeypatch.delenv("BUILD_WORKSPACE_DIRECTORY")
-    assert find_home().root == REPO
+    assert find_engine_sources().root == REPO
 
 
 def test_an_unusable_bazel_workspace_is_a_usage_error(

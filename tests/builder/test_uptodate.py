@@ -15,7 +15,7 @@ from policy_builder import uptodate
 from policy_builder.cache import CACHE_ENV, Store
 from policy_builder.cli import main
 
-from tests.builder.policytree import copy_home, tree_state, write_policy
+from tests.builder.policytree import copy_engine_sources, tree_state, write_policy
 
 RESULT: dict[str, Any] = {"output": "out", "written": []}
 
@@ -136,7 +136,7 @@ def test_the_settings_key_covers_arguments_environment_and_go(tmp_path: Path) ->
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "repo"
-    copy_home(root)
+    copy_engine_sources(root)
     (root / "MODULE.bazel").write_text(
         'module(name = "mono")\n\n'
         'go_deps = use_extension("@gazelle//:extensions.bzl", "go_deps")\n'

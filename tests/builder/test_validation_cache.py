@@ -14,10 +14,11 @@ import pytest
 from policy_builder import gocheck
 from policy_builder.cache import CACHE_ENV
 from policy_builder.cli import main
+from policy_builder.errors import EXIT_INVALID
 
 from tests.builder.policytree import (
     ENGINE_REQUIRE,
-    copy_home,
+    copy_engine_sources,
     lib_policy_go,
     report_errors,
     write_lib,
@@ -42,13 +43,14 @@ def asked(cache: Path, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     def spy(
         helper: Path,
         home: Any,
+        engine: Any,
         root: Path,
         inputs: list[gocheck.GoCheckInput],
         toolchain: str,
         known: Mapping[str, Any],
     ) -> dict[str, dict[str, Any]]:
         runs.append(sorted(i.rel_path for i in inputs if i.rel_path not in known))
-        return real(helper, home, root, inputs, toolchain, known)
+        return real(helper, home, engine, root, inputs, toolchain, known)
 
     monkeypatch.setattr(gocheck, "_ask", spy)
     return runs
@@ -80,12 +82,12 @@ def test_a_changed_policy_source_is_checked_again(tmp_path: Path, asked: list[li
     assert _validate(root) == 0
     go = root / "beta" / "v1.0.0" / "policy.go"
     go.write_text(go.read_text().replace("return &policy{}, nil", "return undefinedThing, nil"))
-    assert _validate(root) == 1
+    assert _validate(root) == EXIT_INVALID
     assert asked[1:] == [["beta/v1.0.0"]]
     errors = report_errors(tmp_path / "out", "beta/v1.0.0")
     assert [e["code"] for e in errors] == ["go-type"]
     # The answer with a problem is not kept: the policy is asked about until it is fixed.
-    assert _validate(root) == 1
+    assert _validate(root) == EXIT_INVALID
     assert asked[2:] == [["beta/v1.0.0"]]
 
 
@@ -103,7 +105,7 @@ def test_a_new_file_and_a_changed_phase_are_new_inputs(
             "supportsRequestPhase: true\nsupportsResponsePhase: true\n",
         )
     )
-    assert _validate(root) == 1
+    assert _validate(root) == EXIT_INVALID
     assert asked[1:] == [["alpha/v1.0.0", "gamma/v1.0.0"]]
     assert [e["code"] for e in report_errors(tmp_path / "out", "gamma/v1.0.0")] == [
         "interface-missing"
@@ -119,7 +121,7 @@ def test_a_changed_go_mod_checks_every_policy_again(tmp_path: Path, asked: list[
     assert _validate(root) == 0
     mod = root / "gamma" / "v1.0.0" / "go.mod"
     mod.write_text(mod.read_text().replace("example.com/test/gamma", "example.com/test/alpha"))
-    assert _validate(root) == 1
+    assert _validate(root) == EXIT_INVALID
     assert asked[1:] == [["alpha/v1.0.0", "beta/v1.0.0", "gamma/v1.0.0"]]
     codes = [e["code"] for e in report_errors(tmp_path / "out", "gamma/v1.0.0")]
     assert codes == ["gomod-duplicate-module"]
@@ -129,7 +131,7 @@ def test_a_changed_engine_sdk_checks_every_policy_again(
     tmp_path: Path, asked: list[list[str]]
 ) -> None:
     home = tmp_path / "home"
-    copy_home(home)
+    copy_engine_sources(home)
     root = tmp_path / "policies"
     _tree(root)
     assert _validate(root, "--engine-dir", str(home)) == 0
@@ -139,7 +141,7 @@ def test_a_changed_engine_sdk_checks_every_policy_again(
             "type Policy interface {\n", "type Policy interface {\n\tVersion() string\n"
         )
     )
-    assert _validate(root, "--engine-dir", str(home)) == 1
+    assert _validate(root, "--engine-dir", str(home)) == EXIT_INVALID
     assert asked[1:] == [["alpha/v1.0.0", "beta/v1.0.0", "gamma/v1.0.0"]]
     for name in ("alpha", "beta", "gamma"):
         errors = report_errors(tmp_path / "out", f"{name}/v1.0.0")
@@ -207,6 +209,6 @@ def test_policies_using_local_sources_elsewhere_are_always_checked(
     assert asked[1:] == [["uses-lib/v1.0.0", "uses-plain/v1.0.0"]]
     lib = root / "lib" / "greeting" / "greeting.go"
     lib.write_text(lib.read_text().replace("func Word() string", "func Word() int"))
-    assert _validate(root) == 1
+    assert _validate(root) == EXIT_INVALID
     errors = report_errors(tmp_path / "out", "uses-lib/v1.0.0")
     assert [e["code"] for e in errors] == ["go-type"]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from policy_builder.cli import main
-from policy_builder.compile import engine_go_version
-from policy_builder.home import find_home
+from policy_builder.gotool import read_go_mod
+from policy_builder.home import find_engine_sources
 
 from tests.builder.policytree import (
     ENGINE_REQUIRE,
@@ -80,7 +80,7 @@ def test_scaffolded_policy_passes_its_own_test(tmp_path: Path) -> None:
     policy = root / "greeter" / "v2.1.0"
     work = tmp_path / "go.work"
     # The engine's own go directive: a workspace may not declare an older Go than a module.
-    go = engine_go_version(find_home())
+    go = read_go_mod(find_engine_sources().engine_dir).go_version
     work.write_text(
         f"go {go}\n\nuse (\n\t{REPO / 'engine'}\n\t{policy}\n)\n\n"
         "replace github.com/policy-engine-builder/policy-engine "

@@ -20,13 +20,7 @@ func check(req Request) (*Response, error) {
 	inputs := map[string]PolicyInput{}
 	seenModule := map[string]string{}
 	goLine := "1.21"
-	// A broken engine go.mod fails the type check below; until then it only means no
-	// policy can be caught squatting on the engine's module path.
-	engine, engineErr := engineModule(req.EngineDir)
-	enginePath := ""
-	if engineErr == nil {
-		enginePath = engine.Path
-	}
+	engine := &Module{Path: req.EngineModule, GoVersion: req.EngineGo}
 	for _, in := range req.Policies {
 		res := &Result{ID: in.ID, GoFiles: []string{}, Imports: []string{}, TestGoFiles: []string{}, TestImports: []string{}, Problems: []Problem{}}
 		if !in.Cached {
@@ -39,9 +33,9 @@ func check(req Request) (*Response, error) {
 		if mod == nil || len(res.Problems) > 0 {
 			continue
 		}
-		if enginePath != "" && (mod.Path == enginePath || strings.HasPrefix(mod.Path, enginePath+"/")) {
+		if mod.Path == engine.Path || strings.HasPrefix(mod.Path, engine.Path+"/") {
 			res.Problems = append(res.Problems, Problem{Code: "gomod-module-path", File: "go.mod", Line: 1,
-				Message: fmt.Sprintf("module path %s lies inside the engine's module %s; give the policy a module path of its own", mod.Path, enginePath)})
+				Message: fmt.Sprintf("module path %s lies inside the engine's module %s; give the policy a module path of its own", mod.Path, engine.Path)})
 			continue
 		}
 		if other, dup := seenModule[mod.Path]; dup {
@@ -58,9 +52,6 @@ func check(req Request) (*Response, error) {
 	}
 	if len(healthy) == 0 {
 		return resp, nil
-	}
-	if engineErr != nil {
-		return nil, engineErr
 	}
 	if err := typeCheck(req, engine, healthy, inputs, goLine); err != nil {
 		return nil, err
@@ -132,15 +123,6 @@ func typeCheck(req Request, engine *Module, healthy map[string]*Result, inputs m
 		res.Problems = append(res.Problems, checkFactory(req.SDKPackage, dir, pkg, inputs[pkg.PkgPath])...)
 	}
 	return nil
-}
-
-func engineModule(engineDir string) (*Module, error) {
-	in := PolicyInput{ID: "engine", Dir: engineDir}
-	mod, problems := readModule(Request{PoliciesDir: engineDir, GoVersion: "go9999"}, in)
-	if mod == nil {
-		return nil, fmt.Errorf("engine go.mod: %v", problems)
-	}
-	return mod, nil
 }
 
 func quote(s string) string { return fmt.Sprintf("%q", s) }

@@ -18,6 +18,10 @@ import (
 type Request struct {
 	// EngineDir is the engine module (holds the SDK package).
 	EngineDir string `json:"engine_dir"`
+	// EngineModule and EngineGo are the engine go.mod's module path and go directive, as
+	// the builder read them (`go mod edit -json`): the one reader of that file.
+	EngineModule string `json:"engine_module"`
+	EngineGo     string `json:"engine_go"`
 	// SDKPackage is the import path of the policy SDK.
 	SDKPackage string `json:"sdk_package"`
 	// WorkDir is a scratch directory for the go.work this helper writes.

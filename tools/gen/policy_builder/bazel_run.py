@@ -3,8 +3,8 @@
 Bazel starts the tool inside its runfiles tree, where neither the engine nor the user's
 policies are, and names the workspace in BUILD_WORKSPACE_DIRECTORY. Working from there
 makes relative paths (./policies, ./output) mean what they mean in the checkout, and the
-workspace is the builder's home (see home.find_home). The py_binary also hands over the
-Go SDK that MODULE.bazel pins, so the machine needs no Go of its own.
+workspace holds the engine sources (see home.find_engine_sources). The py_binary also
+hands over the Go SDK that MODULE.bazel pins, so the machine needs no Go of its own.
 """
 
 from __future__ import annotations

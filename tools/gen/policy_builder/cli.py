@@ -1,8 +1,9 @@
 """Command-line entry point `policy-builder`.
 
-Exit codes: 0 success, 1 the input is invalid, the build failed or (`generate --check`)
-generated files are stale, with the diff on stdout, 2 usage error.
-Errors are printed as one plain message, never as a traceback.
+Exit codes (errors.py; docs/builder.md, "Exit codes"): 0 success, 1 `generate --check`
+found stale generated files (the diff on stdout), 2 usage error, 3 invalid input (the
+policies, a BUILD file), 4 a tool (go, the Go helper, upx) failed or a file could not be
+written, 130 interrupted. Errors are printed as one plain message, never as a traceback.
 
 `generate` is the monorepo command: it writes BUILD files, the registry package, go.work
 and MODULE.bazel's use_repo into the workspace it runs in (BUILD_WORKSPACE_DIRECTORY under
@@ -22,9 +23,17 @@ from typing import TYPE_CHECKING, Any
 
 from policy_builder import __version__, uptodate
 from policy_builder.bazel_run import enter_bazel_workspace
-from policy_builder.errors import BuilderError, GenerateStale, ToolMissing, UsageError
+from policy_builder.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TOOL,
+    BuilderError,
+    GenerateStale,
+    ToolMissing,
+    UsageError,
+)
 from policy_builder.gotool import go_binary
-from policy_builder.home import Home, find_home, find_workspace
+from policy_builder.home import EngineSources, find_engine_sources, find_workspace
 from policy_builder.options import Options
 from policy_builder.progress import Progress
 from policy_builder.settings import PLATFORMS, load_settings
@@ -123,18 +132,21 @@ def _options(args: argparse.Namespace) -> Options:
         for k in ("build_version", "git_commit", "upx", "go_build_flags", "image_base", "platform")
     }
     build_dir = getattr(args, "build_dir", None) or os.environ.get("BUILD_DIR")
+    workspace: Path | None = None
     if args.command == "generate":
         # The defaults are the workspace's own folders, so a run from a sub-directory
         # means the same as a run from the root.
-        home = find_workspace(args.engine_dir)
-        base = home.root
+        workspace = find_workspace(args.engine_dir)
+        engine = EngineSources(workspace)
+        base = workspace
     else:
-        home = find_home(args.engine_dir)
+        engine = find_engine_sources(args.engine_dir)
         base = Path()
     return Options(
         policies_dir=_dir(args.policies, "POLICIES_DIR", str(base / "policies")),
         output_dir=_dir(args.output, "OUTPUT_DIR", str(base / "output")),
-        home=home,
+        engine=engine,
+        workspace=workspace,
         settings=load_settings(os.environ, flags),
         build_dir=Path(build_dir) if build_dir else None,
         dry_run=bool(getattr(args, "check", False)),
@@ -143,14 +155,14 @@ def _options(args: argparse.Namespace) -> Options:
 
 def _run(args: argparse.Namespace, argv: list[str], progress: Progress) -> dict[str, Any]:
     if args.command == "new":
-        from policy_builder.compile import engine_go_version
+        from policy_builder.gotool import read_go_mod
         from policy_builder.scaffold import scaffold
 
-        home = find_home(args.engine_dir)
+        engine = find_engine_sources(args.engine_dir)
         policies = _dir(args.policies, "POLICIES_DIR", "policies")
         # The engine's own go directive: a scaffold never needs a newer Go than the engine.
-        engine_go = engine_go_version(home)
-        created = scaffold(home, policies, args.name, args.version, args.module_prefix, engine_go)
+        engine_go = read_go_mod(engine.engine_dir).go_version
+        created = scaffold(engine, policies, args.name, args.version, args.module_prefix, engine_go)
         progress.say(f"created {created}")
         return {"created": str(created)}
     options = _options(args)
@@ -176,18 +188,19 @@ def _pipeline(
 
 
 def _generate_scope(options: Options) -> uptodate.Scope:
-    """What generate reads: the policies, the engine, templates, the Go helper, this
-    package, and the workspace's MODULE.bazel and go.work."""
-    home: Home = options.home
+    """What generate reads: the policies, the engine sources, templates, the Go helper,
+    this package, and the workspace's MODULE.bazel and go.work."""
+    engine: EngineSources = options.engine
+    assert options.workspace is not None
     return uptodate.Scope(
         directories=(
             options.policies_dir.resolve(),
-            home.engine_dir,
-            home.templates_dir,
-            home.gocheck_dir,
+            engine.engine_dir,
+            engine.templates_dir,
+            engine.gocheck_dir,
             Path(__file__).resolve().parent,
         ),
-        files=(home.root / "MODULE.bazel", home.root / "go.work"),
+        files=(options.workspace / "MODULE.bazel", options.workspace / "go.work"),
     )
 
 
@@ -211,7 +224,7 @@ def _generate(
     result, pipeline = _pipeline(args, options, progress)
     # Findings are printed by the run that finds them; a run that has some does the work.
     if not pipeline.printed_findings:
-        written = [options.home.root / rel for rel in result.get("written", [])]
+        written = [options.workspace / rel for rel in result.get("written", [])]
         # Run again over its own output, generate writes nothing.
         stamps.record(key, scope, before, written, {**result, "written": []}, taken)
     return result
@@ -239,7 +252,7 @@ def _phases(args: argparse.Namespace, pipeline: Pipeline, progress: Progress) ->
         result["dockerfile"] = str(pipeline.package(validation))
         return result
     if not args.skip_generate:
-        pipeline.generate(validation)
+        pipeline.generate_build_sources(validation)
     if not args.skip_compilation:
         result["binary"] = str(pipeline.compile(validation))
         result["warnings"] = list(pipeline.warnings)
@@ -250,7 +263,7 @@ def _phases(args: argparse.Namespace, pipeline: Pipeline, progress: Progress) ->
 
 
 def _summary(progress: Progress, policies: tuple[PolicyEntry, ...], result: dict[str, Any]) -> None:
-    """The seed's closing summary: what was built and what to do next."""
+    """The closing summary: what was built and what to do next."""
     lines = [f"Loaded policies: {len(policies)}"]
     lines += [f"  - {p.key}" for p in policies]
     for label, key in (("binary", "binary"), ("Dockerfile", "dockerfile")):
@@ -273,22 +286,33 @@ def main(argv: list[str] | None = None) -> int:
             return int(exc.code or 0)
         result = _run(args, args_list, progress)
     except BuilderError as error:
-        from policy_builder import reports
-
         diff = error.diff if isinstance(error, GenerateStale) else ""
-        if wants_json:
-            failure = {"ok": False, "phase": error.phase, "error": str(error)}
-            print(json.dumps({**failure, **({"diff": diff} if diff else {})}, indent=2))
-        elif diff:
-            sys.stdout.write(reports.printable_diff(diff))
-        print(f"policy-builder: error: {reports.printable(str(error))}", file=sys.stderr)
-        return error.exit_code
+        return _fail(wants_json, error.phase, str(error), error.exit_code, diff)
+    except OSError as error:
+        # A file the builder reads or writes (output, cache, workspace) is unusable:
+        # full disk, read-only directory, permissions. Nothing the input could fix.
+        where = f": {error.filename}" if error.filename else ""
+        message = f"{error.strerror or error}{where}"
+        return _fail(wants_json, "io", message, EXIT_TOOL)
     except KeyboardInterrupt:
         print("policy-builder: interrupted", file=sys.stderr)
-        return 1
+        return EXIT_INTERRUPTED
     if wants_json:
         print(json.dumps({"ok": True, "timings": progress.timings, **result}, indent=2))
     elif progress.timings:
         total = sum(progress.timings.values())
         progress.say(f"done in {total:.2f}s; outputs in {result.get('output', '')}")
-    return 0
+    return EXIT_OK
+
+
+def _fail(wants_json: bool, phase: str, message: str, code: int, diff: str = "") -> int:
+    """Report a failure (one JSON object, or the diff and one line on stderr)."""
+    from policy_builder import reports
+
+    if wants_json:
+        failure = {"ok": False, "phase": phase, "error": message}
+        print(json.dumps({**failure, **({"diff": diff} if diff else {})}, indent=2))
+    elif diff:
+        sys.stdout.write(reports.printable_diff(diff))
+    print(f"policy-builder: error: {reports.printable(message)}", file=sys.stderr)
+    return code

@@ -6,18 +6,16 @@ The user's policies directory and the engine sources are only ever read.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from policy_builder.bazel.gowork import render_go_work
-from policy_builder.errors import CompileFailed, ToolMissing
+from policy_builder.bazel.gowork import go_work
+from policy_builder.errors import CompileFailed, EngineDependencyConflict, ToolMissing
 from policy_builder.generate_go import GO_FILES
-from policy_builder.gotool import go_binary
-from policy_builder.home import BUILDINFO_PACKAGE, ENGINE_MODULE, Home
+from policy_builder.gotool import GoMod, go_binary, run_tool
+from policy_builder.home import BUILDINFO_PACKAGE, EngineSources
 from policy_builder.manifest import Manifest
 from policy_builder.settings import Settings
 from policy_builder.writer import write_files
@@ -28,6 +26,8 @@ BINARY = "policy-engine"
 @dataclass(frozen=True)
 class Workspace:
     root: Path
+    # The engine's go.mod, as read once for the run.
+    engine_go_mod: GoMod
 
     @property
     def engine(self) -> Path:
@@ -55,32 +55,15 @@ def _go_env(ws: Workspace, settings: Settings | None = None) -> dict[str, str]:
     return env
 
 
-def go_work_text(manifest: Manifest, engine_go: str) -> str:
-    """go.work of the scratch directory: the engine and each policy, relative."""
-    versions = [engine_go] + [p.go_mod.go_version for p in manifest.policies if p.go_mod]
-    dirs = ["engine"] + [f"policies/{p.rel_path}" for p in manifest.policies]
-    # Policies require the engine at a version no module proxy has; each such version is
-    # pinned to the engine copy so that `go list -m all` needs no download.
-    replaces = [
-        (ENGINE_MODULE, version, "engine")
-        for p in manifest.policies
-        if p.go_mod
-        for module, version in p.go_mod.requires
-        if module == ENGINE_MODULE
-    ]
-    return render_go_work(versions, dirs, replaces)
-
-
-def engine_go_version(home: Home) -> str:
-    for line in (home.engine_dir / "go.mod").read_text().splitlines():
-        if line.startswith("go "):
-            return line.split()[1]
-    return "1.24"
-
-
-def prepare(manifest: Manifest, home: Home, root: Path, generated: dict[str, str]) -> Workspace:
+def prepare(
+    manifest: Manifest,
+    home: EngineSources,
+    engine_go_mod: GoMod,
+    root: Path,
+    generated: dict[str, str],
+) -> Workspace:
     """Fill root with the engine, the policies, go.work and the generated Go files."""
-    ws = Workspace(root)
+    ws = Workspace(root, engine_go_mod)
     if ws.engine.exists():
         shutil.rmtree(ws.engine)
     if ws.policies.exists():
@@ -92,7 +75,14 @@ def prepare(manifest: Manifest, home: Home, root: Path, generated: dict[str, str
     shutil.copytree(manifest.policies_dir, ws.policies, ignore=_ignore_hidden, symlinks=False)
     _rewrite_absolute_replaces(manifest, ws)
     write_files(ws.engine, generated)
-    write_files(ws.root, {"go.work": go_work_text(manifest, engine_go_version(home))})
+    work = go_work(
+        manifest,
+        engine_module=engine_go_mod.module_path,
+        engine_go=engine_go_mod.go_version,
+        engine_dir="engine",
+        policies_dir="policies",
+    )
+    write_files(ws.root, {"go.work": work})
     return ws
 
 
@@ -116,7 +106,7 @@ def _rewrite_absolute_replaces(manifest: Manifest, ws: Workspace) -> None:
 
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str], what: str) -> str:
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    proc = run_tool(cmd, what, cwd=cwd, env=env)
     if proc.returncode != 0:
         raise CompileFailed(f"{what} failed:\n{_explain(proc.stderr)}")
     return proc.stdout
@@ -154,13 +144,6 @@ def _module_versions(cmd_dir: Path, env: dict[str, str]) -> dict[str, str]:
     return versions
 
 
-def _engine_direct_requirements(ws: Workspace) -> set[str]:
-    """Modules the engine's go.mod requires directly (not `// indirect`): its core."""
-    env = dict(_go_env(ws), GOWORK="off")
-    data = json.loads(_run([go_binary(), "mod", "edit", "-json"], ws.engine, env, "reading go.mod"))
-    return {r["Path"] for r in data.get("Require") or () if not r.get("Indirect")}
-
-
 def _requirers(ws: Workspace) -> dict[str, set[str]]:
     """`go mod graph` of the build, reversed: module@version -> modules requiring it."""
     out = _run([go_binary(), "mod", "graph"], ws.root, _go_env(ws), "reading the module graph")
@@ -196,12 +179,12 @@ def check_engine_dependencies(manifest: Manifest, ws: Workspace) -> tuple[str, .
     engine_env = dict(_go_env(ws), GOWORK="off")
     engine_alone = _module_versions(ws.engine, engine_env)
     together = _module_versions(ws.root, _go_env(ws))
-    direct = _engine_direct_requirements(ws)
+    direct = ws.engine_go_mod.direct_requires
     conflicts: list[str] = []
     warnings: list[str] = []
     graph: dict[str, set[str]] | None = None
     for path, version in sorted(engine_alone.items()):
-        if path == ENGINE_MODULE or together.get(path, version) == version:
+        if path == ws.engine_go_mod.module_path or together.get(path, version) == version:
             continue
         if graph is None:
             graph = _requirers(ws)
@@ -210,7 +193,7 @@ def check_engine_dependencies(manifest: Manifest, ws: Workspace) -> tuple[str, .
         line = f"{path}: the engine uses {version}, the build would use {together[path]}"
         (conflicts if path in direct else warnings).append(f"{line} (required by {by})")
     if conflicts:
-        raise CompileFailed(
+        raise EngineDependencyConflict(
             "policies would change the versions of the engine's direct dependencies:\n"
             + "".join(f"  {c}\n" for c in conflicts)
             + "Require the engine's versions in the policy's go.mod (or older ones), or "
@@ -282,8 +265,6 @@ def upx_binary() -> str:
 
 
 def _compress(upx: str, binary: Path) -> None:
-    proc = subprocess.run(
-        [upx, "-q", "--best", "--lzma", str(binary)], capture_output=True, text=True
-    )
+    proc = run_tool([upx, "-q", "--best", "--lzma", str(binary)], "compressing with upx")
     if proc.returncode != 0:
         raise CompileFailed(f"upx failed:\n{proc.stderr.strip() or proc.stdout.strip()}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from policy_builder.escape import go_bytes, go_identifier, go_string
-from policy_builder.home import Home, find_home
+from policy_builder.home import EngineSources, find_engine_sources
 from policy_builder.manifest import Manifest, PolicyEntry
 from policy_builder.templates import render
 
@@ -70,23 +70,24 @@ _TEMPLATES = {PLUGIN_REGISTRY: "plugin_registry.go.j2", BUILD_INFO: "build_info.
 GO_FILES = tuple(_TEMPLATES)
 
 
-def _render(name: str, policies: list[GoPolicy], home: Home | None) -> str:
-    home = home or find_home()
-    return render(home.templates_dir, _TEMPLATES[name], policies=policies)
+def _render(name: str, policies: list[GoPolicy], sources: EngineSources | None) -> str:
+    sources = sources or find_engine_sources()
+    return render(sources.templates_dir, _TEMPLATES[name], policies=policies)
 
 
-def plugin_registry(manifest: Manifest, home: Home | None = None) -> str:
+def plugin_registry(manifest: Manifest, sources: EngineSources | None = None) -> str:
     """plugin_registry.go: imports every policy package and registers its definition."""
-    return _render(PLUGIN_REGISTRY, go_policies(manifest), home)
+    return _render(PLUGIN_REGISTRY, go_policies(manifest), sources)
 
 
-def build_info(manifest: Manifest, home: Home | None = None) -> str:
-    """build_info.go: LoadedPolicies and the PolicyMetadata map (seed section 9.1)."""
-    return _render(BUILD_INFO, go_policies(manifest), home)
+def build_info(manifest: Manifest, sources: EngineSources | None = None) -> str:
+    """build_info.go: LoadedPolicies and the PolicyMetadata map (name, version, module
+    path and source path of each policy)."""
+    return _render(BUILD_INFO, go_policies(manifest), sources)
 
 
-def go_files(manifest: Manifest, home: Home | None = None) -> dict[str, str]:
+def go_files(manifest: Manifest, sources: EngineSources | None = None) -> dict[str, str]:
     """Both generated Go files, keyed by their name beside main.go; the policies are
     escaped once for both."""
     policies = go_policies(manifest)
-    return {name: _render(name, policies, home) for name in _TEMPLATES}
+    return {name: _render(name, policies, sources) for name in _TEMPLATES}

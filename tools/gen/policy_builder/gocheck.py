@@ -12,19 +12,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
 import tempfile
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from policy_builder import gocheck_cache
 from policy_builder.cache import Store, cache_dir
-from policy_builder.errors import ToolMissing
-from policy_builder.gotool import go_binary
-from policy_builder.home import SDK_PACKAGE, Home
+from policy_builder.errors import ToolFailed
+from policy_builder.gotool import GoMod, go_binary, run_go, run_tool
+from policy_builder.home import SDK_PACKAGE, EngineSources
 from policy_builder.manifest import GoModInfo, GoPackageInfo, Problem
 
 ANSWERS_DIR = "answers"
@@ -53,14 +52,15 @@ def _helper_env() -> dict[str, str]:
 
 def go_env(*names: str) -> dict[str, str]:
     """The values of the named `go env` settings ("" when unset)."""
-    out = subprocess.run(
-        [go_binary(), "env", "-json", *names], capture_output=True, text=True, check=True
-    )
-    values: dict[str, str] = json.loads(out.stdout)
+    out = run_go(["env", "-json", *names], "reading the Go environment")
+    try:
+        values: dict[str, str] = json.loads(out)
+    except ValueError as error:
+        raise ToolFailed(f"`go env -json` answered unreadably: {error}") from error
     return {name: values.get(name, "") for name in names}
 
 
-def helper_id(home: Home, toolchain: str) -> str:
+def helper_id(home: EngineSources, toolchain: str) -> str:
     """A hash of the helper sources under home and the toolchain that builds them."""
     digest = hashlib.sha256(toolchain.encode())
     for f in sorted(home.gocheck_dir.iterdir()):
@@ -69,7 +69,7 @@ def helper_id(home: Home, toolchain: str) -> str:
     return digest.hexdigest()
 
 
-def helper_binary(home: Home, helper: str) -> Path:
+def helper_binary(home: EngineSources, helper: str) -> Path:
     """The helper binary named by helper (a helper_id), built if needed."""
     target = cache_dir() / f"gocheck-{helper[:16]}"
     if target.is_file():
@@ -77,21 +77,26 @@ def helper_binary(home: Home, helper: str) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + f".{os.getpid()}.tmp")
     env = dict(os.environ, GOWORK="off", GOFLAGS="", CGO_ENABLED="0", GOTOOLCHAIN="local")
-    proc = subprocess.run(
+    proc = run_tool(
         [go_binary(), "build", "-trimpath", "-o", str(tmp), "."],
+        "building the Go helper",
         cwd=home.gocheck_dir,
         env=env,
-        capture_output=True,
-        text=True,
     )
     if proc.returncode != 0:
-        raise ToolMissing(f"cannot build the Go helper in {home.gocheck_dir}:\n{proc.stderr}")
+        raise ToolFailed(f"cannot build the Go helper in {home.gocheck_dir}:\n{proc.stderr}")
     tmp.replace(target)
     return target
 
 
-def run_gocheck(home: Home, root: Path, inputs: list[GoCheckInput]) -> dict[str, GoCheckResult]:
-    """Results keyed by rel_path: kept answers, and one helper process for the rest."""
+def run_gocheck(
+    home: EngineSources,
+    root: Path,
+    inputs: list[GoCheckInput],
+    engine_go_mod: Callable[[], GoMod],
+) -> dict[str, GoCheckResult]:
+    """Results keyed by rel_path: kept answers, and one helper process for the rest;
+    engine_go_mod is asked only when the helper runs."""
     if not inputs:
         return {}
     env = go_env(*gocheck_cache.GO_ENV)
@@ -114,7 +119,9 @@ def run_gocheck(home: Home, root: Path, inputs: list[GoCheckInput]) -> dict[str,
             results[i.rel_path] = result
     if len(results) == len(inputs):
         return results
-    fresh = _ask(helper_binary(home, helper), home, root, inputs, env["GOVERSION"], answers)
+    fresh = _ask(
+        helper_binary(home, helper), home, engine_go_mod(), root, inputs, env["GOVERSION"], answers
+    )
     modules = Counter(_module_path(a) for a in (*answers.values(), *fresh.values()))
     for rel, answer in fresh.items():
         if gocheck_cache.keepable(answer, modules):
@@ -125,7 +132,8 @@ def run_gocheck(home: Home, root: Path, inputs: list[GoCheckInput]) -> dict[str,
 
 def _ask(
     helper: Path,
-    home: Home,
+    home: EngineSources,
+    engine: GoMod,
     root: Path,
     inputs: list[GoCheckInput],
     toolchain: str,
@@ -136,6 +144,8 @@ def _ask(
     with tempfile.TemporaryDirectory(prefix="policy-builder-gocheck-") as work:
         request = {
             "engine_dir": str(home.engine_dir),
+            "engine_module": engine.module_path,
+            "engine_go": engine.go_version,
             "sdk_package": SDK_PACKAGE,
             "work_dir": work,
             "policies_dir": str(root),
@@ -151,18 +161,20 @@ def _ask(
                 for i in inputs
             ],
         }
-        proc = subprocess.run(
+        proc = run_tool(
             [str(helper)],
-            input=json.dumps(request),
-            capture_output=True,
-            text=True,
-            cwd=work,
+            "running the Go helper",
+            stdin=json.dumps(request),
+            cwd=Path(work),
             env=_helper_env(),
         )
     if proc.returncode != 0:
-        raise ToolMissing(f"the Go helper failed:\n{proc.stderr.strip()}")
-    answer: dict[str, Any] = json.loads(proc.stdout)
-    return {r["id"]: r for r in answer["results"]}
+        raise ToolFailed(f"the Go helper failed:\n{proc.stderr.strip()}")
+    try:
+        answer: dict[str, Any] = json.loads(proc.stdout)
+        return {r["id"]: r for r in answer["results"]}
+    except (ValueError, KeyError, TypeError) as error:
+        raise ToolFailed(f"the Go helper answered unreadably: {error}") from error
 
 
 def _module_path(answer: Mapping[str, Any]) -> str:

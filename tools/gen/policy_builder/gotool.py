@@ -1,12 +1,18 @@
-"""The `go` the builder runs: under `bazel run`, the Go SDK MODULE.bazel pins; else the
-one on PATH."""
+"""The `go` the builder runs (under `bazel run`, the Go SDK MODULE.bazel pins; else the one
+on PATH), how it is run, and the one reader of a go.mod on the Python side."""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 
 from policy_builder.bazel_run import bazel_go
-from policy_builder.errors import ToolMissing
+from policy_builder.errors import ToolFailed, ToolMissing
 
 
 def go_binary() -> str:
@@ -21,3 +27,89 @@ def go_binary() -> str:
             "go.mod names on its `go` line, or a newer one"
         )
     return go
+
+
+def run_tool(
+    cmd: list[str],
+    what: str,
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    stdin: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run cmd and return it finished, whatever its exit status; a program that cannot be
+    started at all (removed, not executable, not a program) is a ToolFailed naming it."""
+    try:
+        return subprocess.run(
+            cmd,
+            cwd=cwd,
+            env=None if env is None else dict(env),
+            input=stdin,
+            capture_output=True,
+            text=True,
+        )
+    except OSError as error:
+        raise ToolFailed(f"{what}: cannot run {cmd[0]}: {error.strerror or error}") from error
+
+
+def run_go(
+    args: list[str], what: str, *, cwd: Path | None = None, env: Mapping[str, str] | None = None
+) -> str:
+    """Stdout of `go ARGS`; a failure is a ToolFailed with Go's own message."""
+    proc = run_tool([go_binary(), *args], what, cwd=cwd, env=env)
+    if proc.returncode != 0:
+        detail = proc.stderr.strip() or proc.stdout.strip() or f"exit status {proc.returncode}"
+        raise ToolFailed(f"{what}: `go {' '.join(args)}` failed:\n{detail}")
+    return proc.stdout
+
+
+@dataclass(frozen=True)
+class Requirement:
+    path: str
+    version: str
+    # Marked `// indirect` in go.mod.
+    indirect: bool = False
+
+
+@dataclass(frozen=True)
+class GoMod:
+    """What a go.mod declares, as `go mod edit -json` reports it."""
+
+    module_path: str
+    go_version: str
+    requires: tuple[Requirement, ...]
+
+    @property
+    def direct_requires(self) -> frozenset[str]:
+        """Module paths required without `// indirect`: the module's own choices."""
+        return frozenset(r.path for r in self.requires if not r.indirect)
+
+
+def read_go_mod(module_dir: Path) -> GoMod:
+    """module_dir/go.mod as Go itself parses it (`go mod edit -json`), read-only: GOWORK
+    is off (the root go.work is a generated output, maybe stale) and the user's GOFLAGS
+    cannot make a read edit go.mod."""
+    what = f"reading {module_dir / 'go.mod'}"
+    out = run_go(
+        ["mod", "edit", "-json"],
+        what,
+        cwd=module_dir,
+        env={**os.environ, "GOWORK": "off", "GOFLAGS": ""},
+    )
+    try:
+        data = json.loads(out)
+        return GoMod(
+            module_path=data["Module"]["Path"],
+            go_version=data.get("Go") or "",
+            requires=tuple(
+                sorted(
+                    (
+                        Requirement(r["Path"], r["Version"], bool(r.get("Indirect")))
+                        for r in data.get("Require") or ()
+                    ),
+                    key=lambda r: r.path,
+                )
+            ),
+        )
+    except (ValueError, KeyError, TypeError) as error:
+        raise ToolFailed(f"{what}: `go mod edit -json` answered unreadably: {error}") from error

@@ -1,13 +1,15 @@
-"""Where the builder finds the engine sources and templates it builds from.
+"""Two places the builder works with: the engine sources it builds from, and the
+workspace `generate` writes into.
 
-In a checkout (editable install) that is the repository root, three levels above this
-package; under `bazel run` it is the workspace (BUILD_WORKSPACE_DIRECTORY: the package sits
-in runfiles there); in the builder image it is POLICY_ENGINE_HOME; `--engine-dir`
-overrides them all.
+The engine sources (engine/, templates/, the Go helper) are, in a checkout (editable
+install), the repository root three levels above this package; under `bazel run` the
+workspace (BUILD_WORKSPACE_DIRECTORY: the package sits in runfiles there); in the builder
+image POLICY_ENGINE_HOME; `--engine-dir` overrides them all.
 
-`generate` works on the monorepo it runs in, not on the checkout the tool came from: its
-workspace is named the same way, else it is the nearest directory at or above the current
-one holding MODULE.bazel, as for Bazel itself. The engine sits at `engine/` of it.
+The workspace is the monorepo `generate` runs in, not the checkout the tool came from: it
+is named the same way, else it is the nearest directory at or above the current one
+holding MODULE.bazel, as for Bazel itself. Its engine sources are its own engine/ and
+templates/.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ MODULE_FILE = "MODULE.bazel"
 
 
 @dataclass(frozen=True)
-class Home:
-    """The engine sources, templates and Go helper the builder uses."""
+class EngineSources:
+    """The engine sources, templates and Go helper the builder uses, under root."""
 
     root: Path
 
@@ -56,10 +58,10 @@ def _named_root(explicit: str | None) -> Path | None:
     return Path(env) if env else None
 
 
-def _checked(root: Path, found: str = "") -> Home:
-    home = Home(root.resolve())
-    if (home.engine_dir / "go.mod").is_file() and home.templates_dir.is_dir():
-        return home
+def _checked(root: Path, found: str = "") -> EngineSources:
+    sources = EngineSources(root.resolve())
+    if (sources.engine_dir / "go.mod").is_file() and sources.templates_dir.is_dir():
+        return sources
     raise UsageError(
         f"cannot find the engine sources and templates under {root}{found}; "
         "pass --engine-dir or set POLICY_ENGINE_HOME to the directory holding engine/ "
@@ -67,8 +69,8 @@ def _checked(root: Path, found: str = "") -> Home:
     )
 
 
-def find_home(explicit: str | None = None) -> Home:
-    """The builder's home from --engine-dir, `bazel run`'s workspace, POLICY_ENGINE_HOME or
+def find_engine_sources(explicit: str | None = None) -> EngineSources:
+    """The engine sources from --engine-dir, `bazel run`'s workspace, POLICY_ENGINE_HOME or
     the package location, in that order."""
     return _checked(_named_root(explicit) or Path(__file__).resolve().parents[3])
 
@@ -79,13 +81,13 @@ def enclosing_module(start: Path) -> Path | None:
     return next((d for d in (start, *start.parents) if (d / MODULE_FILE).is_file()), None)
 
 
-def find_workspace(explicit: str | None = None, cwd: Path | None = None) -> Home:
+def find_workspace(explicit: str | None = None, cwd: Path | None = None) -> Path:
     """`generate`'s workspace from --engine-dir, `bazel run`'s workspace or
     POLICY_ENGINE_HOME, else the Bazel module enclosing cwd (default: the current
-    directory)."""
+    directory); checked to hold engine sources."""
     root = _named_root(explicit)
     if root is not None:
-        return _checked(root)
+        return _checked(root).root
     here = cwd or Path.cwd()
     module = enclosing_module(here)
     if module is None:
@@ -94,4 +96,4 @@ def find_workspace(explicit: str | None = None, cwd: Path | None = None) -> Home
             "Bazel files of the workspace it runs in; run it inside one, or name the "
             "workspace with --engine-dir (or POLICY_ENGINE_HOME)"
         )
-    return _checked(module, f" (the nearest directory holding {MODULE_FILE})")
+    return _checked(module, f" (the nearest directory holding {MODULE_FILE})").root

@@ -1,9 +1,9 @@
-"""Phase 5, packaging: the runtime image's Dockerfile (seed section 3.6)."""
+"""Phase 5, packaging: the runtime image's Dockerfile."""
 
 from __future__ import annotations
 
 from policy_builder.escape import dockerfile_string
-from policy_builder.home import Home
+from policy_builder.home import EngineSources
 from policy_builder.manifest import Manifest
 from policy_builder.settings import Settings
 from policy_builder.templates import render
@@ -16,9 +16,9 @@ def loaded_policies(manifest: Manifest) -> str:
     return ", ".join(p.key for p in manifest.policies)
 
 
-def dockerfile(manifest: Manifest, settings: Settings, home: Home) -> str:
+def dockerfile(manifest: Manifest, settings: Settings, sources: EngineSources) -> str:
     return render(
-        home.templates_dir,
+        sources.templates_dir,
         "Dockerfile.j2",
         image_base=settings.image_base,
         version_tag=settings.build_version.replace("/", "-").replace(":", "-").replace("@", "-"),
@@ -30,5 +30,5 @@ def dockerfile(manifest: Manifest, settings: Settings, home: Home) -> str:
     )
 
 
-def package_files(manifest: Manifest, settings: Settings, home: Home) -> dict[str, str]:
-    return {DOCKERFILE: dockerfile(manifest, settings, home)}
+def package_files(manifest: Manifest, settings: Settings, sources: EngineSources) -> dict[str, str]:
+    return {DOCKERFILE: dockerfile(manifest, settings, sources)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -14,11 +15,11 @@ from policy_builder.bazel import EngineModule
 from policy_builder.discover import Discovery, discover
 from policy_builder.errors import (
     BuilderError,
-    GenerateFailed,
     GenerateStale,
     UsageError,
     ValidationFailed,
 )
+from policy_builder.gotool import GoMod, read_go_mod
 from policy_builder.options import Options
 from policy_builder.progress import Progress
 from policy_builder.validate import Validation, validate
@@ -36,10 +37,20 @@ class Pipeline:
         # Whether validation printed errors or warnings about the policies.
         self.printed_findings = False
         _check_output_outside_policies(options.policies_dir, options.output_dir)
+        # Validation, the engine listing (in its own thread) and compile share one read.
+        self._engine_go_mod: GoMod | None = None
+        self._engine_go_mod_lock = threading.Lock()
 
     @property
     def output(self) -> Path:
         return self.options.output_dir
+
+    def engine_go_mod(self) -> GoMod:
+        """The engine's go.mod, read once per run, when a phase first needs it."""
+        with self._engine_go_mod_lock:
+            if self._engine_go_mod is None:
+                self._engine_go_mod = read_go_mod(self.options.engine.engine_dir)
+            return self._engine_go_mod
 
     def discover(self, write: bool) -> Discovery:
         """Find the policies; write policies.json when validation will not (it adds the
@@ -52,7 +63,7 @@ class Pipeline:
 
     def validate(self, found: Discovery) -> Validation:
         with self.progress.phase("validate"):
-            result = validate(found, self.options.home)
+            result = validate(found, self.options.engine, self.engine_go_mod)
             self._write(
                 {
                     reports.POLICIES_JSON: reports.to_json(
@@ -78,29 +89,35 @@ class Pipeline:
                 )
         return result
 
-    def generated_files(self, validation: Validation) -> dict[str, str]:
-        return generate_go.go_files(validation.manifest, self.options.home)
-
-    def generate(self, validation: Validation) -> tuple[str, ...]:
-        """The `build` phase: write OUTPUT/generated/*.go for the scratch compile; return
-        the written paths. The policies directory is never touched."""
+    def generate_build_sources(self, validation: Validation) -> tuple[str, ...]:
+        """`build`'s generate phase: write OUTPUT/generated/*.go (the registry) for the
+        scratch compile; return the written paths. The policies directory is never
+        touched."""
         with self.progress.phase("generate"):
             target = self.output / GENERATED_DIR
-            return write_files(target, self.generated_files(validation)).written
+            files = generate_go.go_files(validation.manifest, self.options.engine)
+            return write_files(target, files).written
+
+    def _workspace(self) -> Path:
+        workspace = self.options.workspace
+        if workspace is None:
+            raise UsageError("only `generate` writes into a workspace")
+        return workspace
 
     def list_engine(self) -> Future[EngineModule]:
-        """Start listing the engine's packages for generate_workspace (in the background)."""
-        return monorepo.list_engine(self.options.home)
+        """Start listing the workspace's engine packages for generate_workspace (in the
+        background)."""
+        return monorepo.list_engine(self._workspace(), self.engine_go_mod)
 
     def generate_workspace(
         self, validation: Validation, engine: Future[EngineModule], check: bool = False
     ) -> tuple[str, ...]:
-        """The `generate` command: write (or with check, compare) the monorepo's BUILD
+        """The `generate` command: write (or with check, compare) the workspace's BUILD
         files, registry package, go.work and MODULE.bazel use_repo; return written paths."""
         with self.progress.phase("generate"):
-            root = self.options.home.root
+            root = self._workspace()
             files = monorepo.workspace_files(
-                validation.manifest, self.options.home, self.options.policies_dir, engine
+                validation.manifest, root, self.options.engine, self.options.policies_dir, engine
             )
             if not check:
                 return write_files(root, files).written
@@ -126,7 +143,9 @@ class Pipeline:
 
     def _compile_in(self, validation: Validation, root: Path, generated: dict[str, str]) -> Path:
         root.mkdir(parents=True, exist_ok=True)
-        ws = compile_phase.prepare(validation.manifest, self.options.home, root, generated)
+        ws = compile_phase.prepare(
+            validation.manifest, self.options.engine, self.engine_go_mod(), root, generated
+        )
         compiled = compile_phase.compile_engine(
             validation.manifest, ws, self.options.settings, self.output
         )
@@ -139,7 +158,7 @@ class Pipeline:
         target = self.output / GENERATED_DIR
         missing = [n for n in generate_go.GO_FILES if not (target / n).is_file()]
         if missing:
-            raise GenerateFailed(
+            raise UsageError(
                 f"{target} lacks {', '.join(missing)}; run the generate phase first "
                 "(drop --skip-generate)"
             )
@@ -148,7 +167,7 @@ class Pipeline:
     def package(self, validation: Validation) -> Path:
         with self.progress.phase("package"):
             files = package.package_files(
-                validation.manifest, self.options.settings, self.options.home
+                validation.manifest, self.options.settings, self.options.engine
             )
             self._write(files)
         return self.output / package.DOCKERFILE

@@ -1,5 +1,5 @@
 """The machine reports (policies.json, validation_report.json, build_error.json) and the
-human validation summary (seed sections 3.2, 3.3, 10.1 and 10.2)."""
+human validation summary."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ def to_json(data: Any) -> str:
 
 
 def policies_json(discovery: Discovery, manifest: Manifest | None = None) -> list[dict[str, str]]:
-    """Seed 3.2 rows, plus the module path (from go.mod, once validation has read it)."""
+    """One row per policy found: where its files are (`go_mod_file` is the go.mod's file
+    path) and its Go module path (`module_path`, once validation has read go.mod)."""
     modules = {p.rel_path: p.module_path for p in manifest.policies} if manifest else {}
     return [
         {
@@ -28,7 +29,7 @@ def policies_json(discovery: Discovery, manifest: Manifest | None = None) -> lis
             "version": c.version,
             "path": str(c.path),
             "yaml_file": str(c.yaml_file),
-            "go_module": str(c.go_mod_file),
+            "go_mod_file": str(c.go_mod_file),
             "module_path": modules.get(c.rel_path, ""),
             "rel_path": c.rel_path,
         }
@@ -64,7 +65,7 @@ def problem_line(p: Problem) -> str:
 
 def validation_error(report: ValidationReport) -> dict[str, Any]:
     """build_error.json for a failed validation. `policy`/`errors` name the first invalid
-    policy as in seed 10.1; `policies` lists every invalid one."""
+    policy; `policies` lists every invalid one."""
     invalid = [r for r in report.policies if not r.valid]
     rows = [
         {"policy": r.key, "path": r.rel_path, "errors": [problem_line(p) for p in r.errors]}
@@ -113,7 +114,7 @@ def _indented(text: str) -> str:
 
 
 def summary(report: ValidationReport, fancy: bool) -> str:
-    """Seed 10.2: one block per invalid policy, warnings after."""
+    """The terminal's summary: one block per invalid policy, warnings after."""
     bad, bullet = ("❌", "•") if fancy else ("FAILED", "-")
     lines: list[str] = []
     for r in report.policies:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from policy_builder.errors import UsageError
 from policy_builder.escape import go_identifier, go_string
-from policy_builder.home import ENGINE_MODULE, Home
+from policy_builder.home import ENGINE_MODULE, EngineSources
 from policy_builder.templates import render
 from policy_builder.writer import write_files
 
@@ -29,7 +29,12 @@ def package_name(name: str) -> str:
 
 
 def scaffold(
-    home: Home, policies_dir: Path, name: str, version: str, module_prefix: str, go_version: str
+    home: EngineSources,
+    policies_dir: Path,
+    name: str,
+    version: str,
+    module_prefix: str,
+    go_version: str,
 ) -> Path:
     """Create policies_dir/<dir-name>/<version>/ and return it; never overwrite."""
     if not _NAME.match(name):

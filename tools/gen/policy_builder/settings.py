@@ -1,4 +1,4 @@
-"""Build settings (seed section 8) from the environment and the command line; flags win."""
+"""Build settings from the environment and the command line; flags win."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -19,7 +20,8 @@ import jsonschema
 
 from policy_builder.discover import POLICY_FILE, Candidate, Discovery
 from policy_builder.gocheck import GoCheckInput, GoCheckResult, run_gocheck
-from policy_builder.home import Home
+from policy_builder.gotool import GoMod
+from policy_builder.home import EngineSources
 from policy_builder.manifest import (
     Manifest,
     PolicyEntry,
@@ -205,8 +207,11 @@ class Validation:
     report: ValidationReport
 
 
-def validate(discovery: Discovery, home: Home) -> Validation:
-    """Validate every candidate; the manifest holds the valid policies only."""
+def validate(
+    discovery: Discovery, sources: EngineSources, engine_go_mod: Callable[[], GoMod]
+) -> Validation:
+    """Validate every candidate; the manifest holds the valid policies only. engine_go_mod
+    gives the engine's go.mod when the Go helper needs it (not when every answer is kept)."""
     errors: dict[str, list[Problem]] = defaultdict(list)
     warnings: dict[str, list[Problem]] = defaultdict(list)
     by_key: dict[str, list[Candidate]] = defaultdict(list)
@@ -242,7 +247,9 @@ def validate(discovery: Discovery, home: Home) -> Validation:
         for c in discovery.candidates
         if c.path.is_dir()
     ]
-    go_results: dict[str, GoCheckResult] = run_gocheck(home, discovery.root, inputs)
+    go_results: dict[str, GoCheckResult] = run_gocheck(
+        sources, discovery.root, inputs, engine_go_mod
+    )
     for rel, result in go_results.items():
         errors[rel].extend(result.problems)
     reports: list[PolicyReport] = []

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from policy_builder.bazel.errors import UnresolvedImportError
 from policy_builder.bazel.naming import library_name, package_label, repo_name
+from policy_builder.gotool import GoMod, read_go_mod, run_go
 
 
 @dataclass(frozen=True)
@@ -106,24 +106,18 @@ def has_testdata(directory: Path) -> bool:
     return testdata.is_dir() and any(p.is_file() for p in testdata.rglob("*"))
 
 
-def _module_env() -> dict[str, str]:
-    """Go's view of one module alone. The root go.work is an output of the generator, so it
-    must not be an input: a stale one (a policy removed, a module added) would fail `go`.
-    The user's GOFLAGS (say -mod=mod) must not make a read-only listing edit go.mod."""
-    return {**os.environ, "GOWORK": "off", "GOFLAGS": ""}
-
-
-def _go_json(go: str, module_dir: Path, *args: str) -> str:
-    """Stdout of a read-only `go` command run in one module."""
-    result = subprocess.run(
-        [go, *args], cwd=module_dir, check=True, capture_output=True, text=True, env=_module_env()
+def go_list(module_dir: Path, repo_root: Path) -> tuple[GoPackage, ...]:
+    """Run `go list -json ./...` in a module (the engine) and parse it. GOWORK is off: the
+    root go.work is an output of the generator, so it must not be an input (a stale one
+    would fail `go`); the user's GOFLAGS (say -mod=mod) must not make a listing edit
+    go.mod."""
+    out = run_go(
+        ["list", "-json", "./..."],
+        f"listing the Go packages of {module_dir}",
+        cwd=module_dir,
+        env={**os.environ, "GOWORK": "off", "GOFLAGS": ""},
     )
-    return result.stdout
-
-
-def go_list(module_dir: Path, repo_root: Path, go: str = "go") -> tuple[GoPackage, ...]:
-    """Run `go list -json ./...` in a module (the engine) and parse it."""
-    return parse_go_list(_go_json(go, module_dir, "list", "-json", "./..."), repo_root)
+    return parse_go_list(out, repo_root)
 
 
 def _is_standard(importpath: str) -> bool:
@@ -173,14 +167,17 @@ class ImportResolver:
         raise UnresolvedImportError(package_dir, importpath)
 
 
-def read_engine_module(repo_root: Path, engine_dir: str = "engine", go: str = "go") -> EngineModule:
-    """The engine module as `go mod edit -json` and `go list -json ./...` report it."""
+def read_engine_module(
+    repo_root: Path, engine_dir: str = "engine", go_mod: GoMod | None = None
+) -> EngineModule:
+    """The engine module: its go.mod (go_mod when the caller read it already) and its
+    packages as `go list -json ./...` reports them."""
     module_dir = repo_root / engine_dir
-    mod = json.loads(_go_json(go, module_dir, "mod", "edit", "-json"))
+    mod = go_mod or read_go_mod(module_dir)
     return EngineModule(
-        module_path=mod["Module"]["Path"],
+        module_path=mod.module_path,
         dir=engine_dir,
-        go_version=mod.get("Go") or "",
-        requires=tuple(sorted(r["Path"] for r in mod.get("Require") or [])),
-        packages=go_list(module_dir, repo_root, go),
+        go_version=mod.go_version,
+        requires=tuple(r.path for r in mod.requires),
+        packages=go_list(module_dir, repo_root),
     )

@@ -9,7 +9,7 @@ from policy_builder.bazel.build_merge import merge_build_file
 from policy_builder.bazel.errors import BazelGenError, MissingGoSumError
 from policy_builder.bazel.goimports import go_imports
 from policy_builder.bazel.gopackages import EngineModule, GoPackage, ImportResolver, LocalModule
-from policy_builder.bazel.gowork import render_go_work
+from policy_builder.bazel.gowork import go_work
 from policy_builder.bazel.module_edit import edit_module_bazel
 from policy_builder.bazel.naming import library_name, package_label
 from policy_builder.bazel.rules import Rule, go_library_rule, go_test_rule, test_data
@@ -206,15 +206,12 @@ def bazel_outputs(
     out[f"{policies_dir}/build_info.go"] = build_info_go
     out[f"{policies_dir}/{POLICIES_BZL}"] = loaded_policies_bzl(manifest)
 
-    go_versions = [engine.go_version] + [e.go_mod.go_version for e in manifest.policies if e.go_mod]
-    local_dirs = {m.module_path: m.dir for m in local}
-    replaces = [
-        (path, version, local_dirs[path])
-        for entry in manifest.policies
-        if entry.go_mod
-        for path, version in entry.go_mod.requires
-        if path in local_dirs
-    ]
-    out["go.work"] = render_go_work(go_versions, local_dirs.values(), replaces)
+    out["go.work"] = go_work(
+        manifest,
+        engine_module=engine.module_path,
+        engine_go=engine.go_version,
+        engine_dir=engine.dir,
+        policies_dir=policies_dir,
+    )
     out["MODULE.bazel"] = edit_module_bazel(read_existing("MODULE.bazel"), sorted(repos))
     return out
