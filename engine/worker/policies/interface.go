@@ -1,5 +1,5 @@
-// Package policies is the SDK that user policies import. It holds the contract of
-// the seed's section 7: every policy package exports a factory
+// Package policies is the SDK that user policies import. Every policy package
+// exports a factory
 //
 //	func GetPolicy(metadata policies.PolicyMetadata, params map[string]interface{}) (policies.Policy, error)
 //
@@ -10,8 +10,8 @@
 // sees it, the engine has checked the instance's parameters against the policy's
 // own policy.yaml and filled in the declared defaults of absent parameters. Values
 // are JSON values whatever the source (YAML file or xDS): string, bool, float64
-// for every number (integers too: accept an integral float64), []interface{},
-// map[string]interface{} and nil. Treat the map as read-only.
+// for every number, []interface{}, map[string]interface{}. Treat the map as
+// read-only; DecodeParams turns it into a typed struct.
 package policies
 
 // Policy is the base interface every policy implements.

@@ -10,8 +10,6 @@ import (
 	"github.com/policy-engine-builder/policy-engine/worker/policies/policytest"
 )
 
-var meta = policies.PolicyMetadata{Name: "apiKey", Version: "v1.0.0", Route: "r1"}
-
 func newPolicy(t *testing.T, params map[string]interface{}) *Policy {
 	t.Helper()
 	return policytest.New(t, ".", GetPolicy, params).(*Policy)
@@ -97,35 +95,34 @@ func TestCustomHeaderAndRemoval(t *testing.T) {
 	}
 }
 
-func TestValidateErrors(t *testing.T) {
+// TestRejectedParameters builds instances the way the engine does, so each bad
+// parameter is refused by policy.yaml's schema or by parseConfig, and the error
+// names it either way.
+func TestRejectedParameters(t *testing.T) {
 	tests := []struct {
 		name    string
 		params  map[string]interface{}
 		wantErr string
 	}{
-		{"keys missing", map[string]interface{}{}, `"keys": required`},
-		{"keys null", map[string]interface{}{"keys": nil}, `"keys": required`},
-		{"keys empty", map[string]interface{}{"keys": []interface{}{}}, `"keys": must hold at least one key`},
-		{"keys not array", map[string]interface{}{"keys": "abc"}, `"keys": must be an array`},
-		{"key not string", map[string]interface{}{"keys": []interface{}{"a", 7}}, `"keys": item 1 must be a string`},
-		{"key empty", map[string]interface{}{"keys": []interface{}{""}}, `"keys": item 0 is empty`},
-		{"key padded", map[string]interface{}{"keys": []interface{}{" k"}}, `"keys": item 0 has leading or trailing whitespace`},
-		{"header not string", map[string]interface{}{"keys": []interface{}{"k"}, "header": 3}, `"header": must be a string`},
-		{"header empty", map[string]interface{}{"keys": []interface{}{"k"}, "header": ""}, `"header": must not be empty`},
-		{"header with space", map[string]interface{}{"keys": []interface{}{"k"}, "header": "x api"}, `"header": "x api" is not a valid header name`},
-		{"pseudo-header", map[string]interface{}{"keys": []interface{}{"k"}, "header": ":path"}, `"header": ":path" is not a valid header name`},
-		{"removeHeader not bool", map[string]interface{}{"keys": []interface{}{"k"}, "removeHeader": "yes"}, `"removeHeader": must be a boolean`},
-		{"unknown", map[string]interface{}{"keys": []interface{}{"k"}, "key": "k", "zz": 1}, "unknown parameter(s) key, zz"},
+		{"keys missing", map[string]interface{}{}, `parameter "keys": required parameter missing`},
+		{"keys null", map[string]interface{}{"keys": nil}, `parameter "keys": got null, want array`},
+		{"keys empty", map[string]interface{}{"keys": []interface{}{}}, `parameter "keys": must hold at least one key`},
+		{"keys not array", map[string]interface{}{"keys": "abc"}, `parameter "keys": got string, want array`},
+		{"key not string", map[string]interface{}{"keys": []interface{}{"a", 7}}, `parameter "keys": at /1: got number, want string`},
+		{"key empty", map[string]interface{}{"keys": []interface{}{""}}, `parameter "keys": item 0 is empty`},
+		{"key padded", map[string]interface{}{"keys": []interface{}{" k"}}, `parameter "keys": item 0 has leading or trailing whitespace`},
+		{"header not string", map[string]interface{}{"keys": []interface{}{"k"}, "header": 3}, `parameter "header": got number, want string`},
+		{"header empty", map[string]interface{}{"keys": []interface{}{"k"}, "header": ""}, `parameter "header": '' does not match pattern`},
+		{"header with space", map[string]interface{}{"keys": []interface{}{"k"}, "header": "x api"}, `parameter "header": 'x api' does not match pattern`},
+		{"pseudo-header", map[string]interface{}{"keys": []interface{}{"k"}, "header": ":path"}, `parameter "header": ':path' does not match pattern`},
+		{"removeHeader not bool", map[string]interface{}{"keys": []interface{}{"k"}, "removeHeader": "yes"}, `parameter "removeHeader": got string, want boolean`},
+		{"unknown", map[string]interface{}{"keys": []interface{}{"k"}, "key": "k", "zz": 1}, `parameter "key": unknown parameter`},
 	}
-	p := &Policy{}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := p.Validate(tc.params)
+			_, err := policytest.Build(t, ".", GetPolicy, tc.params)
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("Validate error = %v, want it to contain %q", err, tc.wantErr)
-			}
-			if _, err := GetPolicy(meta, tc.params); err == nil || !strings.Contains(err.Error(), `apiKey v1.0.0 on route "r1"`) {
-				t.Fatalf("GetPolicy error = %v, want it to name policy and route", err)
+				t.Fatalf("error = %v, want it to contain %q", err, tc.wantErr)
 			}
 		})
 	}
@@ -168,11 +165,7 @@ func BenchmarkExecuteRequest(b *testing.B) {
 	for i := range keys {
 		keys[i] = strings.Repeat("k", 30) + string(rune('a'+i))
 	}
-	pol, err := GetPolicy(meta, map[string]interface{}{"keys": keys})
-	if err != nil {
-		b.Fatal(err)
-	}
-	p := pol.(*Policy)
+	p := policytest.New(b, ".", GetPolicy, map[string]interface{}{"keys": keys}).(*Policy)
 	ctx := request(map[string][]string{"x-api-key": {keys[15].(string)}})
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {

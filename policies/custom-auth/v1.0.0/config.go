@@ -4,22 +4,42 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/policy-engine-builder/policy-engine/worker/policies"
 )
 
 const (
-	defaultRealm           = "restricted"
-	defaultAPIKeyHeader    = "x-api-key"
-	defaultPrincipalHeader = "x-auth-principal"
-	sha256Prefix           = "sha256:"
+	sha256Prefix = "sha256:"
 	// maxBcryptCost bounds the CPU one uncached basic-auth check may take: cost 12 is
 	// roughly 250 ms on a server core, already more than Envoy's default 200 ms
 	// ext_proc message timeout.
 	maxBcryptCost = 12
 )
+
+// params are the instance parameters as policy.yaml declares them; the engine has
+// checked them against it and filled in the defaults. policy.yaml cannot describe
+// the fields of apiKeys' items or users' values, so parseConfig checks those.
+type params struct {
+	APIKeys          []apiKeyParam     `param:"apiKeys"`
+	Users            map[string]string `param:"users"`
+	APIKeyHeader     string            `param:"apiKeyHeader"`
+	PrincipalHeader  string            `param:"principalHeader"`
+	Realm            string            `param:"realm"`
+	StripCredentials bool              `param:"stripCredentials"`
+}
+
+// apiKeyParam is one item of apiKeys: a principal and exactly one of the key or its
+// SHA-256 digest (nil when absent).
+type apiKeyParam struct {
+	Principal string  `param:"principal"`
+	Key       *string `param:"key"`
+	SHA256    *string `param:"sha256"`
+}
 
 type apiKey struct {
 	principal string
@@ -32,7 +52,7 @@ type user struct {
 	sha256     [sha256.Size]byte
 }
 
-// config is the parsed, validated form of one instance's parameters.
+// config is the parsed form of one instance's parameters.
 type config struct {
 	realm            string
 	apiKeyHeader     string
@@ -44,48 +64,34 @@ type config struct {
 	maxCost int
 }
 
-var knownParams = []string{"apiKeyHeader", "apiKeys", "principalHeader", "realm", "stripCredentials", "users"}
-
-// parseConfig validates params and turns them into a config. Every error names the
-// parameter at fault.
-func parseConfig(params map[string]interface{}) (*config, error) {
-	if err := rejectUnknown(params); err != nil {
+// parseConfig adds to policy.yaml's checks what it cannot express. Every error names
+// the parameter at fault, and none echoes a key or password hash.
+func parseConfig(raw map[string]interface{}) (*config, error) {
+	var p params
+	if err := policies.DecodeParams(raw, &p); err != nil {
 		return nil, err
 	}
 	cfg := &config{
-		realm:            defaultRealm,
-		apiKeyHeader:     defaultAPIKeyHeader,
-		principalHeader:  defaultPrincipalHeader,
-		stripCredentials: true,
+		realm:            p.Realm,
+		apiKeyHeader:     strings.ToLower(p.APIKeyHeader),
+		principalHeader:  strings.ToLower(p.PrincipalHeader),
+		stripCredentials: p.StripCredentials,
 		users:            map[string]user{},
 	}
-	var err error
-	if cfg.realm, err = optString(params, "realm", cfg.realm); err != nil {
-		return nil, err
-	}
-	if err := checkQuotable(cfg.realm); err != nil {
-		return nil, fmt.Errorf("parameter %q: %w", "realm", err)
-	}
-	if cfg.apiKeyHeader, err = optHeaderName(params, "apiKeyHeader", cfg.apiKeyHeader); err != nil {
-		return nil, err
-	}
-	if cfg.principalHeader, err = optHeaderName(params, "principalHeader", cfg.principalHeader); err != nil {
-		return nil, err
+	for _, h := range []struct{ param, name string }{
+		{"apiKeyHeader", cfg.apiKeyHeader}, {"principalHeader", cfg.principalHeader},
+	} {
+		if h.name == "host" || strings.HasPrefix(h.name, "x-envoy-") {
+			return nil, fmt.Errorf("parameter %q: Envoy ignores changes to %q by default", h.param, h.name)
+		}
 	}
 	if cfg.principalHeader == "authorization" || cfg.principalHeader == cfg.apiKeyHeader {
 		return nil, fmt.Errorf("parameter %q: %q is a credential header; choose another name", "principalHeader", cfg.principalHeader)
 	}
-	if raw, ok := params["stripCredentials"]; ok && raw != nil {
-		b, ok := raw.(bool)
-		if !ok {
-			return nil, fmt.Errorf("parameter %q: must be a boolean, got %T", "stripCredentials", raw)
-		}
-		cfg.stripCredentials = b
-	}
-	if err := parseAPIKeys(params["apiKeys"], cfg); err != nil {
+	if err := parseAPIKeys(p.APIKeys, cfg); err != nil {
 		return nil, err
 	}
-	if err := parseUsers(params["users"], cfg); err != nil {
+	if err := parseUsers(p.Users, cfg); err != nil {
 		return nil, err
 	}
 	if len(cfg.apiKeys) == 0 && len(cfg.users) == 0 {
@@ -94,46 +100,26 @@ func parseConfig(params map[string]interface{}) (*config, error) {
 	return cfg, nil
 }
 
-func parseAPIKeys(raw interface{}, cfg *config) error {
-	if raw == nil {
-		return nil
-	}
-	list, ok := raw.([]interface{})
-	if !ok {
-		return fmt.Errorf("parameter %q: must be an array of {principal, key | sha256} objects, got %T", "apiKeys", raw)
-	}
-	for i, item := range list {
-		obj, ok := item.(map[string]interface{})
-		if !ok {
-			return fmt.Errorf("parameter %q: item %d must be an object, got %T", "apiKeys", i, item)
-		}
-		for field := range obj {
-			if field != "principal" && field != "key" && field != "sha256" {
-				return fmt.Errorf("parameter %q: item %d: unknown field %q (known: principal, key, sha256)", "apiKeys", i, field)
-			}
-		}
-		principal, ok := obj["principal"].(string)
-		if !ok || principal == "" {
+func parseAPIKeys(items []apiKeyParam, cfg *config) error {
+	for i, item := range items {
+		principal := item.Principal
+		if principal == "" {
 			return fmt.Errorf("parameter %q: item %d: %q must be a non-empty string", "apiKeys", i, "principal")
 		}
 		if err := checkHeaderValue(principal); err != nil {
 			return fmt.Errorf("parameter %q: item %d: principal: %w", "apiKeys", i, err)
 		}
-		key, hasKey := obj["key"]
-		sum, hasSum := obj["sha256"]
-		if hasKey == hasSum {
+		if (item.Key == nil) == (item.SHA256 == nil) {
 			return fmt.Errorf("parameter %q: item %d (%s): give exactly one of %q and %q", "apiKeys", i, principal, "key", "sha256")
 		}
 		entry := apiKey{principal: principal}
-		if hasKey {
-			s, ok := key.(string)
-			if !ok || s == "" || strings.TrimSpace(s) != s {
+		if item.Key != nil {
+			if s := *item.Key; s == "" || strings.TrimSpace(s) != s {
 				return fmt.Errorf("parameter %q: item %d (%s): %q must be a non-empty string without surrounding whitespace", "apiKeys", i, principal, "key")
 			}
-			entry.digest = sha256.Sum256([]byte(s))
+			entry.digest = sha256.Sum256([]byte(*item.Key))
 		} else {
-			s, _ := sum.(string)
-			digest, err := decodeSHA256(s)
+			digest, err := decodeSHA256(*item.SHA256)
 			if err != nil {
 				return fmt.Errorf("parameter %q: item %d (%s): %q: %w", "apiKeys", i, principal, "sha256", err)
 			}
@@ -149,30 +135,16 @@ func parseAPIKeys(raw interface{}, cfg *config) error {
 	return nil
 }
 
-func parseUsers(raw interface{}, cfg *config) error {
-	if raw == nil {
-		return nil
-	}
-	obj, ok := raw.(map[string]interface{})
-	if !ok {
-		return fmt.Errorf("parameter %q: must be an object of username to password hash, got %T", "users", raw)
-	}
-	names := make([]string, 0, len(obj))
-	for name := range obj {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+func parseUsers(users map[string]string, cfg *config) error {
+	// Sorted so that, with several errors, the same one is reported every time.
+	for _, name := range slices.Sorted(maps.Keys(users)) {
 		if name == "" || strings.ContainsRune(name, ':') {
 			return fmt.Errorf("parameter %q: username %q must be non-empty and must not contain ':'", "users", name)
 		}
 		if err := checkHeaderValue(name); err != nil {
 			return fmt.Errorf("parameter %q: username %q: %w", "users", name, err)
 		}
-		hash, ok := obj[name].(string)
-		if !ok {
-			return fmt.Errorf("parameter %q: user %q: password hash must be a string, got %T", "users", name, obj[name])
-		}
+		hash := users[name]
 		var u user
 		switch {
 		case strings.HasPrefix(hash, sha256Prefix):
@@ -212,68 +184,6 @@ func decodeSHA256(s string) ([sha256.Size]byte, error) {
 	return digest, nil
 }
 
-func rejectUnknown(params map[string]interface{}) error {
-	var unknown []string
-	for name := range params {
-		if i := sort.SearchStrings(knownParams, name); i == len(knownParams) || knownParams[i] != name {
-			unknown = append(unknown, name)
-		}
-	}
-	if len(unknown) == 0 {
-		return nil
-	}
-	sort.Strings(unknown)
-	return fmt.Errorf("unknown parameter(s) %s; known: %s", strings.Join(unknown, ", "), strings.Join(knownParams, ", "))
-}
-
-func optString(params map[string]interface{}, name, def string) (string, error) {
-	raw, ok := params[name]
-	if !ok || raw == nil {
-		return def, nil
-	}
-	s, ok := raw.(string)
-	if !ok {
-		return "", fmt.Errorf("parameter %q: must be a string, got %T", name, raw)
-	}
-	return s, nil
-}
-
-func optHeaderName(params map[string]interface{}, name, def string) (string, error) {
-	s, err := optString(params, name, def)
-	if err != nil {
-		return "", err
-	}
-	if s == "" {
-		return "", fmt.Errorf("parameter %q: must not be empty", name)
-	}
-	for i := 0; i < len(s); i++ {
-		if !isTokenChar(s[i]) {
-			return "", fmt.Errorf("parameter %q: %q is not a valid header name (character %q)", name, s, s[i])
-		}
-	}
-	s = strings.ToLower(s)
-	if s == "host" || strings.HasPrefix(s, "x-envoy-") {
-		return "", fmt.Errorf("parameter %q: Envoy ignores changes to %q by default", name, s)
-	}
-	return s, nil
-}
-
-// maxRealmLength matches maxLength in policy.yaml.
-const maxRealmLength = 128
-
-// checkQuotable accepts short text that can sit inside an HTTP quoted-string unescaped.
-func checkQuotable(s string) error {
-	if s == "" || len(s) > maxRealmLength {
-		return fmt.Errorf("must be 1 to %d characters", maxRealmLength)
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == 0x7f || c == '"' || c == '\\' {
-			return fmt.Errorf("must not contain quotes, backslashes or control characters")
-		}
-	}
-	return nil
-}
-
 // checkHeaderValue rejects what cannot be forwarded safely in a header value.
 func checkHeaderValue(s string) error {
 	for i := 0; i < len(s); i++ {
@@ -285,12 +195,4 @@ func checkHeaderValue(s string) error {
 		return fmt.Errorf("has leading or trailing whitespace")
 	}
 	return nil
-}
-
-func isTokenChar(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }

@@ -42,10 +42,10 @@ type Policy struct {
 var _ policies.RequestPolicy = (*Policy)(nil)
 
 // GetPolicy is the factory the engine calls once per configured instance.
-func GetPolicy(metadata policies.PolicyMetadata, params map[string]interface{}) (policies.Policy, error) {
+func GetPolicy(_ policies.PolicyMetadata, params map[string]interface{}) (policies.Policy, error) {
 	cfg, err := parseConfig(params)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s on route %q: %w", policyName, metadata.Version, metadata.Route, err)
+		return nil, err
 	}
 	p := &Policy{
 		cfg:         cfg,
@@ -57,7 +57,7 @@ func GetPolicy(metadata policies.PolicyMetadata, params map[string]interface{}) 
 		secret := make([]byte, 32)
 		_, _ = rand.Read(secret)
 		if p.dummyHash, err = bcrypt.GenerateFromPassword(secret, cfg.maxCost); err != nil {
-			return nil, fmt.Errorf("%s %s on route %q: preparing bcrypt: %w", policyName, metadata.Version, metadata.Route, err)
+			return nil, fmt.Errorf("preparing bcrypt: %w", err)
 		}
 	}
 	return p, nil
@@ -78,11 +78,8 @@ func challenge(cfg *config) string {
 // Name returns the name declared in policy.yaml.
 func (p *Policy) Name() string { return policyName }
 
-// Validate checks one instance's parameters.
-func (p *Policy) Validate(config map[string]interface{}) error {
-	_, err := parseConfig(config)
-	return err
-}
+// Validate has nothing left to check: GetPolicy parsed and checked the parameters.
+func (p *Policy) Validate(map[string]interface{}) error { return nil }
 
 // ExecuteRequest authenticates the request. Only the schemes that are configured are
 // looked at: with no users, an Authorization header is left for later policies (a JWT

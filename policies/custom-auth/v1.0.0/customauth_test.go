@@ -16,8 +16,6 @@ import (
 	"github.com/policy-engine-builder/policy-engine/worker/policies/policytest"
 )
 
-var meta = policies.PolicyMetadata{Name: "customAuth", Version: "v1.0.0", Route: "r1"}
-
 func sha256Hex(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
@@ -232,7 +230,10 @@ func TestDeadlineWhileWaitingForBcrypt(t *testing.T) {
 	}
 }
 
-func TestValidateErrors(t *testing.T) {
+// TestRejectedParameters builds instances the way the engine does, so each bad
+// parameter is refused by policy.yaml's schema or by parseConfig, and the error
+// names it either way.
+func TestRejectedParameters(t *testing.T) {
 	cost13 := strings.Replace(bcryptHash(t, "x"), "$04$", "$13$", 1)
 	key := func(fields map[string]interface{}) map[string]interface{} {
 		return map[string]interface{}{"apiKeys": []interface{}{fields}}
@@ -253,46 +254,45 @@ func TestValidateErrors(t *testing.T) {
 		wantErr string
 	}{
 		{"nothing configured", map[string]interface{}{}, "configure at least one API key or user"},
-		{"unknown", withKey(map[string]interface{}{"user": 1}), "unknown parameter(s) user"},
-		{"apiKeys type", map[string]interface{}{"apiKeys": "k"}, `"apiKeys": must be an array`},
-		{"apiKeys item type", map[string]interface{}{"apiKeys": []interface{}{"k"}}, `"apiKeys": item 0 must be an object`},
+		{"unknown", withKey(map[string]interface{}{"user": 1}), `parameter "user": unknown parameter`},
+		{"apiKeys type", map[string]interface{}{"apiKeys": "k"}, `parameter "apiKeys": got string, want array`},
+		{"apiKeys item type", map[string]interface{}{"apiKeys": []interface{}{"k"}}, `parameter "apiKeys": at /0: got string, want object`},
 		{"no principal", key(map[string]interface{}{"key": "k"}), `"principal" must be a non-empty string`},
 		{"principal with newline", key(map[string]interface{}{"principal": "a\nb", "key": "k"}), "principal: contains control character"},
 		{"neither key nor sha", key(map[string]interface{}{"principal": "p"}), `give exactly one of "key" and "sha256"`},
 		{"both key and sha", key(map[string]interface{}{"principal": "p", "key": "k", "sha256": sha256Hex("k")}), "give exactly one"},
 		{"empty key", key(map[string]interface{}{"principal": "p", "key": ""}), `"key" must be a non-empty string`},
 		{"bad sha", key(map[string]interface{}{"principal": "p", "sha256": "abc"}), "must be 64 hex digits"},
-		{"unknown key field", key(map[string]interface{}{"principal": "p", "key": "k", "secret": "x"}), `unknown field "secret"`},
+		{"unknown key field", key(map[string]interface{}{"principal": "p", "key": "k", "secret": "x"}), `parameter "apiKeys": at [0].secret: unknown field`},
 		{"duplicate key", map[string]interface{}{"apiKeys": []interface{}{
 			map[string]interface{}{"principal": "a", "key": "k"},
 			map[string]interface{}{"principal": "b", "sha256": sha256Hex("k")},
 		}}, `same key as principal "a"`},
-		{"users type", map[string]interface{}{"users": []interface{}{}}, `"users": must be an object`},
+		{"users type", map[string]interface{}{"users": []interface{}{}}, `parameter "users": got array, want object`},
 		{"plain password", users("alice", "wonderland"), "plain-text passwords are not accepted"},
-		{"hash not string", users("alice", 5), "password hash must be a string"},
+		{"hash not string", users("alice", 5), `parameter "users": at [alice]: expected type 'string'`},
 		{"bad sha user", users("alice", "sha256:zz"), "must be 64 hex digits"},
 		{"colon in user", users("a:b", "sha256:"+sha256Hex("x")), "must not contain ':'"},
 		{"bcrypt too costly", users("alice", cost13), "bcrypt cost 13 is above 12"},
 		{"bcrypt truncated", users("alice", bcryptHash(t, "x")[:50]), "malformed bcrypt hash"},
-		{"realm quote", withKey(map[string]interface{}{"realm": `a"b`}), `"realm": must not contain quotes`},
-		{"realm type", withKey(map[string]interface{}{"realm": 1}), `"realm": must be a string`},
-		{"realm empty", withKey(map[string]interface{}{"realm": ""}), `"realm": must be 1 to 128 characters`},
-		{"realm long", withKey(map[string]interface{}{"realm": strings.Repeat("r", 129)}), `"realm": must be 1 to 128 characters`},
-		{"apiKeyHeader bad", withKey(map[string]interface{}{"apiKeyHeader": "x key"}), `"apiKeyHeader": "x key" is not a valid header name`},
-		{"principalHeader empty", withKey(map[string]interface{}{"principalHeader": ""}), `"principalHeader": must not be empty`},
+		{"realm quote", withKey(map[string]interface{}{"realm": `a"b`}), `parameter "realm": 'a"b' does not match pattern`},
+		{"realm backslash", withKey(map[string]interface{}{"realm": `a\b`}), `parameter "realm": 'a\\b' does not match pattern`},
+		{"realm control character", withKey(map[string]interface{}{"realm": "a\x7fb"}), `parameter "realm": 'a\x7fb' does not match pattern`},
+		{"realm type", withKey(map[string]interface{}{"realm": 1}), `parameter "realm": got number, want string`},
+		{"realm empty", withKey(map[string]interface{}{"realm": ""}), `parameter "realm": '' does not match pattern`},
+		{"realm long", withKey(map[string]interface{}{"realm": strings.Repeat("r", 129)}), `parameter "realm": maxLength: got 129, want 128`},
+		{"apiKeyHeader bad", withKey(map[string]interface{}{"apiKeyHeader": "x key"}), `parameter "apiKeyHeader": 'x key' does not match pattern`},
+		{"principalHeader empty", withKey(map[string]interface{}{"principalHeader": ""}), `parameter "principalHeader": '' does not match pattern`},
 		{"principalHeader credential", withKey(map[string]interface{}{"principalHeader": "Authorization"}), `"principalHeader": "authorization" is a credential header`},
-		{"principalHeader envoy", withKey(map[string]interface{}{"principalHeader": "x-envoy-user"}), "Envoy ignores changes"},
-		{"stripCredentials type", withKey(map[string]interface{}{"stripCredentials": "no"}), `"stripCredentials": must be a boolean`},
+		{"principalHeader envoy", withKey(map[string]interface{}{"principalHeader": "x-envoy-user"}), `parameter "principalHeader": Envoy ignores changes`},
+		{"apiKeyHeader host", withKey(map[string]interface{}{"apiKeyHeader": "Host"}), `parameter "apiKeyHeader": Envoy ignores changes to "host"`},
+		{"stripCredentials type", withKey(map[string]interface{}{"stripCredentials": "no"}), `parameter "stripCredentials": got string, want boolean`},
 	}
-	p := &Policy{}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := p.Validate(tc.params)
+			_, err := policytest.Build(t, ".", GetPolicy, tc.params)
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("Validate error = %v, want it to contain %q", err, tc.wantErr)
-			}
-			if _, err := GetPolicy(meta, tc.params); err == nil || !strings.Contains(err.Error(), `customAuth v1.0.0 on route "r1"`) {
-				t.Fatalf("GetPolicy error = %v, want it to name policy and route", err)
+				t.Fatalf("error = %v, want it to contain %q", err, tc.wantErr)
 			}
 		})
 	}

@@ -2,9 +2,20 @@ package headersetter
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"regexp"
+	"slices"
 	"strings"
+
+	"github.com/policy-engine-builder/policy-engine/worker/policies"
 )
+
+// params are the instance parameters as policy.yaml declares them; the engine has
+// checked them against it. policy.yaml cannot constrain an object's keys and values,
+// so parseHeaders checks them.
+type params struct {
+	Headers map[string]string `param:"headers"`
+}
 
 // forbidden lists headers this policy refuses to set, with the reason shown to the
 // operator. Envoy ignores mutations of host and x-envoy-* unless its mutation_rules allow
@@ -20,48 +31,22 @@ var forbidden = map[string]string{
 	"upgrade":           "hop-by-hop headers are not forwarded",
 }
 
-// parseHeaders validates the "headers" parameter and returns it with lower-cased names.
-// Every error names the parameter and header at fault.
-func parseHeaders(params map[string]interface{}) (map[string]string, error) {
-	var unknown []string
-	for name := range params {
-		if name != "headers" {
-			unknown = append(unknown, name)
-		}
-	}
-	if len(unknown) > 0 {
-		sort.Strings(unknown)
-		return nil, fmt.Errorf("unknown parameter(s) %s; known: headers", strings.Join(unknown, ", "))
-	}
+// headerName is an HTTP field name (RFC 9110 token).
+var headerName = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
-	raw, ok := params["headers"]
-	if !ok || raw == nil {
-		return nil, fmt.Errorf("parameter %q: required", "headers")
+// parseHeaders returns the "headers" parameter with lower-cased names. Every error
+// names the parameter and header at fault.
+func parseHeaders(raw map[string]interface{}) (map[string]string, error) {
+	var p params
+	if err := policies.DecodeParams(raw, &p); err != nil {
+		return nil, err
 	}
-	in, ok := raw.(map[string]interface{})
-	if !ok {
-		strs, isStrings := raw.(map[string]string)
-		if !isStrings {
-			return nil, fmt.Errorf("parameter %q: must be an object of header name to string value, got %T", "headers", raw)
-		}
-		in = make(map[string]interface{}, len(strs))
-		for k, v := range strs {
-			in[k] = v
-		}
-	}
-	if len(in) == 0 {
+	if len(p.Headers) == 0 {
 		return nil, fmt.Errorf("parameter %q: must set at least one header", "headers")
 	}
-
+	out := make(map[string]string, len(p.Headers))
 	// Sorted so that, with several errors, the same one is reported every time.
-	names := make([]string, 0, len(in))
-	for name := range in {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-
-	out := make(map[string]string, len(in))
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(p.Headers)) {
 		lower := strings.ToLower(name)
 		if err := checkName(lower); err != nil {
 			return nil, fmt.Errorf("parameter %q: header %q: %w", "headers", name, err)
@@ -69,10 +54,7 @@ func parseHeaders(params map[string]interface{}) (map[string]string, error) {
 		if _, dup := out[lower]; dup {
 			return nil, fmt.Errorf("parameter %q: header %q given twice (names are case-insensitive)", "headers", name)
 		}
-		value, ok := in[name].(string)
-		if !ok {
-			return nil, fmt.Errorf("parameter %q: header %q: value must be a string, got %T (quote numbers and booleans in YAML)", "headers", name, in[name])
-		}
+		value := p.Headers[name]
 		if err := checkValue(value); err != nil {
 			return nil, fmt.Errorf("parameter %q: header %q: %w", "headers", name, err)
 		}
@@ -82,21 +64,16 @@ func parseHeaders(params map[string]interface{}) (map[string]string, error) {
 }
 
 func checkName(name string) error {
-	if name == "" {
+	switch {
+	case name == "":
 		return fmt.Errorf("name must not be empty")
-	}
-	if name[0] == ':' {
+	case name[0] == ':':
 		return fmt.Errorf("pseudo-headers cannot be set by this policy")
-	}
-	for i := 0; i < len(name); i++ {
-		if !isTokenChar(name[i]) {
-			return fmt.Errorf("not a valid header name (character %q)", name[i])
-		}
-	}
-	if reason, bad := forbidden[name]; bad {
-		return fmt.Errorf("cannot be set: %s", reason)
-	}
-	if strings.HasPrefix(name, "x-envoy-") {
+	case !headerName.MatchString(name):
+		return fmt.Errorf("not a valid header name (must match %s)", headerName)
+	case forbidden[name] != "":
+		return fmt.Errorf("cannot be set: %s", forbidden[name])
+	case strings.HasPrefix(name, "x-envoy-"):
 		return fmt.Errorf("cannot be set: Envoy ignores changes to x-envoy-* headers by default")
 	}
 	return nil
@@ -114,12 +91,4 @@ func checkValue(value string) error {
 		return fmt.Errorf("value has leading or trailing whitespace")
 	}
 	return nil
-}
-
-func isTokenChar(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }

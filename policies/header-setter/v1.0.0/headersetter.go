@@ -3,7 +3,6 @@
 package headersetter
 
 import (
-	"fmt"
 	"maps"
 
 	"github.com/policy-engine-builder/policy-engine/worker/policies"
@@ -20,10 +19,10 @@ type Policy struct {
 var _ policies.RequestPolicy = (*Policy)(nil)
 
 // GetPolicy is the factory the engine calls once per configured instance.
-func GetPolicy(metadata policies.PolicyMetadata, params map[string]interface{}) (policies.Policy, error) {
+func GetPolicy(_ policies.PolicyMetadata, params map[string]interface{}) (policies.Policy, error) {
 	headers, err := parseHeaders(params)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s on route %q: %w", policyName, metadata.Version, metadata.Route, err)
+		return nil, err
 	}
 	return &Policy{headers: headers}, nil
 }
@@ -31,11 +30,8 @@ func GetPolicy(metadata policies.PolicyMetadata, params map[string]interface{}) 
 // Name returns the name declared in policy.yaml.
 func (p *Policy) Name() string { return policyName }
 
-// Validate checks one instance's parameters.
-func (p *Policy) Validate(config map[string]interface{}) error {
-	_, err := parseHeaders(config)
-	return err
-}
+// Validate has nothing left to check: GetPolicy parsed and checked the parameters.
+func (p *Policy) Validate(map[string]interface{}) error { return nil }
 
 // ExecuteRequest continues the request with the configured headers set. It hands out a
 // fresh map each time: the engine merges actions of a chain and must be free to modify

@@ -10,8 +10,6 @@ import (
 	"github.com/policy-engine-builder/policy-engine/worker/policies/policytest"
 )
 
-var meta = policies.PolicyMetadata{Name: "setHeaders", Version: "v1.0.0", Route: "r1"}
-
 func request() *policies.RequestContext {
 	return &policies.RequestContext{
 		Context: context.Background(),
@@ -48,13 +46,10 @@ func TestSetsHeaders(t *testing.T) {
 	}
 }
 
-func TestAcceptsStringMap(t *testing.T) {
-	if _, err := GetPolicy(meta, map[string]interface{}{"headers": map[string]string{"x-a": "b"}}); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func TestValidateErrors(t *testing.T) {
+// TestRejectedParameters builds instances the way the engine does, so each bad
+// parameter is refused by policy.yaml's schema or by parseHeaders, and the error
+// names it either way.
+func TestRejectedParameters(t *testing.T) {
 	h := func(kv ...interface{}) map[string]interface{} {
 		m := map[string]interface{}{}
 		for i := 0; i < len(kv); i += 2 {
@@ -67,12 +62,12 @@ func TestValidateErrors(t *testing.T) {
 		params  map[string]interface{}
 		wantErr string
 	}{
-		{"missing", map[string]interface{}{}, `"headers": required`},
-		{"wrong type", map[string]interface{}{"headers": []interface{}{"x"}}, `"headers": must be an object`},
-		{"empty", h(), `"headers": must set at least one header`},
-		{"unknown param", map[string]interface{}{"headers": map[string]interface{}{"a": "b"}, "header": 1}, "unknown parameter(s) header"},
-		{"number value", h("x-a", 1), `header "x-a": value must be a string, got int`},
-		{"bool value", h("x-a", true), `value must be a string, got bool`},
+		{"missing", map[string]interface{}{}, `parameter "headers": required parameter missing`},
+		{"wrong type", map[string]interface{}{"headers": []interface{}{"x"}}, `parameter "headers": got array, want object`},
+		{"empty", h(), `parameter "headers": must set at least one header`},
+		{"unknown param", map[string]interface{}{"headers": map[string]interface{}{"a": "b"}, "header": 1}, `parameter "header": unknown parameter`},
+		{"number value", h("x-a", 1), `parameter "headers": at [x-a]: expected type 'string', got unconvertible type 'float64'`},
+		{"bool value", h("x-a", true), `parameter "headers": at [x-a]: expected type 'string', got unconvertible type 'bool'`},
 		{"CRLF injection", h("x-a", "v\r\nx-admin: 1"), `header "x-a": value contains control character`},
 		{"padded value", h("x-a", " v"), "leading or trailing whitespace"},
 		{"empty name", h("", "v"), "name must not be empty"},
@@ -83,15 +78,11 @@ func TestValidateErrors(t *testing.T) {
 		{"framing", h("content-length", "0"), "body framing"},
 		{"duplicate", h("X-A", "1", "x-a", "2"), "given twice"},
 	}
-	p := &Policy{}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := p.Validate(tc.params)
+			_, err := policytest.Build(t, ".", GetPolicy, tc.params)
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("Validate error = %v, want it to contain %q", err, tc.wantErr)
-			}
-			if _, err := GetPolicy(meta, tc.params); err == nil || !strings.Contains(err.Error(), `setHeaders v1.0.0 on route "r1"`) {
-				t.Fatalf("GetPolicy error = %v, want it to name policy and route", err)
+				t.Fatalf("error = %v, want it to contain %q", err, tc.wantErr)
 			}
 		})
 	}
@@ -99,12 +90,8 @@ func TestValidateErrors(t *testing.T) {
 
 func TestAllowsEmptyValueAndTab(t *testing.T) {
 	// An empty value is legal HTTP and a deliberate way to blank a header.
-	if _, err := GetPolicy(meta, h1("x-a", "")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := GetPolicy(meta, h1("x-a", "a\tb")); err != nil {
-		t.Fatal(err)
-	}
+	policytest.New(t, ".", GetPolicy, h1("x-a", ""))
+	policytest.New(t, ".", GetPolicy, h1("x-a", "a\tb"))
 }
 
 func h1(name, value string) map[string]interface{} {
@@ -130,11 +117,7 @@ func TestConcurrentUse(t *testing.T) {
 }
 
 func BenchmarkExecuteRequest(b *testing.B) {
-	pol, err := GetPolicy(meta, map[string]interface{}{"headers": map[string]interface{}{"x-a": "1", "x-b": "2", "x-c": "3"}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	p := pol.(*Policy)
+	p := policytest.New(b, ".", GetPolicy, map[string]interface{}{"headers": map[string]interface{}{"x-a": "1", "x-b": "2", "x-c": "3"}}).(*Policy)
 	ctx := request()
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {

@@ -107,11 +107,21 @@ func (s *jwksServer) setStatus(status int) {
 	s.status = status
 }
 
-var meta = policies.PolicyMetadata{Name: "jwtValidation", Version: "v1.0.0", Route: "r1"}
-
 func newPolicy(t *testing.T, params map[string]interface{}) *Policy {
 	t.Helper()
 	return policytest.New(t, ".", GetPolicy, params).(*Policy)
+}
+
+// parse checks params against policy.yaml's schema, filling in the defaults, and
+// parses them as GetPolicy does, without fetching the JWKS.
+func parse(t *testing.T, params map[string]interface{}) (*config, error) {
+	t.Helper()
+	_, schema := policytest.LoadSpec(t, ".")
+	filled, err := schema.Validate(params)
+	if err != nil {
+		return nil, err
+	}
+	return parseConfig(filled)
 }
 
 func request(headers map[string][]string) *policies.RequestContext {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/policy-engine-builder/policy-engine/worker/policies/policytest"
 )
 
 func sign(t *testing.T, method jwt.SigningMethod, kid string, key interface{}, claims jwt.MapClaims) string {
@@ -112,7 +114,7 @@ func TestAlgorithmAttacks(t *testing.T) {
 		secret := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
 		expectDenied(t, p, bearer(sign(t, jwt.SigningMethodHS256, "rsa-a", secret, validClaims())), "invalid signature or algorithm")
 		// Not even with a permissive allow-list could HS256 get through: HS* cannot be configured.
-		if err := (&Policy{}).Validate(map[string]interface{}{"jwksUrl": srv.URL, "allowedAlgorithms": []interface{}{"RS256", "HS256"}}); err == nil {
+		if _, err := policytest.Build(t, ".", GetPolicy, map[string]interface{}{"jwksUrl": srv.URL, "allowedAlgorithms": []interface{}{"RS256", "HS256"}}); err == nil {
 			t.Fatal("HS256 accepted in allowedAlgorithms")
 		}
 	})
@@ -253,13 +255,16 @@ func TestTokenLocation(t *testing.T) {
 
 func TestEverySupportedAlgorithmIsAccepted(t *testing.T) {
 	for _, alg := range supportedAlgorithms {
-		if err := (&Policy{}).Validate(map[string]interface{}{"jwksUrl": "https://idp/jwks", "allowedAlgorithms": []interface{}{alg}}); err != nil {
+		if _, err := parse(t, map[string]interface{}{"jwksUrl": "https://idp/jwks", "allowedAlgorithms": []interface{}{alg}}); err != nil {
 			t.Errorf("%s: %v", alg, err)
 		}
 	}
 }
 
-func TestValidateErrors(t *testing.T) {
+// TestRejectedParameters checks each bad parameter is refused, by policy.yaml's schema
+// or by parseConfig, with an error that names it. Nothing is fetched: the checks come
+// before the JWKS.
+func TestRejectedParameters(t *testing.T) {
 	u := "https://idp.example.com/.well-known/jwks.json"
 	with := func(kv ...interface{}) map[string]interface{} {
 		m := map[string]interface{}{"jwksUrl": u}
@@ -273,36 +278,33 @@ func TestValidateErrors(t *testing.T) {
 		params  map[string]interface{}
 		wantErr string
 	}{
-		{"jwksUrl missing", map[string]interface{}{}, `"jwksUrl": required`},
-		{"jwksUrl type", map[string]interface{}{"jwksUrl": 5}, `"jwksUrl": must be a string`},
-		{"jwksUrl relative", map[string]interface{}{"jwksUrl": "/jwks.json"}, `"jwksUrl": must be an absolute http(s) URL`},
-		{"jwksUrl scheme", map[string]interface{}{"jwksUrl": "ftp://idp/jwks"}, `"jwksUrl": must be an absolute http(s) URL`},
-		{"jwksUrl credentials", map[string]interface{}{"jwksUrl": "https://u:p@idp/jwks"}, "without credentials"},
-		{"none", with("allowedAlgorithms", []interface{}{"none"}), `"allowedAlgorithms": "none" (unsigned tokens) is never accepted`},
-		{"HS256", with("allowedAlgorithms", []interface{}{"RS256", "HS256"}), `"allowedAlgorithms": "HS256" is an HMAC algorithm`},
+		{"jwksUrl missing", map[string]interface{}{}, `parameter "jwksUrl": required parameter missing`},
+		{"jwksUrl type", with("jwksUrl", 5), `parameter "jwksUrl": got number, want string`},
+		{"jwksUrl relative", with("jwksUrl", "/jwks.json"), `parameter "jwksUrl": '/jwks.json' is not valid uri`},
+		{"jwksUrl scheme", with("jwksUrl", "ftp://idp/jwks"), `parameter "jwksUrl": must be an absolute http(s) URL`},
+		{"jwksUrl credentials", with("jwksUrl", "https://u:p@idp/jwks"), "without credentials"},
+		{"none", with("allowedAlgorithms", []interface{}{"none"}), `parameter "allowedAlgorithms": "none" (unsigned tokens) is never accepted`},
+		{"HS256", with("allowedAlgorithms", []interface{}{"RS256", "HS256"}), `parameter "allowedAlgorithms": "HS256" is an HMAC algorithm`},
 		{"unknown alg", with("allowedAlgorithms", []interface{}{"RS1"}), `unsupported algorithm "RS1"`},
 		{"empty algs", with("allowedAlgorithms", []interface{}{}), "must name at least one algorithm"},
-		{"algs type", with("allowedAlgorithms", "RS256"), "must be an array"},
-		{"skew too big", with("clockSkew", "1h"), `"clockSkew": must be a duration between 0s and 5m0s`},
-		{"skew negative", with("clockSkew", "-1s"), `"clockSkew": must be a duration`},
-		{"skew not string", with("clockSkew", 30), `"clockSkew": must be a duration`},
-		{"refresh too small", with("refreshInterval", "10ms"), `"refreshInterval": must be a duration between 1s`},
-		{"minRefresh too big", with("minRefreshInterval", "2h"), `"minRefreshInterval": must be a duration`},
-		{"fetchTimeout", with("fetchTimeout", "1m"), `"fetchTimeout": must be a duration between 100ms and 30s`},
-		{"header", with("header", "x token"), `"header": "x token" is not a valid header name`},
-		{"header empty", with("header", ""), `"header": must be a non-empty string`},
-		{"requireExpiration", with("requireExpiration", "yes"), `"requireExpiration": must be a boolean`},
-		{"realm", with("realm", `a"b`), `"realm": must not contain quotes`},
-		{"unknown", with("issuer", "x"), "unknown parameter(s) issuer"},
+		{"algs type", with("allowedAlgorithms", "RS256"), `parameter "allowedAlgorithms": got string, want array`},
+		{"skew too big", with("clockSkew", "1h"), `parameter "clockSkew": must be a duration between 0s and 5m0s, got 1h0m0s`},
+		{"skew negative", with("clockSkew", "-1s"), `parameter "clockSkew": must be a duration between 0s and 5m0s, got -1s`},
+		{"skew not string", with("clockSkew", 30), `parameter "clockSkew": got number, want string`},
+		{"skew not a duration", with("clockSkew", "soon"), `parameter "clockSkew": 'soon' is not valid go-duration`},
+		{"refresh too small", with("refreshInterval", "10ms"), `parameter "refreshInterval": must be a duration between 1s`},
+		{"minRefresh too big", with("minRefreshInterval", "2h"), `parameter "minRefreshInterval": must be a duration between 1s and 1h0m0s`},
+		{"fetchTimeout", with("fetchTimeout", "1m"), `parameter "fetchTimeout": must be a duration between 100ms and 30s`},
+		{"header", with("header", "x token"), `parameter "header": 'x token' does not match pattern`},
+		{"header empty", with("header", ""), `parameter "header": '' does not match pattern`},
+		{"requireExpiration", with("requireExpiration", "yes"), `parameter "requireExpiration": got string, want boolean`},
+		{"realm", with("realm", `a"b`), `parameter "realm": 'a"b' does not match pattern`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := (&Policy{}).Validate(tc.params)
+			_, err := policytest.Build(t, ".", GetPolicy, tc.params)
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("Validate error = %v, want it to contain %q", err, tc.wantErr)
-			}
-			if _, err := GetPolicy(meta, tc.params); err == nil || !strings.Contains(err.Error(), `jwtValidation v1.0.0 on route "r1"`) {
-				t.Fatalf("GetPolicy error = %v, want it to name policy and route", err)
+				t.Fatalf("error = %v, want it to contain %q", err, tc.wantErr)
 			}
 		})
 	}

@@ -2,32 +2,43 @@ package jwtvalidation
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
-	"sort"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/policy-engine-builder/policy-engine/worker/policies"
 )
 
 // supportedAlgorithms are the asymmetric JWS algorithms a JWKS can serve keys for. HMAC
 // (HS*) is deliberately absent: a JWKS is public, so a shared secret in it is no secret,
 // and accepting HS* next to RS* is what makes algorithm-confusion attacks possible. "none"
 // is never accepted.
-//
-// Kept sorted (byte order) for sort.SearchStrings.
 var supportedAlgorithms = []string{
 	"ES256", "ES384", "ES512", "EdDSA", "PS256", "PS384", "PS512", "RS256", "RS384", "RS512",
 }
 
-const (
-	defaultHeader             = "authorization"
-	defaultClockSkew          = 30 * time.Second
-	maxClockSkew              = 5 * time.Minute
-	defaultRefreshInterval    = 10 * time.Minute
-	defaultMinRefreshInterval = 30 * time.Second
-	defaultFetchTimeout       = 5 * time.Second
-)
+// params are the instance parameters as policy.yaml declares them; the engine has
+// checked them against it and filled in the defaults.
+type params struct {
+	JWKSURL            string            `param:"jwksUrl"`
+	Header             string            `param:"header"`
+	AllowedAlgorithms  []string          `param:"allowedAlgorithms"`
+	ClockSkew          time.Duration     `param:"clockSkew"`
+	RequireExpiration  bool              `param:"requireExpiration"`
+	RefreshInterval    time.Duration     `param:"refreshInterval"`
+	MinRefreshInterval time.Duration     `param:"minRefreshInterval"`
+	FetchTimeout       time.Duration     `param:"fetchTimeout"`
+	Realm              string            `param:"realm"`
+	Issuer             string            `param:"issuer"`
+	Audience           []string          `param:"audience"`
+	ClaimHeaders       map[string]string `param:"claimHeaders"`
+	RemoveTokenHeader  bool              `param:"removeTokenHeader"`
+}
 
-// config is the parsed, validated form of one instance's parameters.
+// config is the parsed form of one instance's parameters.
 type config struct {
 	jwksURL            string
 	header             string
@@ -51,149 +62,64 @@ type claimHeader struct {
 	header string
 }
 
-var knownParams = []string{
-	"allowedAlgorithms", "audience", "claimHeaders", "clockSkew", "fetchTimeout", "header",
-	"issuer", "jwksUrl", "minRefreshInterval", "realm", "refreshInterval", "removeTokenHeader",
-	"requireExpiration",
-}
-
-// parseConfig validates params and turns them into a config. Every error names the
-// parameter at fault.
-func parseConfig(params map[string]interface{}) (*config, error) {
-	var unknown []string
-	for name := range params {
-		if i := sort.SearchStrings(knownParams, name); i == len(knownParams) || knownParams[i] != name {
-			unknown = append(unknown, name)
-		}
+// parseConfig adds to policy.yaml's checks what it cannot express. Every error names
+// the parameter at fault.
+func parseConfig(raw map[string]interface{}) (*config, error) {
+	var p params
+	if err := policies.DecodeParams(raw, &p); err != nil {
+		return nil, err
 	}
-	if len(unknown) > 0 {
-		sort.Strings(unknown)
-		return nil, fmt.Errorf("unknown parameter(s) %s; known: %s", strings.Join(unknown, ", "), strings.Join(knownParams, ", "))
+	u, err := url.Parse(p.JWKSURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		return nil, fmt.Errorf("parameter %q: must be an absolute http(s) URL without credentials, got %q", "jwksUrl", p.JWKSURL)
 	}
 	cfg := &config{
-		header:             defaultHeader,
+		jwksURL:            p.JWKSURL,
+		header:             strings.ToLower(p.Header),
 		algorithms:         supportedAlgorithms,
-		clockSkew:          defaultClockSkew,
-		refreshInterval:    defaultRefreshInterval,
-		minRefreshInterval: defaultMinRefreshInterval,
-		fetchTimeout:       defaultFetchTimeout,
-		requireExpiration:  true,
+		clockSkew:          p.ClockSkew,
+		refreshInterval:    p.RefreshInterval,
+		minRefreshInterval: p.MinRefreshInterval,
+		fetchTimeout:       p.FetchTimeout,
+		requireExpiration:  p.RequireExpiration,
+		realm:              p.Realm,
+		issuer:             p.Issuer,
+		audiences:          p.Audience,
+		removeTokenHeader:  p.RemoveTokenHeader,
 	}
-
-	raw, ok := params["jwksUrl"]
-	if !ok || raw == nil {
-		return nil, fmt.Errorf("parameter %q: required", "jwksUrl")
-	}
-	s, ok := raw.(string)
-	if !ok {
-		return nil, fmt.Errorf("parameter %q: must be a string, got %T", "jwksUrl", raw)
-	}
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
-		return nil, fmt.Errorf("parameter %q: must be an absolute http(s) URL without credentials, got %q", "jwksUrl", s)
-	}
-	cfg.jwksURL = s
-
-	if raw, ok := params["header"]; ok && raw != nil {
-		h, ok := raw.(string)
-		if !ok || h == "" {
-			return nil, fmt.Errorf("parameter %q: must be a non-empty string", "header")
-		}
-		if err := checkHeaderName(h); err != nil {
-			return nil, fmt.Errorf("parameter %q: %w", "header", err)
-		}
-		cfg.header = strings.ToLower(h)
-	}
-	if raw, ok := params["allowedAlgorithms"]; ok && raw != nil {
-		if cfg.algorithms, err = parseAlgorithms(raw); err != nil {
+	if p.AllowedAlgorithms != nil {
+		if cfg.algorithms, err = checkAlgorithms(p.AllowedAlgorithms); err != nil {
 			return nil, fmt.Errorf("parameter %q: %w", "allowedAlgorithms", err)
 		}
 	}
-	durations := []struct {
+	// policy.yaml bounds numbers only, not durations.
+	for _, d := range []struct {
 		name     string
-		dst      *time.Duration
+		value    time.Duration
 		min, max time.Duration
 	}{
-		{"clockSkew", &cfg.clockSkew, 0, maxClockSkew},
-		{"refreshInterval", &cfg.refreshInterval, time.Second, 24 * time.Hour},
-		{"minRefreshInterval", &cfg.minRefreshInterval, time.Second, time.Hour},
-		{"fetchTimeout", &cfg.fetchTimeout, 100 * time.Millisecond, 30 * time.Second},
+		{"clockSkew", cfg.clockSkew, 0, 5 * time.Minute},
+		{"refreshInterval", cfg.refreshInterval, time.Second, 24 * time.Hour},
+		{"minRefreshInterval", cfg.minRefreshInterval, time.Second, time.Hour},
+		{"fetchTimeout", cfg.fetchTimeout, 100 * time.Millisecond, 30 * time.Second},
+	} {
+		if d.value < d.min || d.value > d.max {
+			return nil, fmt.Errorf("parameter %q: must be a duration between %s and %s, got %s", d.name, d.min, d.max, d.value)
+		}
 	}
-	for _, d := range durations {
-		raw, ok := params[d.name]
-		if !ok || raw == nil {
-			continue
-		}
-		s, isString := raw.(string)
-		v, err := time.ParseDuration(s)
-		if !isString || err != nil || v < d.min || v > d.max {
-			return nil, fmt.Errorf("parameter %q: must be a duration between %s and %s, got %v", d.name, d.min, d.max, raw)
-		}
-		*d.dst = v
+	// A token from the right provider but minted for another service must not be
+	// accepted here.
+	if len(cfg.audiences) == 0 {
+		return nil, fmt.Errorf("parameter %q: must hold at least one accepted aud value", "audience")
 	}
-	if raw, ok := params["requireExpiration"]; ok && raw != nil {
-		b, ok := raw.(bool)
-		if !ok {
-			return nil, fmt.Errorf("parameter %q: must be a boolean, got %T", "requireExpiration", raw)
-		}
-		cfg.requireExpiration = b
+	// The builder's policy.yaml schema allows only a type in items, so this lives here.
+	if i := slices.Index(cfg.audiences, ""); i >= 0 {
+		return nil, fmt.Errorf("parameter %q: item %d is empty", "audience", i)
 	}
-	if raw, ok := params["realm"]; ok && raw != nil {
-		r, ok := raw.(string)
-		if !ok {
-			return nil, fmt.Errorf("parameter %q: must be a string, got %T", "realm", raw)
-		}
-		for i := 0; i < len(r); i++ {
-			if c := r[i]; c < 0x20 || c == 0x7f || c == '"' || c == '\\' {
-				return nil, fmt.Errorf("parameter %q: must not contain quotes, backslashes or control characters", "realm")
-			}
-		}
-		cfg.realm = r
-	}
-	if err := parseIssuerAudience(params, cfg); err != nil {
+	if cfg.claimHeaders, err = checkClaimHeaders(p.ClaimHeaders, cfg.header); err != nil {
 		return nil, err
-	}
-	if err := parseClaimHeaders(params["claimHeaders"], cfg); err != nil {
-		return nil, err
-	}
-	if raw, ok := params["removeTokenHeader"]; ok && raw != nil {
-		b, ok := raw.(bool)
-		if !ok {
-			return nil, fmt.Errorf("parameter %q: must be a boolean, got %T", "removeTokenHeader", raw)
-		}
-		cfg.removeTokenHeader = b
 	}
 	return cfg, nil
-}
-
-// parseIssuerAudience reads the two parameters v2 makes mandatory: a token from the right
-// provider but minted for another service must not be accepted here.
-func parseIssuerAudience(params map[string]interface{}, cfg *config) error {
-	iss, ok := params["issuer"].(string)
-	if !ok || iss == "" {
-		return fmt.Errorf("parameter %q: required, a non-empty string (the expected iss claim)", "issuer")
-	}
-	cfg.issuer = iss
-	switch v := params["audience"].(type) {
-	case string:
-		if v != "" {
-			cfg.audiences = []string{v}
-		}
-	case []interface{}:
-		for i, item := range v {
-			s, ok := item.(string)
-			if !ok || s == "" {
-				return fmt.Errorf("parameter %q: item %d must be a non-empty string", "audience", i)
-			}
-			cfg.audiences = append(cfg.audiences, s)
-		}
-	case []string:
-		cfg.audiences = append(cfg.audiences, v...)
-	}
-	if len(cfg.audiences) == 0 {
-		return fmt.Errorf("parameter %q: required, a non-empty string or array of strings (accepted aud values)", "audience")
-	}
-	return nil
 }
 
 // reservedHeaders cannot receive claims: Envoy ignores changes to host, and the others
@@ -204,93 +130,47 @@ var reservedHeaders = map[string]bool{
 	"transfer-encoding": true, "upgrade": true,
 }
 
-func parseClaimHeaders(raw interface{}, cfg *config) error {
-	if raw == nil {
-		return nil
-	}
-	in, ok := raw.(map[string]interface{})
-	if !ok {
-		strs, isStrings := raw.(map[string]string)
-		if !isStrings {
-			return fmt.Errorf("parameter %q: must be an object of claim name to header name, got %T", "claimHeaders", raw)
-		}
-		in = make(map[string]interface{}, len(strs))
-		for k, v := range strs {
-			in[k] = v
-		}
-	}
-	claims := make([]string, 0, len(in))
-	for claim := range in {
-		claims = append(claims, claim)
-	}
-	sort.Strings(claims) // deterministic error messages
+// headerName is an HTTP field name (RFC 9110 token), as the header parameter's
+// pattern in policy.yaml; claimHeaders' values are checked here, since policy.yaml
+// cannot describe an object's values.
+var headerName = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+func checkClaimHeaders(in map[string]string, tokenHeader string) ([]claimHeader, error) {
+	var out []claimHeader
 	seen := map[string]string{}
-	for _, claim := range claims {
-		header, ok := in[claim].(string)
-		if claim == "" || !ok || header == "" {
-			return fmt.Errorf("parameter %q: claim %q: header name must be a non-empty string", "claimHeaders", claim)
-		}
-		if err := checkHeaderName(header); err != nil {
-			return fmt.Errorf("parameter %q: claim %q: %w", "claimHeaders", claim, err)
-		}
-		header = strings.ToLower(header)
+	// Sorted so that, with several errors, the same one is reported every time.
+	for _, claim := range slices.Sorted(maps.Keys(in)) {
+		header := strings.ToLower(in[claim])
 		switch {
-		case reservedHeaders[header], header == cfg.header, strings.HasPrefix(header, "x-envoy-"):
-			return fmt.Errorf("parameter %q: claim %q: header %q cannot carry claims", "claimHeaders", claim, header)
+		case claim == "" || header == "":
+			return nil, fmt.Errorf("parameter %q: claim %q: claim and header name must be non-empty", "claimHeaders", claim)
+		case !headerName.MatchString(header):
+			return nil, fmt.Errorf("parameter %q: claim %q: %q is not a valid header name", "claimHeaders", claim, in[claim])
+		case reservedHeaders[header], header == tokenHeader, strings.HasPrefix(header, "x-envoy-"):
+			return nil, fmt.Errorf("parameter %q: claim %q: header %q cannot carry claims", "claimHeaders", claim, header)
 		case seen[header] != "":
-			return fmt.Errorf("parameter %q: claims %q and %q both map to header %q", "claimHeaders", seen[header], claim, header)
+			return nil, fmt.Errorf("parameter %q: claims %q and %q both map to header %q", "claimHeaders", seen[header], claim, header)
 		}
 		seen[header] = claim
-		cfg.claimHeaders = append(cfg.claimHeaders, claimHeader{claim: claim, header: header})
+		out = append(out, claimHeader{claim: claim, header: header})
 	}
-	sort.Slice(cfg.claimHeaders, func(i, j int) bool { return cfg.claimHeaders[i].header < cfg.claimHeaders[j].header })
-	return nil
+	slices.SortFunc(out, func(a, b claimHeader) int { return strings.Compare(a.header, b.header) })
+	return out, nil
 }
 
-func parseAlgorithms(raw interface{}) ([]string, error) {
-	var list []interface{}
-	switch v := raw.(type) {
-	case []interface{}:
-		list = v
-	case []string:
-		for _, s := range v {
-			list = append(list, s)
-		}
-	default:
-		return nil, fmt.Errorf("must be an array of algorithm names, got %T", raw)
-	}
+func checkAlgorithms(list []string) ([]string, error) {
 	if len(list) == 0 {
 		return nil, fmt.Errorf("must name at least one algorithm")
 	}
-	algs := make([]string, 0, len(list))
-	for i, item := range list {
-		alg, ok := item.(string)
-		if !ok {
-			return nil, fmt.Errorf("item %d must be a string, got %T", i, item)
-		}
+	for _, alg := range list {
 		switch {
 		case strings.EqualFold(alg, "none"):
 			return nil, fmt.Errorf(`"none" (unsigned tokens) is never accepted`)
 		case strings.HasPrefix(strings.ToUpper(alg), "HS"):
 			return nil, fmt.Errorf("%q is an HMAC algorithm; keys from a public JWKS must be asymmetric (and mixing HMAC with RSA enables algorithm confusion)", alg)
-		}
-		i := sort.SearchStrings(supportedAlgorithms, alg)
-		if i == len(supportedAlgorithms) || supportedAlgorithms[i] != alg {
+		case !slices.Contains(supportedAlgorithms, alg):
 			return nil, fmt.Errorf("unsupported algorithm %q; supported: %s", alg, strings.Join(supportedAlgorithms, ", "))
 		}
-		algs = append(algs, alg)
 	}
-	return algs, nil
-}
-
-func checkHeaderName(name string) error {
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		ok := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-			strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
-		if !ok {
-			return fmt.Errorf("%q is not a valid header name (character %q)", name, c)
-		}
-	}
-	return nil
+	return list, nil
 }

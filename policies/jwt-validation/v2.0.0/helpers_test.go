@@ -107,8 +107,6 @@ func (s *jwksServer) setStatus(status int) {
 	s.status = status
 }
 
-var meta = policies.PolicyMetadata{Name: "jwtValidation", Version: "v2.0.0", Route: "r1"}
-
 const (
 	testIssuer   = "https://idp.example.com/"
 	testAudience = "orders-api"
@@ -125,6 +123,18 @@ func newPolicy(t *testing.T, params map[string]interface{}) *Policy {
 		params["audience"] = []interface{}{testAudience}
 	}
 	return policytest.New(t, ".", GetPolicy, params).(*Policy)
+}
+
+// parse checks params against policy.yaml's schema, filling in the defaults, and
+// parses them as GetPolicy does, without fetching the JWKS.
+func parse(t *testing.T, params map[string]interface{}) (*config, error) {
+	t.Helper()
+	_, schema := policytest.LoadSpec(t, ".")
+	filled, err := schema.Validate(params)
+	if err != nil {
+		return nil, err
+	}
+	return parseConfig(filled)
 }
 
 func request(headers map[string][]string) *policies.RequestContext {

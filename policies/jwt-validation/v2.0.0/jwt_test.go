@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/policy-engine-builder/policy-engine/worker/policies/policytest"
 )
 
 // sign signs claims, adding the test issuer and audience unless the claims name their own.
@@ -123,7 +125,7 @@ func TestAlgorithmAttacks(t *testing.T) {
 		secret := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
 		expectDenied(t, p, bearer(sign(t, jwt.SigningMethodHS256, "rsa-a", secret, validClaims())), "invalid signature or algorithm")
 		// Not even with a permissive allow-list could HS256 get through: HS* cannot be configured.
-		if err := (&Policy{}).Validate(map[string]interface{}{"jwksUrl": srv.URL, "issuer": testIssuer, "audience": testAudience, "allowedAlgorithms": []interface{}{"RS256", "HS256"}}); err == nil {
+		if _, err := policytest.Build(t, ".", GetPolicy, map[string]interface{}{"jwksUrl": srv.URL, "issuer": testIssuer, "audience": []interface{}{testAudience}, "allowedAlgorithms": []interface{}{"RS256", "HS256"}}); err == nil {
 			t.Fatal("HS256 accepted in allowedAlgorithms")
 		}
 	})
@@ -264,16 +266,19 @@ func TestTokenLocation(t *testing.T) {
 
 func TestEverySupportedAlgorithmIsAccepted(t *testing.T) {
 	for _, alg := range supportedAlgorithms {
-		if err := (&Policy{}).Validate(map[string]interface{}{"jwksUrl": "https://idp/jwks", "issuer": testIssuer, "audience": testAudience, "allowedAlgorithms": []interface{}{alg}}); err != nil {
+		if _, err := parse(t, map[string]interface{}{"jwksUrl": "https://idp/jwks", "issuer": testIssuer, "audience": []interface{}{testAudience}, "allowedAlgorithms": []interface{}{alg}}); err != nil {
 			t.Errorf("%s: %v", alg, err)
 		}
 	}
 }
 
-func TestValidateErrors(t *testing.T) {
+// TestRejectedParameters checks each bad parameter is refused, by policy.yaml's schema
+// or by parseConfig, with an error that names it. Nothing is fetched: the checks come
+// before the JWKS.
+func TestRejectedParameters(t *testing.T) {
 	u := "https://idp.example.com/.well-known/jwks.json"
 	with := func(kv ...interface{}) map[string]interface{} {
-		m := map[string]interface{}{"jwksUrl": u, "issuer": testIssuer, "audience": testAudience}
+		m := map[string]interface{}{"jwksUrl": u, "issuer": testIssuer, "audience": []interface{}{testAudience}}
 		for i := 0; i < len(kv); i += 2 {
 			m[kv[i].(string)] = kv[i+1]
 		}
@@ -284,49 +289,50 @@ func TestValidateErrors(t *testing.T) {
 		params  map[string]interface{}
 		wantErr string
 	}{
-		{"jwksUrl missing", map[string]interface{}{"issuer": testIssuer, "audience": testAudience}, `"jwksUrl": required`},
-		{"jwksUrl type", with("jwksUrl", 5), `"jwksUrl": must be a string`},
-		{"jwksUrl relative", with("jwksUrl", "/jwks.json"), `"jwksUrl": must be an absolute http(s) URL`},
-		{"jwksUrl scheme", with("jwksUrl", "ftp://idp/jwks"), `"jwksUrl": must be an absolute http(s) URL`},
+		{"jwksUrl missing", map[string]interface{}{"issuer": testIssuer, "audience": []interface{}{testAudience}}, `parameter "jwksUrl": required parameter missing`},
+		{"jwksUrl type", with("jwksUrl", 5), `parameter "jwksUrl": got number, want string`},
+		{"jwksUrl relative", with("jwksUrl", "/jwks.json"), `parameter "jwksUrl": '/jwks.json' is not valid uri`},
+		{"jwksUrl scheme", with("jwksUrl", "ftp://idp/jwks"), `parameter "jwksUrl": must be an absolute http(s) URL`},
 		{"jwksUrl credentials", with("jwksUrl", "https://u:p@idp/jwks"), "without credentials"},
-		{"issuer missing (v1 config)", map[string]interface{}{"jwksUrl": u, "audience": testAudience}, `"issuer": required`},
-		{"issuer empty", with("issuer", ""), `"issuer": required`},
-		{"audience missing (v1 config)", map[string]interface{}{"jwksUrl": u, "issuer": testIssuer}, `"audience": required`},
-		{"audience empty list", with("audience", []interface{}{}), `"audience": required`},
-		{"audience bad item", with("audience", []interface{}{"a", 3}), `"audience": item 1 must be a non-empty string`},
-		{"claimHeaders type", with("claimHeaders", []interface{}{"sub"}), `"claimHeaders": must be an object`},
-		{"claimHeaders empty header", with("claimHeaders", map[string]interface{}{"sub": ""}), `"claimHeaders": claim "sub": header name must be a non-empty string`},
+		{"issuer missing (v1 config)", map[string]interface{}{"jwksUrl": u, "audience": []interface{}{testAudience}}, `parameter "issuer": required parameter missing`},
+		{"issuer empty", with("issuer", ""), `parameter "issuer": minLength: got 0, want 1`},
+		{"audience missing (v1 config)", map[string]interface{}{"jwksUrl": u, "issuer": testIssuer}, `parameter "audience": required parameter missing`},
+		{"audience empty list", with("audience", []interface{}{}), `parameter "audience": must hold at least one`},
+		{"audience a string", with("audience", testAudience), `parameter "audience": got string, want array`},
+		{"audience bad item", with("audience", []interface{}{"a", 3}), `parameter "audience": at /1: got number, want string`},
+		{"audience empty item", with("audience", []interface{}{""}), `parameter "audience": item 0 is empty`},
+		{"claimHeaders type", with("claimHeaders", []interface{}{"sub"}), `parameter "claimHeaders": got array, want object`},
+		{"claimHeaders empty header", with("claimHeaders", map[string]interface{}{"sub": ""}), `parameter "claimHeaders": claim "sub": claim and header name must be non-empty`},
+		{"claimHeaders header not a string", with("claimHeaders", map[string]interface{}{"sub": 1}), `parameter "claimHeaders": at [sub]: expected type 'string'`},
 		{"claimHeaders bad header", with("claimHeaders", map[string]interface{}{"sub": "x user"}), `claim "sub": "x user" is not a valid header name`},
 		{"claimHeaders authorization", with("claimHeaders", map[string]interface{}{"sub": "Authorization"}), `header "authorization" cannot carry claims`},
 		{"claimHeaders token header", with("header", "x-token", "claimHeaders", map[string]interface{}{"sub": "X-Token"}), `header "x-token" cannot carry claims`},
 		{"claimHeaders envoy", with("claimHeaders", map[string]interface{}{"sub": "x-envoy-user"}), "cannot carry claims"},
 		{"claimHeaders duplicate", with("claimHeaders", map[string]interface{}{"sub": "x-user", "email": "X-User"}), `claims "email" and "sub" both map to header "x-user"`},
-		{"removeTokenHeader type", with("removeTokenHeader", "yes"), `"removeTokenHeader": must be a boolean`},
-		{"none", with("allowedAlgorithms", []interface{}{"none"}), `"allowedAlgorithms": "none" (unsigned tokens) is never accepted`},
-		{"HS256", with("allowedAlgorithms", []interface{}{"RS256", "HS256"}), `"allowedAlgorithms": "HS256" is an HMAC algorithm`},
+		{"removeTokenHeader type", with("removeTokenHeader", "yes"), `parameter "removeTokenHeader": got string, want boolean`},
+		{"none", with("allowedAlgorithms", []interface{}{"none"}), `parameter "allowedAlgorithms": "none" (unsigned tokens) is never accepted`},
+		{"HS256", with("allowedAlgorithms", []interface{}{"RS256", "HS256"}), `parameter "allowedAlgorithms": "HS256" is an HMAC algorithm`},
 		{"unknown alg", with("allowedAlgorithms", []interface{}{"RS1"}), `unsupported algorithm "RS1"`},
 		{"empty algs", with("allowedAlgorithms", []interface{}{}), "must name at least one algorithm"},
-		{"algs type", with("allowedAlgorithms", "RS256"), "must be an array"},
-		{"skew too big", with("clockSkew", "1h"), `"clockSkew": must be a duration between 0s and 5m0s`},
-		{"skew negative", with("clockSkew", "-1s"), `"clockSkew": must be a duration`},
-		{"skew not string", with("clockSkew", 30), `"clockSkew": must be a duration`},
-		{"refresh too small", with("refreshInterval", "10ms"), `"refreshInterval": must be a duration between 1s`},
-		{"minRefresh too big", with("minRefreshInterval", "2h"), `"minRefreshInterval": must be a duration`},
-		{"fetchTimeout", with("fetchTimeout", "1m"), `"fetchTimeout": must be a duration between 100ms and 30s`},
-		{"header", with("header", "x token"), `"header": "x token" is not a valid header name`},
-		{"header empty", with("header", ""), `"header": must be a non-empty string`},
-		{"requireExpiration", with("requireExpiration", "yes"), `"requireExpiration": must be a boolean`},
-		{"realm", with("realm", `a"b`), `"realm": must not contain quotes`},
-		{"unknown", with("audiences", "x"), "unknown parameter(s) audiences"},
+		{"algs type", with("allowedAlgorithms", "RS256"), `parameter "allowedAlgorithms": got string, want array`},
+		{"skew too big", with("clockSkew", "1h"), `parameter "clockSkew": must be a duration between 0s and 5m0s, got 1h0m0s`},
+		{"skew negative", with("clockSkew", "-1s"), `parameter "clockSkew": must be a duration between 0s and 5m0s, got -1s`},
+		{"skew not string", with("clockSkew", 30), `parameter "clockSkew": got number, want string`},
+		{"skew not a duration", with("clockSkew", "soon"), `parameter "clockSkew": 'soon' is not valid go-duration`},
+		{"refresh too small", with("refreshInterval", "10ms"), `parameter "refreshInterval": must be a duration between 1s`},
+		{"minRefresh too big", with("minRefreshInterval", "2h"), `parameter "minRefreshInterval": must be a duration between 1s and 1h0m0s`},
+		{"fetchTimeout", with("fetchTimeout", "1m"), `parameter "fetchTimeout": must be a duration between 100ms and 30s`},
+		{"header", with("header", "x token"), `parameter "header": 'x token' does not match pattern`},
+		{"header empty", with("header", ""), `parameter "header": '' does not match pattern`},
+		{"requireExpiration", with("requireExpiration", "yes"), `parameter "requireExpiration": got string, want boolean`},
+		{"realm", with("realm", `a"b`), `parameter "realm": 'a"b' does not match pattern`},
+		{"unknown", with("audiences", "x"), `parameter "audiences": unknown parameter`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := (&Policy{}).Validate(tc.params)
+			_, err := policytest.Build(t, ".", GetPolicy, tc.params)
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("Validate error = %v, want it to contain %q", err, tc.wantErr)
-			}
-			if _, err := GetPolicy(meta, tc.params); err == nil || !strings.Contains(err.Error(), `jwtValidation v2.0.0 on route "r1"`) {
-				t.Fatalf("GetPolicy error = %v, want it to name policy and route", err)
+				t.Fatalf("error = %v, want it to contain %q", err, tc.wantErr)
 			}
 		})
 	}

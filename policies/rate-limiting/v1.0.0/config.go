@@ -4,24 +4,21 @@ import (
 	"fmt"
 	"math"
 	"net/url"
-	"sort"
 	"strings"
 	"time"
+
+	"github.com/policy-engine-builder/policy-engine/worker/policies"
 )
 
 const (
-	keyByClientAddress = "clientAddress"
-	keyByHeader        = "header"
-	keyByRoute         = "route"
+	keyByHeader = "header"
+	keyByRoute  = "route"
 
 	backendLocal = "local"
 	backendRedis = "redis"
 
-	failOpen   = "open"
 	failClosed = "closed"
 
-	defaultMaxKeys      = 10000
-	defaultRedisTimeout = 50 * time.Millisecond
 	// maxRedisTimeout stays below Envoy's default 200 ms ext_proc message timeout, so a
 	// slow Redis gives the configured failure mode, not a 504 from Envoy.
 	maxRedisTimeout = 150 * time.Millisecond
@@ -34,7 +31,26 @@ var units = map[string]time.Duration{
 	"day":    24 * time.Hour,
 }
 
-// config is the parsed, validated form of one instance's parameters.
+// params are the instance parameters as policy.yaml declares them; the engine has
+// checked them against it (types, bounds, enums, the header pattern) and filled in
+// the defaults. Pointers are nil for parameters without a default that were left out.
+type params struct {
+	RequestsPerUnit  *int64        `param:"requestsPerUnit"`
+	Unit             string        `param:"unit"`
+	Rate             *float64      `param:"rate"`
+	Burst            *int64        `param:"burst"`
+	KeyBy            string        `param:"keyBy"`
+	Header           string        `param:"header"`
+	HeadersOnSuccess bool          `param:"headersOnSuccess"`
+	MaxKeys          int           `param:"maxKeys"`
+	Backend          string        `param:"backend"`
+	RedisURL         *string       `param:"redisUrl"`
+	RedisKeyPrefix   *string       `param:"redisKeyPrefix"`
+	RedisTimeout     time.Duration `param:"redisTimeout"`
+	FailureMode      string        `param:"failureMode"`
+}
+
+// config is the parsed form of one instance's parameters.
 type config struct {
 	// rate is in tokens per second; burst is the bucket's capacity.
 	rate  float64
@@ -53,232 +69,81 @@ type config struct {
 	failureMode    string
 }
 
-var knownParams = []string{
-	"backend", "burst", "failureMode", "header", "headersOnSuccess", "keyBy", "maxKeys",
-	"rate", "redisKeyPrefix", "redisTimeout", "redisUrl", "requestsPerUnit", "unit",
-}
-
-// parseConfig validates params and turns them into a config. Every error names the
-// parameter at fault.
-func parseConfig(params map[string]interface{}) (*config, error) {
-	var unknown []string
-	for name := range params {
-		if i := sort.SearchStrings(knownParams, name); i == len(knownParams) || knownParams[i] != name {
-			unknown = append(unknown, name)
-		}
+// parseConfig adds to policy.yaml's checks what it cannot express: which parameters
+// go together. Every error names the parameter at fault.
+func parseConfig(raw map[string]interface{}) (*config, error) {
+	var p params
+	if err := policies.DecodeParams(raw, &p); err != nil {
+		return nil, err
 	}
-	if len(unknown) > 0 {
-		sort.Strings(unknown)
-		return nil, fmt.Errorf("unknown parameter(s) %s; known: %s", strings.Join(unknown, ", "), strings.Join(knownParams, ", "))
-	}
-
 	cfg := &config{
-		keyBy:        keyByClientAddress,
-		maxKeys:      defaultMaxKeys,
-		backend:      backendLocal,
-		redisTimeout: defaultRedisTimeout,
-		failureMode:  failOpen,
-	}
-	if err := parseRate(params, cfg); err != nil {
-		return nil, err
-	}
-
-	var err error
-	if cfg.keyBy, err = optEnum(params, "keyBy", cfg.keyBy, keyByClientAddress, keyByHeader, keyByRoute); err != nil {
-		return nil, err
-	}
-	header, err := optString(params, "header")
-	if err != nil {
-		return nil, err
+		keyBy:            p.KeyBy,
+		header:           strings.ToLower(p.Header),
+		headersOnSuccess: p.HeadersOnSuccess,
+		maxKeys:          p.MaxKeys,
+		backend:          p.Backend,
+		redisTimeout:     p.RedisTimeout,
+		failureMode:      p.FailureMode,
 	}
 	switch {
-	case cfg.keyBy == keyByHeader && header == "":
-		return nil, fmt.Errorf("parameter %q: required when keyBy is %q", "header", keyByHeader)
-	case cfg.keyBy != keyByHeader && header != "":
-		return nil, fmt.Errorf("parameter %q: only meaningful when keyBy is %q (keyBy is %q)", "header", keyByHeader, cfg.keyBy)
-	case header != "":
-		if err := checkHeaderName(header); err != nil {
-			return nil, fmt.Errorf("parameter %q: %w", "header", err)
-		}
-		cfg.header = strings.ToLower(header)
-	}
-
-	if cfg.headersOnSuccess, err = optBool(params, "headersOnSuccess"); err != nil {
-		return nil, err
-	}
-	if raw, ok := params["maxKeys"]; ok && raw != nil {
-		n, err := toInt(raw)
-		if err != nil || n < 16 || n > 10_000_000 {
-			return nil, fmt.Errorf("parameter %q: must be an integer between 16 and 10000000, got %v", "maxKeys", raw)
-		}
-		cfg.maxKeys = int(n)
-	}
-
-	if cfg.backend, err = optEnum(params, "backend", cfg.backend, backendLocal, backendRedis); err != nil {
-		return nil, err
-	}
-	if cfg.failureMode, err = optEnum(params, "failureMode", cfg.failureMode, failOpen, failClosed); err != nil {
-		return nil, err
-	}
-	if cfg.redisURL, err = optString(params, "redisUrl"); err != nil {
-		return nil, err
-	}
-	if cfg.redisKeyPrefix, err = optString(params, "redisKeyPrefix"); err != nil {
-		return nil, err
-	}
-	if raw, ok := params["redisTimeout"]; ok && raw != nil {
-		s, ok := raw.(string)
-		d, err := time.ParseDuration(s)
-		if !ok || err != nil || d < time.Millisecond || d > maxRedisTimeout {
-			return nil, fmt.Errorf("parameter %q: must be a duration between 1ms and %s, got %v", "redisTimeout", maxRedisTimeout, raw)
-		}
-		cfg.redisTimeout = d
-	}
-	if cfg.backend == backendRedis {
-		if cfg.redisURL == "" {
-			return nil, fmt.Errorf("parameter %q: required when backend is %q", "redisUrl", backendRedis)
-		}
-		u, err := url.Parse(cfg.redisURL)
-		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
-			return nil, fmt.Errorf("parameter %q: must be redis://[user:password@]host:port[/db] or rediss://... (TLS), got %q", "redisUrl", redact(cfg.redisURL))
-		}
-	} else {
-		// Most likely a forgotten "backend: redis": refuse rather than silently limit
-		// per replica. (Parameters with a default in policy.yaml are not checked this
-		// way, since the engine may fill defaults in.)
-		for _, name := range []string{"redisUrl", "redisKeyPrefix"} {
-			if _, set := params[name]; set {
-				return nil, fmt.Errorf("parameter %q: only meaningful when backend is %q", name, backendRedis)
-			}
-		}
-	}
-	return cfg, nil
-}
-
-// parseRate accepts either requestsPerUnit (+ unit) or rate, each with an optional burst.
-func parseRate(params map[string]interface{}, cfg *config) error {
-	rawRPU, hasRPU := params["requestsPerUnit"]
-	rawRate, hasRate := params["rate"]
-	switch {
-	case hasRPU && hasRate:
-		return fmt.Errorf("parameters %q and %q: give one, not both", "requestsPerUnit", "rate")
-	case hasRPU:
-		n, err := toInt(rawRPU)
-		if err != nil || n < 1 {
-			return fmt.Errorf("parameter %q: must be a positive integer, got %v", "requestsPerUnit", rawRPU)
-		}
-		unit, err := optEnum(params, "unit", "second", "second", "minute", "hour", "day")
-		if err != nil {
-			return err
-		}
-		cfg.rate = float64(n) / units[unit].Seconds()
+	case p.RequestsPerUnit != nil && p.Rate != nil:
+		return nil, fmt.Errorf("parameters %q and %q: give one, not both", "requestsPerUnit", "rate")
+	case p.RequestsPerUnit != nil:
+		cfg.rate = float64(*p.RequestsPerUnit) / units[p.Unit].Seconds()
 		// A full unit's allowance may be spent at once, like a fixed window, but it
 		// refills smoothly.
-		cfg.burst = n
-	case hasRate:
+		cfg.burst = *p.RequestsPerUnit
+	case p.Rate != nil:
 		// unit is ignored here: rate is per second, and unit has a default the engine
-		// may have filled in.
-		r, ok := toFloat(rawRate)
-		if !ok || r <= 0 || r > 1e9 {
-			return fmt.Errorf("parameter %q: must be a number of requests per second above 0, got %v", "rate", rawRate)
+		// fills in.
+		if *p.Rate <= 0 {
+			return nil, fmt.Errorf("parameter %q: must be a number of requests per second above 0", "rate")
 		}
-		cfg.rate = r
-		cfg.burst = int64(math.Max(1, math.Ceil(r)))
+		cfg.rate = *p.Rate
+		cfg.burst = int64(math.Max(1, math.Ceil(*p.Rate)))
 	default:
-		return fmt.Errorf("parameters %q or %q: one is required", "requestsPerUnit", "rate")
+		return nil, fmt.Errorf("parameters %q or %q: one is required", "requestsPerUnit", "rate")
 	}
-	if raw, ok := params["burst"]; ok && raw != nil {
-		n, err := toInt(raw)
-		if err != nil || n < 1 || n > 1e9 {
-			return fmt.Errorf("parameter %q: must be a positive integer, got %v", "burst", raw)
+	if p.Burst != nil {
+		cfg.burst = *p.Burst
+	}
+
+	switch {
+	case cfg.keyBy == keyByHeader && cfg.header == "":
+		return nil, fmt.Errorf("parameter %q: required when keyBy is %q", "header", keyByHeader)
+	case cfg.keyBy != keyByHeader && cfg.header != "":
+		return nil, fmt.Errorf("parameter %q: only meaningful when keyBy is %q (keyBy is %q)", "header", keyByHeader, cfg.keyBy)
+	}
+
+	if p.RedisTimeout < time.Millisecond || p.RedisTimeout > maxRedisTimeout {
+		return nil, fmt.Errorf("parameter %q: must be a duration between 1ms and %s, got %s", "redisTimeout", maxRedisTimeout, p.RedisTimeout)
+	}
+	if cfg.backend != backendRedis {
+		// Most likely a forgotten "backend: redis": refuse rather than silently limit
+		// per replica. (Parameters with a default in policy.yaml are not checked this
+		// way, since the engine fills defaults in.)
+		for _, set := range []struct {
+			name  string
+			value *string
+		}{{"redisUrl", p.RedisURL}, {"redisKeyPrefix", p.RedisKeyPrefix}} {
+			if set.value != nil {
+				return nil, fmt.Errorf("parameter %q: only meaningful when backend is %q", set.name, backendRedis)
+			}
 		}
-		cfg.burst = n
+		return cfg, nil
 	}
-	return nil
-}
-
-func optString(params map[string]interface{}, name string) (string, error) {
-	raw, ok := params[name]
-	if !ok || raw == nil {
-		return "", nil
+	if p.RedisURL == nil {
+		return nil, fmt.Errorf("parameter %q: required when backend is %q", "redisUrl", backendRedis)
 	}
-	s, ok := raw.(string)
-	if !ok {
-		return "", fmt.Errorf("parameter %q: must be a string, got %T", name, raw)
+	cfg.redisURL = *p.RedisURL
+	if p.RedisKeyPrefix != nil {
+		cfg.redisKeyPrefix = *p.RedisKeyPrefix
 	}
-	return s, nil
-}
-
-func optBool(params map[string]interface{}, name string) (bool, error) {
-	raw, ok := params[name]
-	if !ok || raw == nil {
-		return false, nil
+	u, err := url.Parse(cfg.redisURL)
+	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+		return nil, fmt.Errorf("parameter %q: must be redis://[user:password@]host:port[/db] or rediss://... (TLS), got %q", "redisUrl", redact(cfg.redisURL))
 	}
-	b, ok := raw.(bool)
-	if !ok {
-		return false, fmt.Errorf("parameter %q: must be a boolean, got %T", name, raw)
-	}
-	return b, nil
-}
-
-func optEnum(params map[string]interface{}, name, def string, allowed ...string) (string, error) {
-	s, err := optString(params, name)
-	if err != nil || s == "" {
-		return def, err
-	}
-	for _, a := range allowed {
-		if s == a {
-			return s, nil
-		}
-	}
-	return "", fmt.Errorf("parameter %q: must be one of %s, got %q", name, strings.Join(allowed, ", "), s)
-}
-
-// toInt accepts the integer shapes YAML and JSON decoders produce.
-func toInt(raw interface{}) (int64, error) {
-	switch v := raw.(type) {
-	case int:
-		return int64(v), nil
-	case int64:
-		return v, nil
-	case uint64:
-		if v > math.MaxInt64 {
-			return 0, fmt.Errorf("too large")
-		}
-		return int64(v), nil
-	case float64:
-		if v != math.Trunc(v) || math.Abs(v) > 1<<53 {
-			return 0, fmt.Errorf("not an integer")
-		}
-		return int64(v), nil
-	}
-	return 0, fmt.Errorf("not an integer")
-}
-
-func toFloat(raw interface{}) (float64, bool) {
-	switch v := raw.(type) {
-	case float64:
-		return v, !math.IsNaN(v) && !math.IsInf(v, 0)
-	case int:
-		return float64(v), true
-	case int64:
-		return float64(v), true
-	case uint64:
-		return float64(v), true
-	}
-	return 0, false
-}
-
-func checkHeaderName(name string) error {
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		ok := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-			strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
-		if !ok {
-			return fmt.Errorf("%q is not a valid header name (character %q)", name, c)
-		}
-	}
-	return nil
+	return cfg, nil
 }
 
 // redact hides a password in a Redis URL before it reaches an error message or log.

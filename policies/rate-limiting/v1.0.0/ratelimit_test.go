@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/policy-engine-builder/policy-engine/worker/policies"
+	"github.com/policy-engine-builder/policy-engine/worker/policies/policytest"
 )
 
 var meta = policies.PolicyMetadata{Name: "rateLimiting", Version: "v1.0.0", Route: "r1"}
@@ -40,15 +41,24 @@ func mustPolicy(t *testing.T, params map[string]interface{}, clock *fakeClock) *
 	if clock != nil {
 		now = clock.Now
 	}
-	p, err := newPolicy(meta, params, now)
+	p, err := newPolicy(meta, filled(t, params), now)
 	if err != nil {
 		t.Fatalf("newPolicy: %v", err)
 	}
-	if err := p.Validate(params); err != nil {
-		t.Fatalf("Validate: %v", err)
-	}
 	t.Cleanup(func() { _ = p.Close() })
 	return p
+}
+
+// filled checks params against policy.yaml's schema and fills in its defaults, as the
+// engine does before GetPolicy.
+func filled(t testing.TB, params map[string]interface{}) map[string]interface{} {
+	t.Helper()
+	_, schema := policytest.LoadSpec(t, ".")
+	out, err := schema.Validate(params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func req(clientAddr string, headers map[string][]string) *policies.RequestContext {
@@ -207,7 +217,7 @@ func TestHeadersOnSuccess(t *testing.T) {
 	// Another instance later in the chain keeps its own entry.
 	m2 := meta
 	m2.Index = 3
-	p2, err := newPolicy(m2, params, time.Now)
+	p2, err := newPolicy(m2, filled(t, params), time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,7 +282,10 @@ func TestLocalConcurrentExactCount(t *testing.T) {
 	}
 }
 
-func TestValidateErrors(t *testing.T) {
+// TestRejectedParameters builds instances the way the engine does, so each bad
+// parameter is refused by policy.yaml's schema or by parseConfig, and the error
+// names it either way.
+func TestRejectedParameters(t *testing.T) {
 	base := func(kv ...interface{}) map[string]interface{} {
 		m := map[string]interface{}{"requestsPerUnit": 10}
 		for i := 0; i < len(kv); i += 2 {
@@ -287,65 +300,53 @@ func TestValidateErrors(t *testing.T) {
 	}{
 		{"no rate", map[string]interface{}{}, `"requestsPerUnit" or "rate": one is required`},
 		{"both rates", map[string]interface{}{"requestsPerUnit": 1, "rate": 1.0}, "give one, not both"},
-		{"rpu zero", map[string]interface{}{"requestsPerUnit": 0}, `"requestsPerUnit": must be a positive integer`},
-		{"rpu fraction", map[string]interface{}{"requestsPerUnit": 1.5}, `"requestsPerUnit": must be a positive integer`},
-		{"rpu string", map[string]interface{}{"requestsPerUnit": "10"}, `"requestsPerUnit": must be a positive integer`},
-		{"bad unit", base("unit", "week"), `"unit": must be one of second, minute, hour, day`},
-		{"rate negative", map[string]interface{}{"rate": -1.0}, `"rate": must be a number`},
-		{"burst zero", base("burst", 0), `"burst": must be a positive integer`},
-		{"bad keyBy", base("keyBy", "ip"), `"keyBy": must be one of clientAddress, header, route`},
-		{"header missing", base("keyBy", "header"), `"header": required when keyBy is "header"`},
-		{"header without keyBy", base("header", "x-a"), `"header": only meaningful when keyBy is "header"`},
-		{"header invalid", base("keyBy", "header", "header", "x a"), `"header": "x a" is not a valid header name`},
-		{"headersOnSuccess type", base("headersOnSuccess", "yes"), `"headersOnSuccess": must be a boolean`},
-		{"maxKeys small", base("maxKeys", 3), `"maxKeys": must be an integer between 16`},
-		{"bad backend", base("backend", "memcached"), `"backend": must be one of local, redis`},
-		{"redis without url", base("backend", "redis"), `"redisUrl": required when backend is "redis"`},
-		{"redis bad url", base("backend", "redis", "redisUrl", "http://u:hunter2@h:6379"), `"redisUrl": must be redis://`},
+		{"rpu zero", map[string]interface{}{"requestsPerUnit": 0}, `parameter "requestsPerUnit": minimum: got 0, want 1`},
+		{"rpu fraction", map[string]interface{}{"requestsPerUnit": 1.5}, `parameter "requestsPerUnit": got number, want integer`},
+		{"rpu string", map[string]interface{}{"requestsPerUnit": "10"}, `parameter "requestsPerUnit": got string, want integer`},
+		{"bad unit", base("unit", "week"), `parameter "unit": value must be one of 'second', 'minute', 'hour', 'day'`},
+		{"rate negative", map[string]interface{}{"rate": -1.0}, `parameter "rate": minimum: got -1, want 0`},
+		{"rate zero", map[string]interface{}{"rate": 0}, `parameter "rate": must be a number of requests per second above 0`},
+		{"rate too high", map[string]interface{}{"rate": 2e9}, `parameter "rate": maximum`},
+		{"burst zero", base("burst", 0), `parameter "burst": minimum: got 0, want 1`},
+		{"bad keyBy", base("keyBy", "ip"), `parameter "keyBy": value must be one of 'clientAddress', 'header', 'route'`},
+		{"header missing", base("keyBy", "header"), `parameter "header": required when keyBy is "header"`},
+		{"header without keyBy", base("header", "x-a"), `parameter "header": only meaningful when keyBy is "header"`},
+		{"header invalid", base("keyBy", "header", "header", "x a"), `parameter "header": 'x a' does not match pattern`},
+		{"headersOnSuccess type", base("headersOnSuccess", "yes"), `parameter "headersOnSuccess": got string, want boolean`},
+		{"maxKeys small", base("maxKeys", 3), `parameter "maxKeys": minimum: got 3, want 16`},
+		{"bad backend", base("backend", "memcached"), `parameter "backend": value must be one of 'local', 'redis'`},
+		{"redis without url", base("backend", "redis"), `parameter "redisUrl": required when backend is "redis"`},
+		{"redis bad url", base("backend", "redis", "redisUrl", "http://u:hunter2@h:6379"), `parameter "redisUrl": must be redis://`},
 		{"redis url password hidden", base("backend", "redis", "redisUrl", "http://u:hunter2@h:6379"), "u:xxxxx@h"},
-		{"redis timeout too long", base("backend", "redis", "redisUrl", "redis://h:6379", "redisTimeout", "2s"), `"redisTimeout": must be a duration between 1ms and 150ms`},
-		{"redis timeout not duration", base("backend", "redis", "redisUrl", "redis://h:6379", "redisTimeout", 50), `"redisTimeout": must be a duration`},
-		{"bad failureMode", base("backend", "redis", "redisUrl", "redis://h:6379", "failureMode", "maybe"), `"failureMode": must be one of open, closed`},
-		{"redis url on local", base("redisUrl", "redis://h:6379"), `"redisUrl": only meaningful when backend is "redis"`},
-		{"unknown", base("limit", 5), "unknown parameter(s) limit"},
+		{"redis timeout too long", base("backend", "redis", "redisUrl", "redis://h:6379", "redisTimeout", "2s"), `parameter "redisTimeout": must be a duration between 1ms and 150ms, got 2s`},
+		{"redis timeout not duration", base("backend", "redis", "redisUrl", "redis://h:6379", "redisTimeout", 50), `parameter "redisTimeout": got number, want string`},
+		{"bad failureMode", base("backend", "redis", "redisUrl", "redis://h:6379", "failureMode", "maybe"), `parameter "failureMode": value must be one of 'open', 'closed'`},
+		{"redis url on local", base("redisUrl", "redis://h:6379"), `parameter "redisUrl": only meaningful when backend is "redis"`},
+		{"redis prefix on local", base("redisKeyPrefix", "rl:"), `parameter "redisKeyPrefix": only meaningful when backend is "redis"`},
+		{"unknown", base("limit", 5), `parameter "limit": unknown parameter`},
 	}
-	p := &Policy{}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := p.Validate(tc.params)
+			_, err := policytest.Build(t, ".", GetPolicy, tc.params)
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("Validate error = %v, want it to contain %q", err, tc.wantErr)
+				t.Fatalf("error = %v, want it to contain %q", err, tc.wantErr)
 			}
 			if strings.Contains(err.Error(), "hunter2") {
 				t.Fatalf("error leaks the Redis password: %v", err)
-			}
-			if _, err := GetPolicy(meta, tc.params); err == nil || !strings.Contains(err.Error(), `rateLimiting v1.0.0 on route "r1"`) {
-				t.Fatalf("GetPolicy error = %v, want it to name policy and route", err)
 			}
 		})
 	}
 }
 
-// TestEngineFilledDefaults: the engine may add every default from policy.yaml to the
+// TestEngineFilledDefaults: the engine adds every default from policy.yaml to the
 // parameters; that must never turn a valid configuration into an invalid one.
 func TestEngineFilledDefaults(t *testing.T) {
-	defaults := map[string]interface{}{
-		"unit": "second", "keyBy": "clientAddress", "headersOnSuccess": false, "maxKeys": 10000,
-		"backend": "local", "redisTimeout": "50ms", "failureMode": "open",
-	}
 	for _, user := range []map[string]interface{}{
 		{"rate": 2.5},
 		{"requestsPerUnit": 100, "unit": "minute"},
 		{"requestsPerUnit": 100, "backend": "redis", "redisUrl": "redis://127.0.0.1:1"},
 	} {
-		params := map[string]interface{}{}
-		for k, v := range defaults {
-			params[k] = v
-		}
-		for k, v := range user {
-			params[k] = v
-		}
-		if err := (&Policy{}).Validate(params); err != nil {
+		if _, err := policytest.Build(t, ".", GetPolicy, user); err != nil {
 			t.Errorf("%v with defaults filled in: %v", user, err)
 		}
 	}
@@ -366,7 +367,7 @@ func TestFloat64Integers(t *testing.T) {
 // BenchmarkLocalExecuteRequest measures the local backend across many client addresses,
 // in parallel, as the engine would run it.
 func BenchmarkLocalExecuteRequest(b *testing.B) {
-	p, err := newPolicy(meta, map[string]interface{}{"rate": 1e6, "burst": 1000}, time.Now)
+	p, err := newPolicy(meta, filled(b, map[string]interface{}{"rate": 1e6, "burst": 1000}), time.Now)
 	if err != nil {
 		b.Fatal(err)
 	}

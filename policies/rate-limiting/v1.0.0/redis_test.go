@@ -76,7 +76,7 @@ func TestRedisCustomPrefixSharesAcrossRoutes(t *testing.T) {
 	onR1 := mustPolicy(t, params, nil)
 	m := meta
 	m.Route, m.Index = "r2", 4
-	onR2, err := newPolicy(m, params, time.Now)
+	onR2, err := newPolicy(m, filled(t, params), time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,14 +4,16 @@
 // accepts the file at run time: a valid name and version, known parameter types,
 // compilable patterns and defaults that satisfy their own declarations.
 //
-// Typical use, from the policy's package directory:
+// Typical use, from the policy's package directory, where params is the struct
+// GetPolicy decodes its parameters into (policies.DecodeParams):
 //
 //	func TestPolicyYAMLMatchesCode(t *testing.T) {
-//		policytest.CheckSpec(t, ".", &Policy{}, knownParams)
+//		p := policytest.New(t, ".", GetPolicy, map[string]interface{}{"keys": []interface{}{"k1"}})
+//		policytest.CheckSpec(t, ".", p, params{})
 //	}
 //
-//	func TestDefaults(t *testing.T) {
-//		p := policytest.New(t, ".", GetPolicy, map[string]interface{}{"keys": []interface{}{"k1"}})
+//	func TestRejectsEmptyKey(t *testing.T) {
+//		_, err := policytest.Build(t, ".", GetPolicy, map[string]interface{}{"keys": []interface{}{""}})
 //		...
 //	}
 package policytest
@@ -19,11 +21,13 @@ package policytest
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
-	"strings"
 	"testing"
+	"time"
 
 	"github.com/policy-engine-builder/policy-engine/pkg/validation"
 	"github.com/policy-engine-builder/policy-engine/worker/policies"
@@ -65,27 +69,30 @@ func loadSpec(dir string) (*validation.Spec, *validation.ParameterSchema, error)
 // LoadSpec checks, it reports (t.Error) every mismatch of:
 //   - the declared name and policy.Name();
 //   - the declared version and dir's base name (the builder requires them equal);
-//   - the declared parameters and acceptedParams, the names the code accepts;
+//   - the declared parameters and the fields of params, a value of the struct the
+//     policy decodes its parameters into with policies.DecodeParams: every parameter
+//     has a field tagged with its name, of a type that holds the parameter's type,
+//     and every field is such a parameter (see checkParams for the types);
 //   - the declared phases and the interfaces policy implements (RequestPolicy,
 //     ResponsePolicy): the engine refuses an instance that lacks a declared one.
 //
 // policy may be a zero value of the policy's type when building a real instance
 // needs parameters or resources: only Name and the method set are used.
 // CheckSpec returns the parsed spec for further checks, or nil after t.Fatal.
-func CheckSpec(t testing.TB, dir string, policy policies.Policy, acceptedParams []string) *validation.Spec {
+func CheckSpec(t testing.TB, dir string, policy policies.Policy, params any) *validation.Spec {
 	t.Helper()
 	spec, _ := LoadSpec(t, dir)
 	if spec == nil {
 		// t.Fatal returned: only a fake testing.TB lets it (runtime.Goexit otherwise).
 		return nil
 	}
-	if err := compare(spec, dir, policy, acceptedParams); err != nil {
+	if err := compare(spec, dir, policy, params); err != nil {
 		t.Error(err)
 	}
 	return spec
 }
 
-func compare(spec *validation.Spec, dir string, policy policies.Policy, acceptedParams []string) error {
+func compare(spec *validation.Spec, dir string, policy policies.Policy, params any) error {
 	var errs []error
 	if got := policy.Name(); spec.Name != got {
 		errs = append(errs, fmt.Errorf("policy.yaml name %q, the code's Name() %q", spec.Name, got))
@@ -97,18 +104,92 @@ func compare(spec *validation.Spec, dir string, policy policies.Policy, accepted
 	if base := filepath.Base(abs); spec.Version != base {
 		errs = append(errs, fmt.Errorf("policy.yaml version %q, directory %q", spec.Version, base))
 	}
-	declared := make([]string, len(spec.Parameters))
-	for i, p := range spec.Parameters {
-		declared[i] = p.Name
-	}
-	accepted := slices.Clone(acceptedParams)
-	slices.Sort(declared)
-	slices.Sort(accepted)
-	if !slices.Equal(declared, accepted) {
-		errs = append(errs, fmt.Errorf("policy.yaml declares parameters [%s], the code accepts [%s]",
-			strings.Join(declared, " "), strings.Join(accepted, " ")))
-	}
+	errs = append(errs, checkParams(spec.Parameters, reflect.TypeOf(params)))
 	return errors.Join(append(errs, checkPhases(spec, policy))...)
+}
+
+var durationType = reflect.TypeFor[time.Duration]()
+
+// checkParams matches the declared parameters with the fields of the params struct
+// by their policies.ParamTag, both ways, and each field's type with what
+// policies.DecodeParams can fill from a value of the parameter's type.
+func checkParams(declared []validation.Parameter, t reflect.Type) error {
+	if t == nil || t.Kind() != reflect.Struct {
+		return fmt.Errorf("params: want a value of the struct the policy decodes its parameters into, got %v", t)
+	}
+	var errs []error
+	fields := map[string]reflect.StructField{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name := f.Tag.Get(policies.ParamTag)
+		switch {
+		case name == "":
+			errs = append(errs, fmt.Errorf("%s.%s has no %s tag naming its parameter", t, f.Name, policies.ParamTag))
+		case !f.IsExported():
+			errs = append(errs, fmt.Errorf("%s.%s (parameter %q) is not exported, so it cannot be filled", t, f.Name, name))
+		case fields[name].Name != "":
+			errs = append(errs, fmt.Errorf("%s.%s and %s.%s are both tagged %q", t, fields[name].Name, t, f.Name, name))
+		default:
+			fields[name] = f
+		}
+	}
+	for _, p := range declared {
+		f, ok := fields[p.Name]
+		if !ok {
+			errs = append(errs, fmt.Errorf("policy.yaml declares parameter %q, %s has no field tagged %s:%q", p.Name, t, policies.ParamTag, p.Name))
+			continue
+		}
+		delete(fields, p.Name)
+		if err := checkType(p, f.Type); err != nil {
+			errs = append(errs, fmt.Errorf("parameter %q (%s.%s): %w", p.Name, t, f.Name, err))
+		}
+	}
+	names := slices.Sorted(maps.Keys(fields))
+	for _, name := range names {
+		errs = append(errs, fmt.Errorf("%s.%s is tagged %s:%q, a parameter policy.yaml does not declare", t, fields[name].Name, policies.ParamTag, name))
+	}
+	return errors.Join(errs...)
+}
+
+// checkType reports whether a field of type t can hold every value of p's type.
+// A pointer holds what it points to (nil when the parameter is absent).
+func checkType(p validation.Parameter, t reflect.Type) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var ok bool
+	want := ""
+	switch p.Type {
+	case "string", "uri":
+		ok, want = t.Kind() == reflect.String, "a string"
+	case "duration":
+		ok, want = t == durationType, "a time.Duration"
+	case "integer":
+		switch t.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			ok = t != durationType
+		}
+		want = "an integer type"
+	case "number":
+		ok, want = t.Kind() == reflect.Float64 || t.Kind() == reflect.Float32, "float64 or float32"
+	case "boolean":
+		ok, want = t.Kind() == reflect.Bool, "a bool"
+	case "array":
+		ok, want = t.Kind() == reflect.Slice, "a slice"
+		if ok && p.Items != nil {
+			if err := checkType(*p.Items, t.Elem()); err != nil {
+				return fmt.Errorf("items: %w", err)
+			}
+		}
+	case "object":
+		ok = t.Kind() == reflect.Struct || t.Kind() == reflect.Map && t.Key().Kind() == reflect.String
+		want = "a struct or a map with string keys"
+	}
+	if !ok {
+		return fmt.Errorf("type %s needs %s, the field is %s", p.Type, want, t)
+	}
+	return nil
 }
 
 // checkPhases applies the engine's rule: an instance must implement the interface of
@@ -133,10 +214,29 @@ func checkPhases(spec *validation.Spec, policy policies.Policy) error {
 // ends. New returns nil only after t.Fatal returned (a fake testing.TB).
 func New(t testing.TB, dir string, factory policies.Factory, params map[string]interface{}) policies.Policy {
 	t.Helper()
-	p, err := build(dir, factory, params)
+	p, err := Build(t, dir, factory, params)
 	if err != nil {
 		t.Fatal(err)
 		return nil
+	}
+	return p
+}
+
+// Build is New for tests of parameters the engine must refuse: it returns the
+// rejection, naming the step that refused them (policy.yaml's schema, the factory,
+// Validate) as the engine does, instead of stopping the test. A policy.yaml the
+// engine would reject still stops the test (t.Fatal), so a broken file cannot pass
+// for a refused parameter.
+func Build(t testing.TB, dir string, factory policies.Factory, params map[string]interface{}) (policies.Policy, error) {
+	t.Helper()
+	spec, schema, err := loadSpec(dir)
+	if err != nil {
+		t.Fatal(err)
+		return nil, err
+	}
+	p, err := build(spec, schema, factory, params)
+	if err != nil {
+		return nil, err
 	}
 	if c, ok := p.(policies.Closer); ok {
 		t.Cleanup(func() {
@@ -145,14 +245,10 @@ func New(t testing.TB, dir string, factory policies.Factory, params map[string]i
 			}
 		})
 	}
-	return p
+	return p, nil
 }
 
-func build(dir string, factory policies.Factory, params map[string]interface{}) (policies.Policy, error) {
-	spec, schema, err := loadSpec(dir)
-	if err != nil {
-		return nil, err
-	}
+func build(spec *validation.Spec, schema *validation.ParameterSchema, factory policies.Factory, params map[string]interface{}) (policies.Policy, error) {
 	filled, err := schema.Validate(params)
 	if err != nil {
 		return nil, fmt.Errorf("parameters rejected by policy.yaml's schema: %w", err)

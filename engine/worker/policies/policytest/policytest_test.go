@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/policy-engine-builder/policy-engine/worker/policies"
 )
@@ -105,10 +106,16 @@ func (respPolicy) ExecuteResponse(*policies.ResponseContext, map[string]any) *po
 	return nil
 }
 
+// greeterParams is the params struct that matches goodSpec.
+type greeterParams struct {
+	Greeting string `param:"greeting"`
+	Target   string `param:"target"`
+}
+
 func TestCheckSpecAcceptsMatchingPolicy(t *testing.T) {
 	dir := specDir(t, "v1.0.0", goodSpec)
 	f := &fakeTB{}
-	spec := CheckSpec(f, dir, &reqPolicy{name: "greeter"}, []string{"target", "greeting"})
+	spec := CheckSpec(f, dir, &reqPolicy{name: "greeter"}, greeterParams{})
 	f.expect(t, false)
 	if spec == nil || spec.Name != "greeter" {
 		t.Errorf("spec %+v", spec)
@@ -120,31 +127,117 @@ func TestCheckSpecReportsMismatches(t *testing.T) {
 		version  string
 		yaml     string
 		policy   policies.Policy
-		accepted []string
+		params   any
 		contains []string
 	}{
-		"name": {"v1.0.0", goodSpec, &reqPolicy{name: "greeter2"}, []string{"greeting", "target"},
+		"name": {"v1.0.0", goodSpec, &reqPolicy{name: "greeter2"}, greeterParams{},
 			[]string{`name "greeter", the code's Name() "greeter2"`}},
-		"version": {"v1.0.1", goodSpec, &reqPolicy{name: "greeter"}, []string{"greeting", "target"},
+		"version": {"v1.0.1", goodSpec, &reqPolicy{name: "greeter"}, greeterParams{},
 			[]string{`version "v1.0.0", directory "v1.0.1"`}},
-		"parameter the code does not accept": {"v1.0.0", goodSpec, &reqPolicy{name: "greeter"}, []string{"greeting"},
-			[]string{"declares parameters [greeting target], the code accepts [greeting]"}},
-		"parameter the file does not declare": {"v1.0.0", goodSpec, &reqPolicy{name: "greeter"}, []string{"greeting", "target", "loud"},
-			[]string{"the code accepts [greeting loud target]"}},
-		"request phase not implemented": {"v1.0.0", goodSpec, respPolicy{}, []string{"greeting", "target"},
+		"parameter without a field": {"v1.0.0", goodSpec, &reqPolicy{name: "greeter"}, struct {
+			Greeting string `param:"greeting"`
+		}{}, []string{`policy.yaml declares parameter "target", struct { Greeting string "param:\"greeting\"" } has no field tagged param:"target"`}},
+		"untagged field": {"v1.0.0", goodSpec, &reqPolicy{name: "greeter"}, struct {
+			greeterParams
+		}{}, []string{"has no param tag"}},
+		"field of an undeclared parameter": {"v1.0.0", goodSpec, &reqPolicy{name: "greeter"}, struct {
+			Greeting string `param:"greeting"`
+			Target   string `param:"target"`
+			Loud     bool   `param:"loud"`
+		}{}, []string{`.Loud is tagged param:"loud", a parameter policy.yaml does not declare`}},
+		"two fields, one parameter": {"v1.0.0", goodSpec, &reqPolicy{name: "greeter"}, struct {
+			Greeting string `param:"greeting"`
+			Target   string `param:"target"`
+			Again    string `param:"target"`
+		}{}, []string{`.Target and `, `.Again are both tagged "target"`}},
+		"unexported field": {"v1.0.0", goodSpec, &reqPolicy{name: "greeter"}, struct {
+			Greeting string `param:"greeting"`
+			target   string `param:"target"`
+		}{}, []string{`.target (parameter "target") is not exported`}},
+		"wrong field type": {"v1.0.0", goodSpec, &reqPolicy{name: "greeter"}, struct {
+			Greeting []byte `param:"greeting"`
+			Target   string `param:"target"`
+		}{}, []string{`parameter "greeting"`, "type string needs a string, the field is []uint8"}},
+		"not a struct": {"v1.0.0", goodSpec, &reqPolicy{name: "greeter"}, []string{"greeting", "target"},
+			[]string{"want a value of the struct", "[]string"}},
+		"request phase not implemented": {"v1.0.0", goodSpec, respPolicy{}, greeterParams{},
 			[]string{"declares the request phase", "does not implement RequestPolicy"}},
 		"response phase not implemented": {"v1.0.0", strings.Replace(goodSpec, "supportsRequestPhase: true", "supportsResponsePhase: true", 1),
-			&reqPolicy{name: "greeter"}, []string{"greeting", "target"}, []string{"does not implement ResponsePolicy"}},
-		"every mismatch at once": {"v2.0.0", goodSpec, &reqPolicy{name: "other"}, nil,
-			[]string{"Name()", "directory", "the code accepts []"}},
+			&reqPolicy{name: "greeter"}, greeterParams{}, []string{"does not implement ResponsePolicy"}},
+		"every mismatch at once": {"v2.0.0", goodSpec, &reqPolicy{name: "other"}, struct{}{},
+			[]string{"Name()", "directory", `declares parameter "greeting"`, `declares parameter "target"`}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			f := &fakeTB{}
-			CheckSpec(f, specDir(t, tc.version, tc.yaml), tc.policy, tc.accepted)
+			CheckSpec(f, specDir(t, tc.version, tc.yaml), tc.policy, tc.params)
 			f.expect(t, false, tc.contains...)
 		})
 	}
+}
+
+// everyTypeSpec declares one parameter of each type policy.yaml knows.
+const everyTypeSpec = `name: every
+version: v1.0.0
+parameters:
+  - {name: s, type: string}
+  - {name: u, type: uri}
+  - {name: d, type: duration}
+  - {name: i, type: integer}
+  - {name: n, type: number}
+  - {name: b, type: boolean}
+  - {name: a, type: array, items: {type: integer}}
+  - {name: free, type: array}
+  - {name: m, type: object}
+  - {name: o, type: object}
+`
+
+func TestCheckSpecMatchesEachParameterType(t *testing.T) {
+	dir := specDir(t, "v1.0.0", everyTypeSpec)
+	good := struct {
+		S    string            `param:"s"`
+		U    string            `param:"u"`
+		D    time.Duration     `param:"d"`
+		I    *int64            `param:"i"`
+		N    float64           `param:"n"`
+		B    bool              `param:"b"`
+		A    []uint16          `param:"a"`
+		Free []map[string]any  `param:"free"`
+		M    map[string]string `param:"m"`
+		O    struct {
+			X string `param:"x"`
+		} `param:"o"`
+	}{}
+	f := &fakeTB{}
+	CheckSpec(f, dir, &reqPolicy{name: "every"}, good)
+	f.expect(t, false)
+
+	bad := struct {
+		S    int            `param:"s"`
+		U    []string       `param:"u"`
+		D    int64          `param:"d"`
+		I    time.Duration  `param:"i"`
+		N    int            `param:"n"`
+		B    string         `param:"b"`
+		A    []string       `param:"a"`
+		Free string         `param:"free"`
+		M    map[int]string `param:"m"`
+		O    []string       `param:"o"`
+	}{}
+	f = &fakeTB{}
+	CheckSpec(f, dir, &reqPolicy{name: "every"}, bad)
+	f.expect(t, false,
+		`parameter "s"`, "type string needs a string, the field is int",
+		`parameter "u"`, "type uri needs a string",
+		`parameter "d"`, "type duration needs a time.Duration, the field is int64",
+		`parameter "i"`, "type integer needs an integer type, the field is time.Duration",
+		`parameter "n"`, "type number needs float64 or float32",
+		`parameter "b"`, "type boolean needs a bool",
+		`parameter "a"`, "items: type integer needs an integer type, the field is string",
+		`parameter "free"`, "type array needs a slice",
+		`parameter "m"`, "type object needs a struct or a map with string keys, the field is map[int]string",
+		`parameter "o"`, "type object needs a struct or a map with string keys, the field is []string",
+	)
 }
 
 func TestCheckSpecStopsWhenTheEngineWouldRejectTheFile(t *testing.T) {
@@ -163,7 +256,7 @@ func TestCheckSpecStopsWhenTheEngineWouldRejectTheFile(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			f := &fakeTB{}
-			if spec := CheckSpec(f, specDir(t, "v1.0.0", tc.yaml), &reqPolicy{name: "greeter"}, []string{"greeting", "target"}); spec != nil {
+			if spec := CheckSpec(f, specDir(t, "v1.0.0", tc.yaml), &reqPolicy{name: "greeter"}, greeterParams{}); spec != nil {
 				t.Error("returned a spec for a rejected file")
 			}
 			f.expect(t, true, "the engine would reject it", tc.contains)
@@ -173,7 +266,7 @@ func TestCheckSpecStopsWhenTheEngineWouldRejectTheFile(t *testing.T) {
 
 func TestCheckSpecMissingFile(t *testing.T) {
 	f := &fakeTB{}
-	CheckSpec(f, t.TempDir(), &reqPolicy{name: "greeter"}, nil)
+	CheckSpec(f, t.TempDir(), &reqPolicy{name: "greeter"}, greeterParams{})
 	f.expect(t, true, "policy.yaml")
 }
 
@@ -279,5 +372,31 @@ func TestNewClosesAnInstanceItRejects(t *testing.T) {
 	f.expect(t, true, "(Validate)")
 	if !closed {
 		t.Error("rejected instance not closed")
+	}
+}
+
+func TestBuildReturnsTheRejection(t *testing.T) {
+	dir := specDir(t, "v1.0.0", goodSpec)
+	ok := func(policies.PolicyMetadata, map[string]any) (policies.Policy, error) {
+		return &reqPolicy{name: "greeter"}, nil
+	}
+	f := &fakeTB{}
+	p, err := Build(f, dir, ok, map[string]any{"target": 7})
+	f.expect(t, false)
+	if p != nil || err == nil || !strings.Contains(err.Error(), `schema: parameter "target": got number, want string`) {
+		t.Errorf("Build = %v, %v; want the schema's rejection of target", p, err)
+	}
+	p, err = Build(f, dir, ok, map[string]any{"target": "w"})
+	if p == nil || err != nil {
+		t.Errorf("Build = %v, %v; want an instance", p, err)
+	}
+}
+
+func TestBuildStopsOnARejectedFile(t *testing.T) {
+	f := &fakeTB{}
+	_, err := Build(f, specDir(t, "v1.0.0", "name: greeter\n"), nil, nil)
+	f.expect(t, true, "the engine would reject it")
+	if err == nil {
+		t.Error("no error")
 	}
 }
