@@ -90,8 +90,8 @@ func (l *lockedBuffer) String() string {
 
 type engine struct {
 	extproc, admin, debug string
-	config         string
-	logs           *lockedBuffer
+	config                string
+	logs                  *lockedBuffer
 }
 
 // start runs the binary with config on free loopback ports and waits until it is
