@@ -167,6 +167,9 @@ func (h *handler) scrubAttr(a slog.Attr) slog.Attr {
 	case slog.KindString:
 		return slog.String(a.Key, h.set.Scrub(v.String()))
 	}
+	if b, ok := v.Any().([]byte); ok {
+		return slog.String(a.Key, h.set.Scrub(string(b)))
+	}
 	if list, ok := v.Any().([]string); ok {
 		clean := make([]string, len(list))
 		for i, item := range list {

@@ -19,6 +19,7 @@ func TestHandlerScrubsEveryKindOfAttribute(t *testing.T) {
 		"list", []string{"secret-one", "fine"},
 		"any", struct{ V string }{"secret-one"},
 		slog.Group("nested", "s", "secret-one"),
+		"stack", []byte("goroutine 1: secret-one"),
 		"count", 3, "short", "abc")
 	text := out.String()
 	if strings.Contains(text, "secret-one") {
