@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
@@ -24,6 +26,8 @@ import (
 	"github.com/policy-engine-builder/policy-engine/kernel"
 	"github.com/policy-engine-builder/policy-engine/kernel/xds"
 	"github.com/policy-engine-builder/policy-engine/pkg/metrics"
+	"github.com/policy-engine-builder/policy-engine/pkg/redact"
+	"github.com/policy-engine-builder/policy-engine/pkg/tlsfiles"
 	"github.com/policy-engine-builder/policy-engine/worker/core"
 )
 
@@ -41,6 +45,10 @@ type serveOptions struct {
 	nodeID         string
 	listen         string
 	admin          string
+	debug          string
+	tls            tlsfiles.Files // ext_proc listener
+	xdsTLS         tlsfiles.Files // xDS server (CA: client CA) or client (CA: server CA)
+	xdsInsecure    bool
 	logFormat      string
 	logLevel       string
 	reloadInterval time.Duration
@@ -55,7 +63,15 @@ func (o *serveOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.xdsServer, "xds-server", "", "take the configuration from this xDS management server (host:port) instead of watching --config")
 	fs.StringVar(&o.nodeID, "node-id", "", "xDS node id sent to --xds-server (default: the host name)")
 	fs.StringVar(&o.listen, "listen", ":9001", "ext_proc gRPC listen address")
-	fs.StringVar(&o.admin, "admin", ":9003", "admin HTTP listen address (health, metrics, config dump); empty disables it")
+	fs.StringVar(&o.admin, "admin", ":9003", "admin HTTP listen address: health, readiness and metrics, for probes and scrapers; empty disables it")
+	fs.StringVar(&o.debug, "debug", "127.0.0.1:9004", "debug HTTP listen address: config dump (secrets redacted) and policy list; keep it on loopback; empty disables it")
+	fs.StringVar(&o.tls.Cert, "tls-cert", "", "serve ext_proc over TLS with this PEM certificate (re-read when it changes); needs --tls-key")
+	fs.StringVar(&o.tls.Key, "tls-key", "", "PEM private key of --tls-cert")
+	fs.StringVar(&o.tls.CA, "tls-client-ca", "", "require ext_proc clients (Envoy) to present a certificate from this PEM CA (mTLS)")
+	fs.StringVar(&o.xdsTLS.Cert, "xds-cert", "", "PEM certificate for xDS: the server's with --xds-listen, the client certificate with --xds-server; re-read when it changes")
+	fs.StringVar(&o.xdsTLS.Key, "xds-key", "", "PEM private key of --xds-cert")
+	fs.StringVar(&o.xdsTLS.CA, "xds-ca", "", "PEM CA for xDS: with --xds-listen, subscribers must present a certificate from it (mTLS); with --xds-server, the server's certificate must chain to it")
+	fs.BoolVar(&o.xdsInsecure, "xds-insecure", false, "allow --xds-listen without TLS on a non-loopback address (the configuration travels in plaintext)")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&o.reloadInterval, "reload-interval", 2*time.Second, "how often the config file is checked for changes")
@@ -102,11 +118,55 @@ func (o *serveOptions) check() error {
 		return errors.New("--xds-listen and --xds-server exclude each other")
 	case o.nodeID != "" && o.xdsServer == "":
 		return errors.New("--node-id needs --xds-server")
+	case o.xdsTLS.Enabled() && o.xdsListen == "" && o.xdsServer == "":
+		return errors.New("--xds-cert, --xds-key and --xds-ca need --xds-listen or --xds-server")
+	case o.xdsListen != "" && o.xdsTLS.Enabled() && (o.xdsTLS.Cert == "" || o.xdsTLS.Key == ""):
+		return errors.New("an xDS server over TLS needs --xds-cert and --xds-key")
+	case o.xdsInsecure && o.xdsListen == "":
+		return errors.New("--xds-insecure needs --xds-listen")
+	case o.xdsInsecure && o.xdsTLS.Enabled():
+		return errors.New("--xds-insecure and --xds-cert/--xds-key/--xds-ca exclude each other")
+	case o.tls.Enabled() && (o.tls.Cert == "" || o.tls.Key == ""):
+		return errors.New("ext_proc over TLS needs --tls-cert and --tls-key")
 	}
 	return nil
 }
 
+// xdsListenAddress is where the xDS server listens. It serves the configuration,
+// plaintext secrets included: without TLS it stays on loopback unless
+// --xds-insecure says otherwise. warning is what to log, "" for nothing.
+func (o *serveOptions) xdsListenAddress() (addr, warning string, err error) {
+	if o.xdsTLS.Enabled() {
+		return o.xdsListen, "", nil
+	}
+	host, port, err := net.SplitHostPort(o.xdsListen)
+	if err != nil {
+		return "", "", usageError{fmt.Errorf("--xds-listen: %w", err)}
+	}
+	switch {
+	case isLoopback(host):
+		return o.xdsListen, "", nil
+	case o.xdsInsecure:
+		return o.xdsListen, "xDS is served without TLS on a non-loopback address: any client that reaches it gets the configuration, secrets included", nil
+	case host == "":
+		return net.JoinHostPort("127.0.0.1", port), "xDS without TLS listens on loopback only; give --xds-cert and --xds-key (and --xds-ca for mTLS) to serve other machines, or --xds-insecure", nil
+	}
+	return "", "", usageError{fmt.Errorf("--xds-listen %s without TLS would send the configuration in plaintext beyond this machine: give --xds-cert and --xds-key, or --xds-insecure", o.xdsListen)}
+}
+
+// isLoopback reports whether host names only this machine.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 func serve(ctx context.Context, opts serveOptions, logger *slog.Logger) error {
+	// Every sensitive value the store loads is scrubbed from every log record.
+	secrets := redact.NewSet()
+	logger = slog.New(secrets.Handler(logger.Handler()))
 	registry := core.GetGlobalRegistry()
 	logger.Info(fmt.Sprintf("Loaded %d policy versions", len(registry.Keys())), "policies", registry.Keys())
 	catalog := core.NewCatalog(registry)
@@ -124,6 +184,7 @@ func serve(ctx context.Context, opts serveOptions, logger *slog.Logger) error {
 	healthServer := health.NewServer()
 	healthServer.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	store := core.NewConfigStore(catalog, logger, readiness{Metrics: m, health: healthServer})
+	store.UseSecrets(secrets)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -161,16 +222,31 @@ func serve(ctx context.Context, opts serveOptions, logger *slog.Logger) error {
 	default:
 		logger.Warn("no --config given: not ready until a configuration arrives")
 	}
+	go (&core.SecretFileWatcher{Store: store, Interval: opts.reloadInterval, Logger: logger}).Run(ctx)
 	if opts.xdsListen != "" {
+		addr, warning, err := opts.xdsListenAddress()
+		if err != nil {
+			return err
+		}
+		if warning != "" {
+			logger.Warn(warning, "address", addr)
+		}
+		var tlsConfig *tls.Config
+		if opts.xdsTLS.Enabled() {
+			if tlsConfig, err = tlsfiles.ServerConfig(opts.xdsTLS); err != nil {
+				return fmt.Errorf("xds server: %w", err)
+			}
+		}
 		srv, err := xds.NewServer(xds.ServerConfig{ConfigPath: opts.config, PollInterval: opts.reloadInterval,
-			Logger: logger, Hooks: serverHooks(m)})
+			Logger: logger, Hooks: serverHooks(m), TLS: tlsConfig})
 		if err != nil {
 			return fmt.Errorf("xds server: %w", err)
 		}
-		xdsLis, err := net.Listen("tcp", opts.xdsListen)
+		xdsLis, err := net.Listen("tcp", addr)
 		if err != nil {
 			return fmt.Errorf("xds listener: %w", err)
 		}
+		logger.Info("xds server listening", "address", xdsLis.Addr().String(), "tls", tlsConfig != nil, "mtls", opts.xdsTLS.CA != "")
 		go func() {
 			if err := srv.Serve(ctx, xdsLis); err != nil {
 				errc <- fmt.Errorf("xds server: %w", err)
@@ -182,7 +258,16 @@ func serve(ctx context.Context, opts serveOptions, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("ext_proc listener: %w", err)
 	}
-	grpcServer := grpc.NewServer(grpc.MaxRecvMsgSize(kernel.MaxMessageBytes))
+	grpcOpts := []grpc.ServerOption{grpc.MaxRecvMsgSize(kernel.MaxMessageBytes)}
+	if opts.tls.Enabled() {
+		tlsConfig, err := tlsfiles.ServerConfig(opts.tls)
+		if err != nil {
+			lis.Close()
+			return fmt.Errorf("ext_proc TLS: %w", err)
+		}
+		grpcOpts = append(grpcOpts, grpc.Creds(credentials.NewTLS(tlsConfig)))
+	}
+	grpcServer := grpc.NewServer(grpcOpts...)
 	healthpb.RegisterHealthServer(grpcServer, healthServer)
 	extprocv3.RegisterExternalProcessorServer(grpcServer, &kernel.Server{
 		Store:    store,
@@ -191,22 +276,35 @@ func serve(ctx context.Context, opts serveOptions, logger *slog.Logger) error {
 		Logger:   logger,
 	})
 	go func() { errc <- grpcServer.Serve(lis) }()
-	logger.Info("ext_proc server listening", "address", lis.Addr().String())
+	logger.Info("ext_proc server listening", "address", lis.Addr().String(), "tls", opts.tls.Enabled())
 
-	var adminServer *http.Server
-	if opts.admin != "" {
-		adminLis, err := net.Listen("tcp", opts.admin)
+	var httpServers []*http.Server
+	for _, h := range []struct {
+		name, addr string
+		handler    http.Handler
+	}{
+		{"admin", opts.admin, admin.Handler(store, promReg)},
+		{"debug", opts.debug, admin.DebugHandler(store, logger)},
+	} {
+		if h.addr == "" {
+			continue
+		}
+		hl, err := net.Listen("tcp", h.addr)
 		if err != nil {
 			grpcServer.Stop()
-			return fmt.Errorf("admin listener: %w", err)
+			return fmt.Errorf("%s listener: %w", h.name, err)
 		}
-		adminServer = &http.Server{Handler: admin.Handler(store, promReg, logger), ReadHeaderTimeout: 5 * time.Second}
+		srv := &http.Server{Handler: h.handler, ReadHeaderTimeout: 5 * time.Second}
+		httpServers = append(httpServers, srv)
 		go func() {
-			if err := adminServer.Serve(adminLis); !errors.Is(err, http.ErrServerClosed) {
+			if err := srv.Serve(hl); !errors.Is(err, http.ErrServerClosed) {
 				errc <- err
 			}
 		}()
-		logger.Info("admin server listening", "address", adminLis.Addr().String())
+		logger.Info(h.name+" server listening", "address", hl.Addr().String())
+		if host, _, _ := net.SplitHostPort(h.addr); h.name == "debug" && !isLoopback(host) {
+			logger.Warn("the debug address is not loopback: the configuration dump and policy list are reachable from other machines", "address", hl.Addr().String())
+		}
 	}
 
 	select {
@@ -224,10 +322,10 @@ func serve(ctx context.Context, opts serveOptions, logger *slog.Logger) error {
 		time.Sleep(opts.drainDelay)
 	}
 	drain(grpcServer, opts.drainTimeout, logger)
-	if adminServer != nil {
-		shutdownCtx, done := context.WithTimeout(context.Background(), 2*time.Second)
-		defer done()
-		_ = adminServer.Shutdown(shutdownCtx)
+	shutdownCtx, done := context.WithTimeout(context.Background(), 2*time.Second)
+	defer done()
+	for _, srv := range httpServers {
+		_ = srv.Shutdown(shutdownCtx)
 	}
 	logger.Info("policy engine stopped")
 	return nil
@@ -245,7 +343,14 @@ func subscribe(ctx context.Context, opts serveOptions, store *core.ConfigStore, 
 		}
 		node = host
 	}
-	err := xds.Subscribe(ctx, xds.SubscriberConfig{Server: opts.xdsServer, NodeID: node, Applier: store, Logger: logger,
+	var tlsConfig *tls.Config
+	if opts.xdsTLS.Enabled() {
+		var err error
+		if tlsConfig, err = tlsfiles.ClientConfig(opts.xdsTLS); err != nil {
+			return fmt.Errorf("xds client: %w", err)
+		}
+	}
+	err := xds.Subscribe(ctx, xds.SubscriberConfig{Server: opts.xdsServer, NodeID: node, Applier: store, Logger: logger, TLS: tlsConfig,
 		Hooks: xds.SubscriberHooks{
 			OnUpdate:    m.XDSApplied,
 			OnNACK:      func(string, error) { m.XDSRejected() },

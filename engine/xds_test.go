@@ -14,6 +14,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/policy-engine-builder/policy-engine/pkg/tlsfiles"
+	"github.com/policy-engine-builder/policy-engine/pkg/tlsfiles/tlstest"
 )
 
 func freeAddr(t *testing.T) string {
@@ -26,10 +29,13 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// startEngine runs serve in-process until the test ends; it returns the admin address.
-func startEngine(t *testing.T, opts serveOptions) string {
+// engineAddrs are the HTTP addresses of an engine started by startEngine.
+type engineAddrs struct{ admin, debug string }
+
+// startEngine runs serve in-process until the test ends.
+func startEngine(t *testing.T, opts serveOptions) engineAddrs {
 	t.Helper()
-	opts.listen, opts.admin = freeAddr(t), freeAddr(t)
+	opts.listen, opts.admin, opts.debug = freeAddr(t), freeAddr(t), freeAddr(t)
 	opts.logFormat, opts.logLevel = "text", "error"
 	if opts.reloadInterval == 0 {
 		opts.reloadInterval = 20 * time.Millisecond
@@ -44,7 +50,7 @@ func startEngine(t *testing.T, opts serveOptions) string {
 			t.Errorf("engine stopped with %v", err)
 		}
 	})
-	return opts.admin
+	return engineAddrs{admin: opts.admin, debug: opts.debug}
 }
 
 func get(t *testing.T, url string) (int, string) {
@@ -59,9 +65,9 @@ func get(t *testing.T, url string) (int, string) {
 }
 
 // routes lists the route names in force at an engine, "" when it has none yet.
-func routes(t *testing.T, admin string) string {
+func routes(t *testing.T, e engineAddrs) string {
 	t.Helper()
-	code, body := get(t, "http://"+admin+"/config_dump")
+	code, body := get(t, "http://"+e.debug+"/config_dump")
 	if code != http.StatusOK {
 		return ""
 	}
@@ -81,9 +87,9 @@ func routes(t *testing.T, admin string) string {
 }
 
 // metric returns the sample line of name at an engine, "" when absent.
-func metric(t *testing.T, admin, name string) string {
+func metric(t *testing.T, e engineAddrs, name string) string {
 	t.Helper()
-	_, body := get(t, "http://"+admin+"/metrics")
+	_, body := get(t, "http://"+e.admin+"/metrics")
 	for _, line := range strings.Split(body, "\n") {
 		if strings.HasPrefix(line, name+" ") || strings.HasPrefix(line, name+"{") {
 			return line
@@ -133,14 +139,14 @@ func TestServeXDSFleet(t *testing.T) {
 
 	// The subscriber starts first: with no config it must not be ready.
 	sub := startEngine(t, serveOptions{xdsServer: xdsAddr, nodeID: "sub-1"})
-	waitFor(t, "subscriber admin", func() bool { code, _ := get(t, "http://"+sub+"/readyz"); return code != 0 })
-	if code, _ := get(t, "http://"+sub+"/readyz"); code != http.StatusServiceUnavailable {
+	waitFor(t, "subscriber admin", func() bool { code, _ := get(t, "http://"+sub.admin+"/readyz"); return code != 0 })
+	if code, _ := get(t, "http://"+sub.admin+"/readyz"); code != http.StatusServiceUnavailable {
 		t.Fatalf("subscriber without config: /readyz %d, want 503", code)
 	}
 
 	srv := startEngine(t, serveOptions{config: path, xdsListen: xdsAddr})
 	waitFor(t, "subscriber gets the served config", func() bool { return routes(t, sub) == "a,b" })
-	if code, _ := get(t, "http://"+sub+"/readyz"); code != http.StatusOK {
+	if code, _ := get(t, "http://"+sub.admin+"/readyz"); code != http.StatusOK {
 		t.Errorf("subscriber with config: /readyz %d", code)
 	}
 	if got := metric(t, srv, "policy_engine_xds_version_info"); !strings.Contains(got, `role="server"`) {
@@ -182,7 +188,7 @@ func TestServeXDSSeedConfig(t *testing.T) {
 	// No management server is listening: the seed file alone makes the engine ready,
 	// and the subscription keeps retrying in the background.
 	sub := startEngine(t, serveOptions{config: path, xdsServer: freeAddr(t), nodeID: "n"})
-	waitFor(t, "seeded engine ready", func() bool { code, _ := get(t, "http://"+sub+"/readyz"); return code == http.StatusOK })
+	waitFor(t, "seeded engine ready", func() bool { code, _ := get(t, "http://"+sub.admin+"/readyz"); return code == http.StatusOK })
 	if got := routes(t, sub); got != "seed" {
 		t.Errorf("routes %q", got)
 	}
@@ -197,11 +203,78 @@ func TestServeFlagCombinations(t *testing.T) {
 		{"--xds-listen", ":0"},
 		{"--config", "c.yaml", "--xds-listen", ":0", "--xds-server", "h:1"},
 		{"--node-id", "n"},
+		{"--xds-cert", "c.pem", "--xds-key", "k.pem"},
+		{"--config", "c.yaml", "--xds-listen", "127.0.0.1:0", "--xds-ca", "ca.pem"},
+		{"--config", "c.yaml", "--xds-listen", "127.0.0.1:0", "--xds-insecure", "--xds-cert", "c.pem", "--xds-key", "k.pem"},
+		{"--xds-insecure"},
+		{"--tls-cert", "c.pem"},
 	} {
 		err := dispatch(context.Background(), append([]string{"serve"}, args...), io.Discard)
 		var usage usageError
 		if !errors.As(err, &usage) {
 			t.Errorf("%v: %v, want a usage error", args, err)
 		}
+	}
+}
+
+func TestServeXDSOverMutualTLS(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	writeConfig(t, path, "mtls")
+	ca := tlstest.NewCA(t, "fleet")
+	serverCert, serverKey := ca.Issue(t, "xds-server")
+	clientCert, clientKey := ca.Issue(t, "engine-1")
+	xdsAddr := freeAddr(t)
+	srv := startEngine(t, serveOptions{config: path, xdsListen: xdsAddr,
+		xdsTLS: tlsfiles.Files{Cert: serverCert, Key: serverKey, CA: ca.Cert}})
+	waitFor(t, "server ready", func() bool { code, _ := get(t, "http://"+srv.admin+"/readyz"); return code == http.StatusOK })
+
+	// Subscribers dial 127.0.0.1, which the server certificate names.
+	sub := startEngine(t, serveOptions{xdsServer: xdsAddr, nodeID: "with-cert",
+		xdsTLS: tlsfiles.Files{Cert: clientCert, Key: clientKey, CA: ca.Cert}})
+	noCert := startEngine(t, serveOptions{xdsServer: xdsAddr, nodeID: "without-cert", xdsTLS: tlsfiles.Files{CA: ca.Cert}})
+	plain := startEngine(t, serveOptions{xdsServer: xdsAddr, nodeID: "plaintext"})
+	waitFor(t, "the subscriber with a certificate gets the config", func() bool { return routes(t, sub) == "mtls" })
+
+	// The others keep failing to connect and never get a configuration.
+	for name, e := range map[string]engineAddrs{"without a certificate": noCert, "in plaintext": plain} {
+		waitFor(t, "refused reconnects of the subscriber "+name, func() bool {
+			line := metric(t, e, "policy_engine_xds_reconnects_total")
+			return line != "" && line != "policy_engine_xds_reconnects_total 0"
+		})
+		if code, _ := get(t, "http://"+e.admin+"/readyz"); code != http.StatusServiceUnavailable {
+			t.Errorf("subscriber %s: /readyz %d, want 503", name, code)
+		}
+		if got := routes(t, e); got != "" {
+			t.Errorf("subscriber %s got routes %q", name, got)
+		}
+	}
+}
+
+func TestXDSListenAddressWithoutTLS(t *testing.T) {
+	cases := []struct {
+		listen   string
+		insecure bool
+		want     string
+		warns    bool
+		err      bool
+	}{
+		{listen: "127.0.0.1:9002", want: "127.0.0.1:9002"},
+		{listen: "[::1]:9002", want: "[::1]:9002"},
+		{listen: ":9002", want: "127.0.0.1:9002", warns: true},
+		{listen: ":9002", insecure: true, want: ":9002", warns: true},
+		{listen: "10.0.0.7:9002", err: true},
+		{listen: "0.0.0.0:9002", err: true},
+		{listen: "0.0.0.0:9002", insecure: true, want: "0.0.0.0:9002", warns: true},
+	}
+	for _, tc := range cases {
+		o := serveOptions{xdsListen: tc.listen, xdsInsecure: tc.insecure}
+		addr, warning, err := o.xdsListenAddress()
+		if (err != nil) != tc.err || addr != tc.want || (warning != "") != tc.warns {
+			t.Errorf("%s insecure=%v: %q %q %v", tc.listen, tc.insecure, addr, warning, err)
+		}
+	}
+	o := serveOptions{xdsListen: "0.0.0.0:9002", xdsTLS: tlsfiles.Files{Cert: "c", Key: "k"}}
+	if addr, warning, err := o.xdsListenAddress(); addr != "0.0.0.0:9002" || warning != "" || err != nil {
+		t.Errorf("with TLS: %q %q %v", addr, warning, err)
 	}
 }

@@ -1,7 +1,9 @@
-// Package admin serves the engine's operational HTTP endpoints: health,
-// readiness, Prometheus metrics, the configuration in force and the catalogue of
-// compiled-in policies. It must not be exposed beyond the operator's network: the
-// config dump shows policy parameters as configured.
+// Package admin serves the engine's operational HTTP endpoints in two handlers:
+// Handler has what probes and scrapers need (health, readiness, Prometheus
+// metrics) and may listen on every interface; DebugHandler has the configuration
+// in force and the catalogue of compiled-in policies, listens on loopback by
+// default, and shows sensitive parameters only as "[redacted] <fingerprint>"
+// (docs/security.md).
 package admin
 
 import (
@@ -18,8 +20,8 @@ import (
 	"github.com/policy-engine-builder/policy-engine/worker/core"
 )
 
-// Handler returns the admin mux.
-func Handler(store *core.ConfigStore, gatherer prometheus.Gatherer, logger *slog.Logger) http.Handler {
+// Handler returns the admin mux: health, readiness and metrics.
+func Handler(store *core.ConfigStore, gatherer prometheus.Gatherer) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeText(w, http.StatusOK, "ok\n")
@@ -32,13 +34,20 @@ func Handler(store *core.ConfigStore, gatherer prometheus.Gatherer, logger *slog
 		writeText(w, http.StatusOK, "ready\n")
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// DebugHandler returns the debug mux: the configuration dump and the policy
+// catalogue, which show how the engine is set up.
+func DebugHandler(store *core.ConfigStore, logger *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
 	mux.HandleFunc("GET /config_dump", func(w http.ResponseWriter, _ *http.Request) {
 		snap := store.Current()
 		if snap == nil {
 			writeText(w, http.StatusServiceUnavailable, "no configuration loaded\n")
 			return
 		}
-		writeJSON(w, logger, configDump{Version: snap.Version, Source: snap.Source, LoadedAt: snap.LoadedAt, Config: snap.Config})
+		writeJSON(w, logger, configDump{Version: snap.Version, Source: snap.Source, LoadedAt: snap.LoadedAt, Config: snap.Redacted})
 	})
 	mux.HandleFunc("GET /policies", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, logger, catalogue(store.Catalog()))

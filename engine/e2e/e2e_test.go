@@ -89,9 +89,9 @@ func (l *lockedBuffer) String() string {
 }
 
 type engine struct {
-	extproc, admin string
-	config         string
-	logs           *lockedBuffer
+	extproc, admin, debug string
+	config                string
+	logs                  *lockedBuffer
 }
 
 // start runs the binary with config on free loopback ports and waits until it is
@@ -105,8 +105,8 @@ func start(t *testing.T, bin, config string) *engine {
 // that rewrite the file) and waits until /readyz says a configuration is in force.
 func startWith(t *testing.T, bin, config string, flags ...string) *engine {
 	t.Helper()
-	e := &engine{extproc: freeAddr(t), admin: freeAddr(t), config: config, logs: &lockedBuffer{}}
-	exited := run(t, "engine", e.logs, bin, append([]string{"serve", "--listen", e.extproc, "--admin", e.admin,
+	e := &engine{extproc: freeAddr(t), admin: freeAddr(t), debug: freeAddr(t), config: config, logs: &lockedBuffer{}}
+	exited := run(t, "engine", e.logs, bin, append([]string{"serve", "--listen", e.extproc, "--admin", e.admin, "--debug", e.debug,
 		"--reload-interval", "100ms", "--log-format", "json"}, flags...)...)
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -295,10 +295,10 @@ func TestExtProcDecisions(t *testing.T) {
 	if got := headerSet(process(t, c, "e2e-route", "x-api-key", "e2e-secret"))["x-e2e"]; got != "second" {
 		t.Errorf("after a rejected reload: x-e2e = %q, want the last good value", got)
 	}
-	for _, path := range []string{"/metrics", "/policies", "/config_dump", "/healthz"} {
-		resp, err := http.Get("http://" + e.admin + path)
+	for _, url := range []string{e.admin + "/metrics", e.debug + "/policies", e.debug + "/config_dump", e.admin + "/healthz"} {
+		resp, err := http.Get("http://" + url)
 		if err != nil || resp.StatusCode != http.StatusOK {
-			t.Errorf("admin %s: %v %v", path, err, resp)
+			t.Errorf("%s: %v %v", url, err, resp)
 			continue
 		}
 		resp.Body.Close()

@@ -68,6 +68,10 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	debug, err := sandbox.FreeAddr()
+	if err != nil {
+		return err
+	}
 	envoyAdmin, err := sandbox.FreeAddr()
 	if err != nil {
 		return err
@@ -76,7 +80,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	defer cancel()
 
 	engine, err := sandbox.Start("engine", os.Stderr, o.engineBin, "serve", "--config", o.config,
-		"--listen", extproc, "--admin", admin, "--log-level", "warn")
+		"--listen", extproc, "--admin", admin, "--debug", debug, "--log-level", "warn")
 	if err != nil {
 		return err
 	}
@@ -110,7 +114,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	defer stopProcess(envoy.Process)
 
 	fmt.Fprintf(out, "\nEnvoy          http://%s  (admin http://%s)\n", o.listen, envoyAdmin)
-	fmt.Fprintf(out, "policy engine  ext_proc %s  (admin http://%s: /config_dump, /metrics)\n", extproc, admin)
+	fmt.Fprintf(out, "policy engine  ext_proc %s  (admin http://%s: /metrics; debug http://%s: /config_dump, /policies)\n", extproc, admin, debug)
 	fmt.Fprintf(out, "echo upstream  http://%s  (answers with the method, path, headers and body it got)\n", echo.Addr)
 	fmt.Fprintf(out, "Envoy config   %s/envoy.yaml  (policy-engine envoy-config)\n\nTry:\n", dir)
 	for _, h := range o.hints {

@@ -109,7 +109,7 @@ func run(o options, out io.Writer) error {
 	}
 	defer noop.Stop(10 * time.Second)
 	engine, err := sandbox.Start("engine", nil, o.engineBin, "serve", "--config", o.config, "--listen", engineAddr,
-		"--admin", engineAdmin, "--log-level", "warn")
+		"--admin", engineAdmin, "--debug", "", "--log-level", "warn")
 	if err != nil {
 		return err
 	}

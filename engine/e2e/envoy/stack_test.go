@@ -68,7 +68,7 @@ type engine struct {
 func startEngine(t *testing.T, bin string, ready bool, flags ...string) *engine {
 	t.Helper()
 	e := &engine{extproc: freeAddr(t), admin: freeAddr(t)}
-	args := append([]string{"serve", "--listen", e.extproc, "--admin", e.admin, "--reload-interval", "100ms",
+	args := append([]string{"serve", "--listen", e.extproc, "--admin", e.admin, "--debug", freeAddr(t), "--reload-interval", "100ms",
 		"--log-level", "warn"}, flags...)
 	p, err := sandbox.Start("engine", nil, bin, args...)
 	if err != nil {

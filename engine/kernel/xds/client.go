@@ -2,6 +2,7 @@ package xds
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	sotwv3 "github.com/envoyproxy/go-control-plane/pkg/client/sotw/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/anypb"
 )
@@ -32,6 +34,9 @@ type SubscriberConfig struct {
 	Logger  *slog.Logger
 	// Reconnect backoff: doubles from MinBackoff to MaxBackoff, reset by any update.
 	MinBackoff, MaxBackoff time.Duration
+	// TLS, when set, connects over TLS (with a client certificate: mTLS); nil
+	// connects in plaintext.
+	TLS *tls.Config
 }
 
 // Subscribe keeps an ADS subscription to the policy discovery server until ctx is
@@ -59,8 +64,12 @@ func Subscribe(ctx context.Context, cfg SubscriberConfig) error {
 	log = log.With("xds_server", cfg.Server, "node", cfg.NodeID)
 	// gRPC's own reconnect backoff starts at 1s; align it with ours so a restarted
 	// server is found as quickly as the subscription retries.
+	creds := insecure.NewCredentials()
+	if cfg.TLS != nil {
+		creds = credentials.NewTLS(cfg.TLS)
+	}
 	conn, err := grpc.NewClient(cfg.Server,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(creds),
 		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{
 			BaseDelay: cfg.MinBackoff, Multiplier: 2, Jitter: 0.2, MaxDelay: cfg.MaxBackoff}}))
 	if err != nil {

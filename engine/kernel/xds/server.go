@@ -3,6 +3,7 @@ package xds
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 )
 
 // DefaultPollInterval is how often the served config file is checked for changes.
@@ -26,6 +28,8 @@ type ServerConfig struct {
 	PollInterval time.Duration // 0: DefaultPollInterval
 	Hooks        ServerHooks
 	Logger       *slog.Logger
+	// TLS, when set, serves over TLS (with a client CA: mTLS); nil serves plaintext.
+	TLS *tls.Config
 }
 
 // Server serves the config file's parts over ADS, one snapshot version per content
@@ -55,7 +59,11 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 
 // Serve runs the discovery service on ln and watches the file until ctx is done.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	gs := grpc.NewServer()
+	var opts []grpc.ServerOption
+	if s.cfg.TLS != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(s.cfg.TLS)))
+	}
+	gs := grpc.NewServer(opts...)
 	xs := serverv3.NewServer(ctx, s.cache, newNackHold(s.cfg.Hooks))
 	discoveryv3.RegisterAggregatedDiscoveryServiceServer(gs, xs)
 	go s.watch(ctx)

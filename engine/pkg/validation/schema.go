@@ -114,7 +114,7 @@ func checkDefaults(c *jsonschema.Compiler, loc string, spec *Spec) error {
 	if !errors.As(verr, &ve) {
 		return verr
 	}
-	return join(parameterErrors(ve), "default: ")
+	return join(parameterErrors(ve, nil), "default: ")
 }
 
 func properties(params []Parameter) map[string]any {
@@ -201,7 +201,7 @@ func (s *ParameterSchema) Validate(params map[string]any) (map[string]any, error
 		if !errors.As(err, &verr) {
 			return nil, err
 		}
-		return nil, join(parameterErrors(verr), "")
+		return nil, join(parameterErrors(verr, s.sensitive()), "")
 	}
 	for _, p := range s.spec.Parameters {
 		if _, present := out[p.Name]; !present && p.Default != nil {
@@ -215,6 +215,17 @@ func (s *ParameterSchema) Validate(params map[string]any) (map[string]any, error
 	return out, nil
 }
 
+// sensitive returns the names of the sensitive parameters.
+func (s *ParameterSchema) sensitive() map[string]bool {
+	out := map[string]bool{}
+	for _, p := range s.spec.Parameters {
+		if p.Sensitive {
+			out[p.Name] = true
+		}
+	}
+	return out
+}
+
 // join joins the ParameterErrors, prefix put before each message.
 func join(perrs []ParameterError, prefix string) error {
 	errs := make([]error, len(perrs))
@@ -226,8 +237,9 @@ func join(perrs []ParameterError, prefix string) error {
 }
 
 // parameterErrors turns a validation error tree into one ParameterError per leaf,
-// sorted by parameter.
-func parameterErrors(verr *jsonschema.ValidationError) []ParameterError {
+// sorted by parameter. The messages of sensitive parameters name the rule broken but
+// not the value: the validator quotes values ("'x' does not match pattern").
+func parameterErrors(verr *jsonschema.ValidationError, sensitive map[string]bool) []ParameterError {
 	var errs []ParameterError
 	var walk func(e *jsonschema.ValidationError)
 	walk = func(e *jsonschema.ValidationError) {
@@ -249,13 +261,16 @@ func parameterErrors(verr *jsonschema.ValidationError) []ParameterError {
 			}
 			return
 		}
-		msg := e.ErrorKind.LocalizedString(printer)
-		if len(e.InstanceLocation) > 1 {
-			msg = "at /" + strings.Join(e.InstanceLocation[1:], "/") + ": " + msg
-		}
 		name := ""
 		if len(e.InstanceLocation) > 0 {
 			name = e.InstanceLocation[0]
+		}
+		msg := e.ErrorKind.LocalizedString(printer)
+		if sensitive[name] {
+			msg = "value breaks its " + strings.Join(e.ErrorKind.KeywordPath(), "/") + " rule (not shown: the parameter is sensitive)"
+		}
+		if len(e.InstanceLocation) > 1 {
+			msg = "at /" + strings.Join(e.InstanceLocation[1:], "/") + ": " + msg
 		}
 		errs = append(errs, ParameterError{Parameter: name, Message: msg})
 	}

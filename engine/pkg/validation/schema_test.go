@@ -142,3 +142,43 @@ func TestCompileSchemaAcceptsValidDefaultOfRequiredParameter(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestValidateWithholdsSensitiveValues(t *testing.T) {
+	spec, err := ParseSpec([]byte(`name: a
+version: v1.0.0
+parameters:
+  - name: token
+    type: string
+    sensitive: true
+    pattern: "^tok-"
+  - name: keys
+    type: array
+    sensitive: true
+    items: {type: string, minLength: 30}
+  - name: header
+    type: string
+    pattern: "^x-"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := CompileSchema(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Validate(map[string]any{"token": "canary-token-value", "keys": []any{"canary-key-value"}, "header": "shown-value"})
+	if err == nil {
+		t.Fatal("invalid values accepted")
+	}
+	msg := err.Error()
+	for _, secret := range []string{"canary-token-value", "canary-key-value"} {
+		if strings.Contains(msg, secret) {
+			t.Errorf("error shows the sensitive value %q: %s", secret, msg)
+		}
+	}
+	for _, want := range []string{`parameter "token": value breaks its pattern rule`, `parameter "keys": at /0: value breaks its minLength rule`, "shown-value"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q does not say %q", msg, want)
+		}
+	}
+}

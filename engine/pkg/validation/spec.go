@@ -41,6 +41,9 @@ type Parameter struct {
 	MaxLength   *int       `yaml:"maxLength" json:"maxLength,omitempty"`
 	Pattern     string     `yaml:"pattern" json:"pattern,omitempty"`
 	Items       *Parameter `yaml:"items" json:"items,omitempty"`
+	// Sensitive marks a secret: the engine never writes its value (docs/security.md)
+	// and accepts a reference ({fromEnv: NAME} or {fromFile: PATH}) in its place.
+	Sensitive bool `yaml:"sensitive" json:"sensitive,omitempty"`
 }
 
 var (
@@ -50,6 +53,9 @@ var (
 		"string": true, "integer": true, "number": true, "boolean": true,
 		"uri": true, "duration": true, "array": true, "object": true,
 	}
+	// sensitiveTypes can hold a secret; a number, boolean or duration cannot be one
+	// worth hiding (there are too few of them to guess from).
+	sensitiveTypes = map[string]bool{"string": true, "uri": true, "array": true, "object": true}
 )
 
 // ParseSpec parses and checks a policy.yaml.
@@ -122,7 +128,19 @@ func (p *Parameter) check() error {
 			return fmt.Errorf("pattern: %w", err)
 		}
 	}
+	if p.Sensitive {
+		switch {
+		case !sensitiveTypes[p.Type]:
+			return fmt.Errorf("type %s cannot be sensitive; only string, uri, array and object can", p.Type)
+		case p.Default != nil || len(p.Enum) > 0:
+			// A secret written into policy.yaml is compiled into every binary.
+			return errors.New("a sensitive parameter cannot declare a default or an enum: a secret in policy.yaml is no secret")
+		}
+	}
 	if p.Items != nil {
+		if p.Items.Sensitive {
+			return errors.New("items: mark the array parameter sensitive, not its items")
+		}
 		if p.Type != "array" {
 			return errors.New("items is only allowed on arrays")
 		}

@@ -70,6 +70,14 @@ func TestParseSpecRejects(t *testing.T) {
 		"bad pattern": {"name: a\nversion: v1.0.0\nparameters: [{name: x, type: string, pattern: '('}]\n", "pattern"},
 		"bad items":   {"name: a\nversion: v1.0.0\nparameters: [{name: x, type: array, items: {type: tuple}}]\n", "items"},
 		"not yaml":    {"name: [", "policy.yaml"},
+		"sensitive integer": {"name: a\nversion: v1.0.0\nparameters: [{name: x, type: integer, sensitive: true}]\n",
+			"type integer cannot be sensitive"},
+		"sensitive default": {"name: a\nversion: v1.0.0\nparameters: [{name: x, type: string, sensitive: true, default: hunter22}]\n",
+			"cannot declare a default"},
+		"sensitive enum": {"name: a\nversion: v1.0.0\nparameters: [{name: x, type: string, sensitive: true, enum: [a, b]}]\n",
+			"cannot declare a default or an enum"},
+		"sensitive items": {"name: a\nversion: v1.0.0\nparameters: [{name: x, type: array, items: {type: string, sensitive: true}}]\n",
+			"mark the array parameter sensitive"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -22,9 +22,12 @@ const DefaultPhaseTimeout = 180 * time.Millisecond
 // buildSnapshot validates every route and instance of cfg and instantiates the
 // policies. It reports every problem found, not just the first.
 // Instances built for a configuration that is then rejected are closed here.
-func buildSnapshot(cfg *Config, pos *position, catalog *Catalog, logger *slog.Logger) (*Snapshot, error) {
+// found receives the sensitive values and secret files, even of a rejected
+// configuration, so that its error messages can be scrubbed.
+func buildSnapshot(cfg *Config, pos *position, catalog *Catalog, logger *slog.Logger, found *secrets) (*Snapshot, error) {
 	var errs []error
 	snap := &Snapshot{Config: cfg, chains: map[string]*Chain{}}
+	redacted := make([][]map[string]any, len(cfg.Routes))
 
 	switch cfg.NoRouteAction {
 	case "", "deny":
@@ -64,12 +67,14 @@ func buildSnapshot(cfg *Config, pos *position, catalog *Catalog, logger *slog.Lo
 			continue
 		}
 		chain := &Chain{Route: rc.Name, FailOpen: rc.FailOpen}
+		redacted[i] = make([]map[string]any, len(rc.Policies))
 		for j, ic := range rc.Policies {
-			inst, err := buildInstance(rc.Name, j, ic, timeout, catalog, logger)
+			inst, err := buildInstance(rc.Name, j, ic, timeout, catalog, logger, found)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", pos.policy(i, j), err))
 				continue
 			}
+			redacted[i][j] = inst.dumpParams
 			snap.instances = append(snap.instances, inst)
 			if !ic.IsEnabled() {
 				continue
@@ -96,6 +101,7 @@ func buildSnapshot(cfg *Config, pos *position, catalog *Catalog, logger *slog.Lo
 		closeInstances(snap.instances, logger)
 		return nil, errors.Join(errs...)
 	}
+	snap.Redacted = redactedConfig(cfg, redacted)
 	return snap, nil
 }
 
@@ -108,7 +114,7 @@ func firstIndex(list []*Instance, pred func(*Instance) bool) int {
 	return len(list)
 }
 
-func buildInstance(route string, index int, ic InstanceConfig, defaultTimeout time.Duration, catalog *Catalog, logger *slog.Logger) (*Instance, error) {
+func buildInstance(route string, index int, ic InstanceConfig, defaultTimeout time.Duration, catalog *Catalog, logger *slog.Logger, found *secrets) (*Instance, error) {
 	label := fmt.Sprintf("route %q policy %s", route, ic.Key())
 	if ic.Name == "" || ic.Version == "" {
 		return nil, fmt.Errorf("route %q policy %d: name and version are required", route, index)
@@ -120,13 +126,20 @@ func buildInstance(route string, index int, ic InstanceConfig, defaultTimeout ti
 	if entry.Err != nil {
 		return nil, fmt.Errorf("%s: %w", label, entry.Err)
 	}
-	params, err := entry.Schema.Validate(ic.Parameters)
+	// References are resolved before validation: the schema checks the secret,
+	// not the reference.
+	resolved, err := resolveSecrets(entry.Spec, ic.Parameters, found)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", label, err)
+	}
+	params, err := entry.Schema.Validate(resolved)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", label, err)
 	}
 	inst := &Instance{
 		Name: ic.Name, Version: ic.Version, Key: ic.Key(), Route: route, Index: index,
 		Params:               params,
+		dumpParams:           redactParams(entry.Spec, ic.Parameters, resolved),
 		Timeout:              defaultTimeout,
 		RequiresRequestBody:  entry.Spec.RequiresRequestBody,
 		RequiresResponseBody: entry.Spec.RequiresResponseBody,

@@ -18,6 +18,14 @@ type Snapshot struct {
 	// Config is the configuration as parsed: for /config_dump, and the settings
 	// the accessors below read as they are (routeMetadata, mutationRules).
 	Config *Config
+	// Redacted is Config as the config dump shows it: sensitive parameter values
+	// replaced by "[redacted] <fingerprint>" (docs/security.md).
+	Redacted *Config
+
+	// raw is the document Config was parsed from, re-applied when a secret file
+	// changes; secretFiles are the files its references read, with their digests.
+	raw         []byte
+	secretFiles map[string][32]byte
 
 	chains map[string]*Chain
 	// instances holds every instance built, disabled ones too, for retirement.
@@ -71,10 +79,12 @@ type Instance struct {
 	Key   string
 	Route string
 	Index int
-	// Params are the validated parameters, defaults filled in.
-	Params  map[string]any
-	When    *cel.Condition
-	Timeout time.Duration
+	// Params are the validated parameters, defaults filled in, references resolved.
+	Params map[string]any
+	// dumpParams are the parameters as configured, sensitive values redacted.
+	dumpParams map[string]any
+	When       *cel.Condition
+	Timeout    time.Duration
 
 	Policy   policies.Policy
 	Request  policies.RequestPolicy

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/policy-engine-builder/policy-engine/pkg/redact"
 )
 
 // ReloadObserver is told about every configuration attempt (metrics).
@@ -21,6 +23,9 @@ type ConfigStore struct {
 	catalog  *Catalog
 	logger   *slog.Logger
 	observer ReloadObserver
+	// secrets collects every sensitive value loaded, so that error messages (and the
+	// log handler serve wraps around it) can scrub them.
+	secrets *redact.Set
 	// retireDelay is how long a replaced snapshot's streams may still run before
 	// its instances are closed; streams last one HTTP request.
 	retireDelay time.Duration
@@ -33,8 +38,12 @@ type ConfigStore struct {
 // NewConfigStore returns an empty store (no configuration: not ready).
 // observer may be nil.
 func NewConfigStore(catalog *Catalog, logger *slog.Logger, observer ReloadObserver) *ConfigStore {
-	return &ConfigStore{catalog: catalog, logger: logger, observer: observer, retireDelay: time.Minute}
+	return &ConfigStore{catalog: catalog, logger: logger, observer: observer, secrets: redact.NewSet(), retireDelay: time.Minute}
 }
+
+// UseSecrets makes the store record sensitive values in set, the one the engine's
+// log handler scrubs with; call it before the first Apply.
+func (s *ConfigStore) UseSecrets(set *redact.Set) { s.secrets = set }
 
 // Current returns the snapshot in force, or nil before the first good Apply.
 func (s *ConfigStore) Current() *Snapshot { return s.current.Load() }
@@ -45,13 +54,22 @@ func (s *ConfigStore) Catalog() *Catalog { return s.catalog }
 // Apply parses and validates raw (YAML or JSON) and makes it the current snapshot.
 // source names where raw came from ("/etc/engine.yaml", "xds") for messages.
 func (s *ConfigStore) Apply(raw []byte, source string) error {
-	cfg, pos, err := ParseConfig(raw, source)
+	return s.apply(raw, source, nil)
+}
+
+// Refresh builds the configuration of snap again (its secret files changed) and
+// swaps it in unless another configuration replaced snap meanwhile.
+func (s *ConfigStore) Refresh(snap *Snapshot) error {
+	return s.apply(snap.raw, snap.Source, snap)
+}
+
+func (s *ConfigStore) apply(raw []byte, source string, replaces *Snapshot) error {
+	snap, err := s.build(raw, source)
 	if err == nil {
-		var snap *Snapshot
-		if snap, err = buildSnapshot(cfg, pos, s.catalog, s.logger); err == nil {
-			s.swap(snap, source)
-			return nil
+		if !s.swap(snap, source, replaces) {
+			snap.retire(s.logger)
 		}
+		return nil
 	}
 	s.logger.Error("configuration rejected, keeping the last good one",
 		"source", source, "error", err, "current_version", s.currentVersion())
@@ -71,11 +89,7 @@ func (s *ConfigStore) Check(raw []byte, source string) error {
 // serve, for tools that derive settings from it (the Envoy configuration); the
 // snapshot's instances are closed when fn returns.
 func (s *ConfigStore) Inspect(raw []byte, source string, fn func(*Snapshot) error) error {
-	cfg, pos, err := ParseConfig(raw, source)
-	if err != nil {
-		return err
-	}
-	snap, err := buildSnapshot(cfg, pos, s.catalog, s.logger)
+	snap, err := s.build(raw, source)
 	if err != nil {
 		return err
 	}
@@ -83,8 +97,31 @@ func (s *ConfigStore) Inspect(raw []byte, source string, fn func(*Snapshot) erro
 	return fn(snap)
 }
 
-func (s *ConfigStore) swap(snap *Snapshot, source string) {
+// build parses and validates raw. Its error never holds a sensitive value: the
+// policies' own messages (factory errors, panics) may quote their parameters.
+func (s *ConfigStore) build(raw []byte, source string) (*Snapshot, error) {
+	cfg, pos, err := ParseConfig(raw, source)
+	if err != nil {
+		return nil, s.secrets.Error(err)
+	}
+	var found secrets
+	snap, err := buildSnapshot(cfg, pos, s.catalog, s.logger, &found)
+	s.secrets.Add(found.values...)
+	if err != nil {
+		return nil, s.secrets.Error(err)
+	}
+	snap.raw, snap.secretFiles = raw, found.files
+	return snap, nil
+}
+
+// swap makes snap current, unless replaces is set and no longer current; it
+// reports whether it did.
+func (s *ConfigStore) swap(snap *Snapshot, source string, replaces *Snapshot) bool {
 	s.mu.Lock()
+	if replaces != nil && s.current.Load() != replaces {
+		s.mu.Unlock()
+		return false
+	}
 	s.version++
 	snap.Version = s.version
 	snap.Source = source
@@ -99,6 +136,7 @@ func (s *ConfigStore) swap(snap *Snapshot, source string) {
 	if s.observer != nil {
 		s.observer.ConfigApplied(snap.Version)
 	}
+	return true
 }
 
 func (s *ConfigStore) currentVersion() uint64 {

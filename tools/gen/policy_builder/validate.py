@@ -61,6 +61,12 @@ def _schema_message(error: jsonschema.ValidationError) -> str:
         return f"missing required field '{field}'"
     if error.validator == "additionalProperties":
         return f"{where or 'top level'}: {error.message}"
+    if error.validator == "not" and _is_sensitive(error.instance):
+        # jsonschema's message quotes the whole parameter, its default with it.
+        return (
+            f"{where}: a sensitive parameter cannot declare a default or an enum: "
+            "a secret in policy.yaml is no secret (values not shown)"
+        )
     if error.validator == "pattern" and where in ("name", "version"):
         rule = {
             "name": "letters, digits, '_' and '-', starting with a letter",
@@ -68,6 +74,11 @@ def _schema_message(error: jsonschema.ValidationError) -> str:
         }[where]
         return f"{where}: {json.dumps(error.instance)} is not allowed; use {rule}"
     return f"{where or 'top level'}: {error.message}"
+
+
+def _is_sensitive(param: Any) -> bool:
+    """Whether a parameter declaration is marked sensitive."""
+    return isinstance(param, dict) and param.get("sensitive") is True
 
 
 def schema_problems(candidate: Candidate) -> list[Problem]:
@@ -169,6 +180,8 @@ def _default_problems(loaded: LoadedYaml, params: list[Any]) -> list[Problem]:
     for i, p in enumerate(params):
         if not isinstance(p, dict) or "default" not in p or p.get("type") not in _JSON_TYPES:
             continue
+        if _is_sensitive(p):
+            continue  # the schema refuses the default; its value is never repeated
         default, kind = p["default"], p["type"]
         line = loaded.line_of(("parameters", i, "default"))
         if not _matches(kind, default):

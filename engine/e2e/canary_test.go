@@ -1,0 +1,125 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/encoding/protojson"
+)
+
+// Canary secrets: given plainly, by environment variable and by file. None may
+// appear in anything the engine writes.
+const (
+	canaryPlain   = "canary-plain-3b8e71c4"
+	canaryEnv     = "canary-env-9d02f6aa"
+	canaryFile    = "canary-file-5e7c1d30"
+	canaryRotated = "canary-rotated-0a4f92be"
+)
+
+const canaryConfig = `routes:
+  - name: secured
+    policies:
+      - name: apiKey
+        version: v1.0.0
+        parameters:
+          keys: [` + canaryPlain + `, {fromEnv: E2E_CANARY_KEY}, {fromFile: %s}]
+          removeHeader: true
+`
+
+// TestCanarySecretsNeverWritten runs the engine at debug level with canary secrets,
+// drives every path that writes something (requests allowed and denied, every admin
+// and debug endpoint, metrics, a rejected reload, an unresolvable reference, a
+// secret file rotation, shutdown) and scans all of it.
+func TestCanarySecretsNeverWritten(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "api-key")
+	writeFile(t, keyFile, canaryFile+"\n")
+	config := filepath.Join(dir, "engine.yaml")
+	good := strings.Replace(canaryConfig, "%s", keyFile, 1)
+	writeFile(t, config, good)
+	t.Setenv("E2E_CANARY_KEY", canaryEnv) // inherited by the engine process
+
+	e := startWith(t, binary(t), config, "--config", config, "--log-level", "debug")
+	var written []string // everything the engine answered
+	c := dial(t, e.extproc)
+	for _, key := range []string{canaryPlain, canaryEnv, canaryFile, "wrong-key", ""} {
+		headers := []string{}
+		if key != "" {
+			headers = append(headers, "x-api-key", key)
+		}
+		resp := process(t, c, "secured", headers...)
+		written = append(written, protojson.Format(resp))
+		denied := resp.GetImmediateResponse().GetStatus().GetCode() == 401
+		if want := key == "wrong-key" || key == ""; denied != want {
+			t.Errorf("key %q: denied %v, want %v: %v", key, denied, want, resp)
+		}
+	}
+
+	// A reload the engine rejects: the canaries with a parameter of the wrong type.
+	writeFile(t, config, good+"          header: [not, a, string]\n")
+	waitForLog(t, e, "configuration rejected", 1)
+	// One whose reference cannot be resolved.
+	writeFile(t, config, strings.Replace(good, "E2E_CANARY_KEY", "E2E_CANARY_UNSET", 1))
+	waitForLog(t, e, "E2E_CANARY_UNSET (fromEnv) is not set", 1)
+	if !strings.Contains(e.logs.String(), `parameter \"keys\": item 1: environment variable E2E_CANARY_UNSET`) {
+		t.Errorf("the rejection does not name the parameter:\n%s", e.logs)
+	}
+	// Back to the good file, then rotate the secret file: the new key works.
+	writeFile(t, config, good)
+	eventually(t, "the good configuration again", func() bool {
+		return process(t, c, "secured", "x-api-key", canaryPlain).GetImmediateResponse() == nil
+	})
+	writeFile(t, keyFile, canaryRotated)
+	eventually(t, "the rotated secret file", func() bool {
+		return process(t, c, "secured", "x-api-key", canaryRotated).GetImmediateResponse() == nil
+	})
+	if resp := process(t, c, "secured", "x-api-key", canaryFile); resp.GetImmediateResponse() == nil {
+		t.Error("the secret from before the rotation is still accepted")
+	}
+
+	for _, url := range []string{e.admin + "/healthz", e.admin + "/readyz", e.admin + "/metrics",
+		e.admin + "/config_dump", e.admin + "/policies", e.debug + "/config_dump", e.debug + "/policies",
+		e.debug + "/nonexistent"} {
+		_, body := httpGet(t, "http://"+url)
+		written = append(written, body)
+	}
+	_, dump := httpGet(t, "http://"+e.debug+"/config_dump")
+	if !strings.Contains(dump, "[redacted] ") || !strings.Contains(dump, `"fromFile": "`+keyFile+`"`) {
+		t.Errorf("the config dump does not show redacted values and references:\n%s", dump)
+	}
+	if code, _ := httpGet(t, "http://"+e.admin+"/config_dump"); code != 404 {
+		t.Errorf("the admin address serves the config dump: %d", code)
+	}
+
+	if !strings.Contains(e.logs.String(), `"level":"DEBUG"`) {
+		t.Errorf("no debug-level line was logged; the scan would prove little:\n%s", e.logs)
+	}
+	written = append(written, e.logs.String())
+	for _, text := range written {
+		for _, canary := range []string{canaryPlain, canaryEnv, canaryFile, canaryRotated} {
+			if strings.Contains(text, canary) {
+				t.Errorf("%s was written:\n%s", canary, text)
+			}
+		}
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitForLog(t *testing.T, e *engine, text string, n int) {
+	t.Helper()
+	eventually(t, "log line "+text, func() bool { return strings.Count(e.logs.String(), text) >= n })
+}
