@@ -266,7 +266,8 @@ func parameterErrors(verr *jsonschema.ValidationError, sensitive map[string]bool
 			name = e.InstanceLocation[0]
 		}
 		msg := e.ErrorKind.LocalizedString(printer)
-		if sensitive[name] {
+		// A type error names the types ("got string, want array"), never the value.
+		if _, typeErr := e.ErrorKind.(*kind.Type); sensitive[name] && !typeErr {
 			msg = "value breaks its " + strings.Join(e.ErrorKind.KeywordPath(), "/") + " rule (not shown: the parameter is sensitive)"
 		}
 		if len(e.InstanceLocation) > 1 {

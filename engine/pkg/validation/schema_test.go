@@ -181,4 +181,12 @@ parameters:
 			t.Errorf("error %q does not say %q", msg, want)
 		}
 	}
+	// A type error shows only types, so it keeps the validator's message.
+	_, err = s.Validate(map[string]any{"token": "canary-token-value", "keys": "canary-key-value"})
+	if err == nil {
+		t.Fatal("a string for an array accepted")
+	}
+	if msg := err.Error(); strings.Contains(msg, "canary-key-value") || !strings.Contains(msg, `parameter "keys": got string, want array`) {
+		t.Errorf("type error = %q, want the types and not the value", msg)
+	}
 }
