@@ -152,7 +152,8 @@ def bad_run(
         "    default: true\n  - name: mode\n    type: string\n    enum: [fast, safe]\n"
         "    default: slow\n  - name: port\n    type: integer\n    maximum: 65535\n"
         "    default: 70000\n  - name: tags\n    type: array\n    items: {type: string}\n"
-        "    default: [a, 1]\n",
+        "    default: [a, 1]\n  - name: names\n    type: array\n    items: {type: string, minLength: 2}\n"
+        "    default: [ok, x]\n",
     )
     d = w(root, "no-gomod/v1.0.0", "noGomod", "v1.0.0")
     (d / "go.mod").unlink()
@@ -258,6 +259,12 @@ def test_exit_code_and_build_error(
             "schema-default",
             18,
             "parameters[3].default: [\"a\", 1] breaks its declaration: 1 is not of type 'string'",
+        ),
+        (
+            "bad-default/v1.0.0",
+            "schema-default",
+            22,
+            'parameters[4].default: ["ok", "x"] breaks its declaration: \'x\' is too short',
         ),
         (
             "replace-outside/v1.0.0",
