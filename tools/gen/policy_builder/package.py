@@ -20,7 +20,7 @@ def dockerfile(manifest: Manifest, settings: Settings, home: Home) -> str:
     return render(
         home.templates_dir,
         "Dockerfile.j2",
-        image_base=settings.image_base,
+        image_base=settings.dockerfile_base,
         version_tag=settings.build_version.replace("/", "-").replace(":", "-").replace("@", "-"),
         version=dockerfile_string(settings.build_version),
         revision=dockerfile_string(settings.git_commit),
