@@ -51,8 +51,7 @@ func buildList(spec *Spec) []goModule {
 	return list
 }
 
-// licenses detects the licences in the licence files at dir's root. It never guesses:
-// no file, or no text the classifier recognises, gives an empty list and the reason.
+// licenseFinder detects licences with licenseclassifier's default set.
 type licenseFinder struct {
 	detect func([]byte) []string
 }
@@ -73,10 +72,13 @@ func newLicenseFinder() (*licenseFinder, error) {
 	}}, nil
 }
 
+// find returns the licences in the licence files at dir's root. It never guesses: no
+// file, or no text the classifier recognises, gives no licence and the reason (which
+// names no absolute path, so the SBOM is the same from any directory).
 func (f *licenseFinder) find(dir string) ([]string, string) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, "module source not found at " + dir
+		return nil, "module source not found (neither a local module nor in the module cache)"
 	}
 	found := map[string]bool{}
 	var files []string
