@@ -241,16 +241,19 @@ def _phases(args: argparse.Namespace, pipeline: Pipeline, progress: Progress) ->
         result["written"] = list(pipeline.generate_workspace(validation, engine, args.check))
         return result
     packaging = args.command == "package" or not args.skip_package
-    if packaging:
+    compiling = args.command == "build" and not args.skip_compilation
+    if packaging and compiling:
+        # A base that cannot serve the build stops it before anything is compiled.
         result["base"] = pipeline.resolve_base()
     if args.command == "build" and not args.skip_generate:
         pipeline.generate(validation)
-    if args.command == "build" and not args.skip_compilation:
+    if compiling:
         result["binary"] = str(pipeline.compile(validation))
         result["warnings"] = list(pipeline.warnings)
     if packaging:
-        result["dockerfile"] = str(pipeline.package(validation))
+        # The image first: when it fails, no Dockerfile is left for a base it refused.
         result["image"] = pipeline.build_image(validation)
+        result["dockerfile"] = str(pipeline.package(validation))
     if args.command == "package":
         return result
     _summary(progress, validation.manifest.policies, result)
