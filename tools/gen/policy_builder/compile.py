@@ -276,7 +276,10 @@ def compile_engine(
     _run(build_command(settings, tmp.resolve()), ws.engine, _go_env(ws, settings), "go build")
     info = json.loads(
         _run(
-            [go_binary(), "version", "-m", "-json", str(tmp)], ws.root, _go_env(ws), "go version -m"
+            [go_binary(), "version", "-m", "-json", str(tmp.resolve())],
+            ws.root,
+            _go_env(ws),
+            "go version -m",
         )
     )
     if upx is not None:
