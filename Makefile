@@ -21,6 +21,7 @@ include mk/bench.mk
 include mk/e2e.mk
 include mk/envoy.mk
 include mk/bazel-real.mk
+include mk/image.mk
 
 .PHONY: help build test lint bench clean
 
@@ -34,9 +35,9 @@ help:
 build: $(VENV)/.installed go-mod-download
 	$(POLICY_BUILDER) build --policies $(POLICIES) --output $(OUTPUT)
 
-test: lint check-proto check-generated test-python test-go test-bazel test-e2e test-envoy
+test: lint check-proto check-generated test-python test-go test-bazel test-e2e test-envoy test-image
 
-lint: lint-python lint-go lint-bazel
+lint: lint-python lint-go lint-bazel lint-image
 
 bench: bench-go bench-python bench-generate bench-load bench-envoy
 

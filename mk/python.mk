@@ -27,7 +27,7 @@ gocheck-mod-download:
 
 # tests/bazel runs under test-bazel, with the Bazel 4 suite switched on.
 test-python: $(VENV)/.installed go-mod-download gocheck-mod-download
-	$(VENV)/bin/pytest -q tests --ignore=tests/bazel
+	$(VENV)/bin/pytest -q tests --ignore=tests/bazel --ignore=tests/image
 
 # 500 synthetic policies through discover + validate + generate, twice (docs/builder.md).
 bench-python: $(VENV)/.installed

@@ -1,20 +1,21 @@
 """`policy_engine_image`: the engine in a distroless image, per architecture and as one
-multi-arch index. The image recipe lives only here."""
+multi-arch index. The image's user, ports, paths and labels come from image_config.bzl,
+which policy-builder's OCI image and Dockerfile read too."""
 
 load("@bazel_lib//lib:expand_template.bzl", "expand_template")
 load("@bazel_lib//lib:transitions.bzl", "platform_transition_filegroup")
 load("@rules_oci//oci:defs.bzl", "oci_image", "oci_image_index", "oci_load")
 load("@tar.bzl//tar:tar.bzl", "tar")
-
-# distroless "nonroot" user and group (uid/gid 65532); numeric so runAsNonRoot can verify it.
-NONROOT = "65532:65532"
-CONFIG_PATH = "/etc/policy-engine/config.yaml"
-
-# ext_proc (Envoy) and policy discovery (xDS).
-PORTS = [
-    "9001/tcp",
-    "9002/tcp",
-]
+load(
+    "//rules:image_config.bzl",
+    "IMAGE_APP_DIR",
+    "IMAGE_CONFIG_PATH",
+    "IMAGE_LABELS",
+    "IMAGE_PORTS",
+    "IMAGE_USER",
+    "LOADED_POLICIES_LABEL",
+    "LOADED_POLICIES_SEPARATOR",
+)
 
 # Replaced by the stamped value under --stamp (the `release` config), by "dev"/"unknown"
 # otherwise, so unstamped images stay byte-identical across commits with the same inputs.
@@ -70,13 +71,11 @@ def policy_engine_image(
             REVISION_PLACEHOLDER: "unknown",
             VERSION_PLACEHOLDER: "dev",
         },
-        template = [
-            "org.opencontainers.image.description=Envoy ext_proc policy engine with compiled-in policies",
+        template = sorted([k + "=" + v for k, v in IMAGE_LABELS.items()] + [
             "org.opencontainers.image.revision=" + REVISION_PLACEHOLDER,
-            "org.opencontainers.image.title=Policy Engine",
             "org.opencontainers.image.version=" + VERSION_PLACEHOLDER,
-            "policy-engine.loaded-policies=" + ",".join(policies),
-        ],
+            LOADED_POLICIES_LABEL + "=" + LOADED_POLICIES_SEPARATOR.join(policies),
+        ]),
         **kwargs
     )
     images = []
@@ -97,8 +96,8 @@ def policy_engine_image(
             name = layer_name,
             srcs = [binary_name],
             mtree = [
-                "app uid=0 gid=0 mode=0755 time=0 type=dir",
-                "app/%s uid=0 gid=0 mode=0755 time=0 type=file content=$(execpath :%s)" % (executable, binary_name),
+                IMAGE_APP_DIR.lstrip("/") + " uid=0 gid=0 mode=0755 time=0 type=dir",
+                "%s/%s uid=0 gid=0 mode=0755 time=0 type=file content=$(execpath :%s)" % (IMAGE_APP_DIR.lstrip("/"), executable, binary_name),
             ],
             **kwargs
         )
@@ -107,14 +106,14 @@ def policy_engine_image(
             base = "%s_%s" % (base, platform),
             cmd = [
                 "--config",
-                CONFIG_PATH,
+                IMAGE_CONFIG_PATH,
             ],
-            entrypoint = ["/app/" + executable],
-            exposed_ports = PORTS,
+            entrypoint = [IMAGE_APP_DIR + "/" + executable],
+            exposed_ports = IMAGE_PORTS,
             labels = labels_name,
             tars = [layer_name],
-            user = NONROOT,
-            workdir = "/app",
+            user = IMAGE_USER,
+            workdir = IMAGE_APP_DIR,
             **kwargs
         )
         images.append("%s_%s" % (name, platform))

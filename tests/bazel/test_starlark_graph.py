@@ -186,7 +186,7 @@ def test_images_label_exactly_the_manifest_policies(
     evaluated: tuple[Workspace, ModuleFile, Manifest],
 ) -> None:
     workspace, _, manifest = evaluated
-    expected = ",".join(entry.key for entry in manifest.policies)
+    expected = ", ".join(entry.key for entry in manifest.policies)
     images = [t for t in workspace.targets.values() if t.kind == "oci_image"]
     assert sorted(t.label for t in images) == [
         "//:engine_image_linux_amd64",
@@ -369,7 +369,7 @@ def test_the_committed_checkout_forms_the_graph_for_its_own_policies() -> None:
         (Path("policies") / c.path.relative_to(REPO_ROOT / "policies")).as_posix() for c in found
     }
     assert policy_libs <= reachable(workspace, "//:engine")
-    keys = ",".join(sorted(f"{c.name}:{c.version}" for c in found))
+    keys = ", ".join(sorted(f"{c.name}:{c.version}" for c in found))
     labels = workspace.targets[canonical(workspace.targets["//:engine_image_linux_amd64"]
                                          .attrs["labels"], "")]  # fmt: skip
     assert f"policy-engine.loaded-policies={keys}" in labels.attrs["template"]

@@ -118,9 +118,13 @@ def write_policy(
 
 
 def copy_engine_sources(dest: Path) -> None:
-    """The engine sources under dest: the engine, the templates and the Go helper."""
+    """The engine sources under dest: the engine, the templates, the image configuration,
+    the Go helper and the image tool sources."""
     shutil.copytree(REPO / "engine", dest / "engine", ignore=shutil.ignore_patterns("*.test"))
     shutil.copytree(REPO / "templates", dest / "templates")
+    (dest / "rules").mkdir()
+    shutil.copy2(REPO / "rules" / "image_config.bzl", dest / "rules" / "image_config.bzl")
+    shutil.copytree(REPO / "tools" / "gen" / "image", dest / "tools" / "gen" / "image")
     gocheck = dest / "tools" / "gen" / "gocheck"
     gocheck.mkdir(parents=True)
     for f in (REPO / "tools" / "gen" / "gocheck").iterdir():

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from policy_builder.cli import main
 from policy_builder.errors import EXIT_TOOL
+from policy_builder.settings import DISTROLESS_BASE
 
 from tests.builder.conftest import EPOCH_TEXT, Built
 from tests.builder.policytree import run_json, tree_state
@@ -36,8 +37,11 @@ def test_outputs(built: Built) -> None:
     assert names == [
         "Dockerfile",
         "generated",
+        "image",
         "policies.json",
         "policy-engine",
+        "policy-engine.tar",
+        "sbom.cdx.json",
         "validation_report.json",
     ]
     rows = json.loads((built.output / "policies.json").read_text())
@@ -75,7 +79,7 @@ def test_policies_dir_untouched(built: Built) -> None:
 def test_dockerfile(built: Built) -> None:
     text = (built.output / "Dockerfile").read_text()
     lines = text.splitlines()
-    assert "FROM gcr.io/distroless/static-debian12:nonroot" in lines
+    assert f"FROM {DISTROLESS_BASE}" in lines
     assert "COPY policy-engine /app/policy-engine" in lines
     assert 'LABEL org.opencontainers.image.version="v9.9.9"' in lines
     assert 'LABEL org.opencontainers.image.revision="abc123"' in lines

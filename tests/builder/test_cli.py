@@ -8,9 +8,12 @@ from pathlib import Path
 import pytest
 from policy_builder.cli import main
 from policy_builder.errors import EXIT_INVALID, UsageError
-from policy_builder.settings import load_settings, split_go_build_flags
+from policy_builder.settings import DISTROLESS_BASE, load_settings, split_go_build_flags
 
 from tests.builder.policytree import run_json, tree_state, write_policy
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ALPINE = "alpine@sha256:" + "4b" * 32
 
 
 @pytest.mark.parametrize(
@@ -77,7 +80,7 @@ def test_package_settings_flags_win_over_env(
 ) -> None:
     root = tmp_path / "pol"
     write_policy(root, "a/v1.0.0", "ay", "v1.0.0")
-    monkeypatch.setenv("FINAL_IMAGE_BASE", "alpine:3.22.2")
+    monkeypatch.setenv("FINAL_IMAGE_BASE", ALPINE)
     monkeypatch.setenv("BUILD_VERSION", "v-from-env")
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
     before = tree_state(root)
@@ -95,7 +98,7 @@ def test_package_settings_flags_win_over_env(
     )
     assert code == 0
     text = (tmp_path / "o" / "Dockerfile").read_text()
-    assert "FROM alpine:3.22.2\n" in text
+    assert f"FROM {ALPINE}\n" in text
     assert 'LABEL org.opencontainers.image.version="v-from-flag"\n' in text
     assert 'LABEL org.opencontainers.image.created="1970-01-01T00:00:00Z"\n' in text
     assert 'LABEL policy-engine.loaded-policies="ay:v1.0.0"\n' in text
@@ -123,6 +126,20 @@ def test_load_settings_precedence_and_checks() -> None:
         load_settings({"ENABLE_UPX_COMPRESSION": "maybe"}, {})
     with pytest.raises(UsageError, match="is not an image reference"):
         load_settings({"FINAL_IMAGE_BASE": "alpine\nRUN rm -rf /"}, {})
+    with pytest.raises(UsageError, match="is not pinned by digest"):
+        load_settings({"FINAL_IMAGE_BASE": "alpine:3.22.2"}, {})
+    assert load_settings({"TARGET_PLATFORM": "linux/amd64, linux/arm64"}, {}).platforms == (
+        "linux/amd64",
+        "linux/arm64",
+    )
+
+
+def test_distroless_default_is_the_bazel_pin() -> None:
+    """The Dockerfile's default base is the image MODULE.bazel pulls, by the same digest."""
+    module = (REPO_ROOT / "MODULE.bazel").read_text()
+    name, _, digest = DISTROLESS_BASE.partition("@")
+    assert f'image = "{name}"' in module
+    assert f'digest = "{digest}"' in module
 
 
 def test_go_build_flags_keep_the_defaults() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from policy_builder.cli import main
+from policy_builder.errors import EXIT_INVALID
 
 from tests.builder.policytree import report_errors, write_policy
 
@@ -43,7 +44,7 @@ def test_sensitive_declarations_are_checked_and_never_echoed(
     )
     code = main(["validate", "--policies", str(root), "--output", str(out)])
     captured = capsys.readouterr()
-    assert code == 1
+    assert code == EXIT_INVALID
 
     found = report_errors(out, "leaky/v1.0.0")
     messages = {(e["line"], str(e["message"])) for e in found}

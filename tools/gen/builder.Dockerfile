@@ -18,6 +18,7 @@ RUN apt-get update \
 WORKDIR /opt/policy-engine
 COPY engine/ engine/
 COPY templates/ templates/
+COPY rules/image_config.bzl rules/image_config.bzl
 COPY tools/gen/ tools/gen/
 
 # The tool is installed (not editable), so it finds the engine through POLICY_ENGINE_HOME.

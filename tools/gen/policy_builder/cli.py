@@ -75,7 +75,10 @@ def _build_settings(p: argparse.ArgumentParser) -> None:
     p.add_argument("--go-build-flags", help="extra go build flags (GO_BUILD_FLAGS), appended")
     p.add_argument("--image-base", help="runtime image base (FINAL_IMAGE_BASE)")
     p.add_argument(
-        "--platform", help=f"target platform: {' or '.join(PLATFORMS)} (TARGET_PLATFORM)"
+        "--platform",
+        action="append",
+        help=f"target platform(s): {' and/or '.join(PLATFORMS)}, repeated or comma-separated; "
+        "the image index holds one image per platform (TARGET_PLATFORM)",
     )
     p.add_argument("--build-dir", help="keep the scratch build directory here (BUILD_DIR)")
 
@@ -129,8 +132,10 @@ def _dir(arg: str | None, var: str, default: str) -> Path:
 def _options(args: argparse.Namespace) -> Options:
     flags = {
         k: getattr(args, k, None)
-        for k in ("build_version", "git_commit", "upx", "go_build_flags", "image_base", "platform")
+        for k in ("build_version", "git_commit", "upx", "go_build_flags", "image_base")
     }
+    platforms = getattr(args, "platform", None)
+    flags["platform"] = ",".join(platforms) if platforms else None
     build_dir = getattr(args, "build_dir", None) or os.environ.get("BUILD_DIR")
     workspace: Path | None = None
     if args.command == "generate":
@@ -248,16 +253,22 @@ def _phases(args: argparse.Namespace, pipeline: Pipeline, progress: Progress) ->
     if engine is not None:  # generate
         result["written"] = list(pipeline.generate_workspace(validation, engine, args.check))
         return result
-    if args.command == "package":
-        result["dockerfile"] = str(pipeline.package(validation))
-        return result
-    if not args.skip_generate:
+    packaging = args.command == "package" or not args.skip_package
+    compiling = args.command == "build" and not args.skip_compilation
+    if packaging and compiling:
+        # A base that cannot serve the build stops it before anything is compiled.
+        result["base"] = pipeline.resolve_base()
+    if args.command == "build" and not args.skip_generate:
         pipeline.generate_build_sources(validation)
-    if not args.skip_compilation:
+    if compiling:
         result["binary"] = str(pipeline.compile(validation))
         result["warnings"] = list(pipeline.warnings)
-    if not args.skip_package:
+    if packaging:
+        # The image first: when it fails, no Dockerfile is left for a base it refused.
+        result["image"] = pipeline.build_image(validation)
         result["dockerfile"] = str(pipeline.package(validation))
+    if args.command == "package":
+        return result
     _summary(progress, validation.manifest.policies, result)
     return result
 
@@ -269,6 +280,12 @@ def _summary(progress: Progress, policies: tuple[PolicyEntry, ...], result: dict
     for label, key in (("binary", "binary"), ("Dockerfile", "dockerfile")):
         if key in result:
             lines.append(f"{label}: {result[key]}")
+    built = result.get("image")
+    if built:
+        lines.append(
+            f"image: {built['layout']} (index {built['index_digest']}, base {built['base']})"
+        )
+        lines.append(f"tarball: {built['tarball']} (docker load -i); SBOM: {built['sbom']}")
     if "dockerfile" in result:
         lines.append(f"next: cd {result['output']} && docker build -t policy-engine:custom .")
     progress.say("\n".join(lines))

@@ -6,10 +6,12 @@ The user's policies directory and the engine sources are only ever read.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from policy_builder.bazel.gowork import go_work
 from policy_builder.errors import CompileFailed, EngineDependencyConflict, ToolMissing
@@ -207,6 +209,8 @@ class Compiled:
     binary: Path
     # Indirect engine dependencies the policies upgraded (see check_engine_dependencies).
     warnings: tuple[str, ...]
+    # `go version -m -json` of the binary, read before any UPX compression hides it.
+    build_info: dict[str, Any]
 
 
 def ldflags(settings: Settings) -> str:
@@ -238,19 +242,34 @@ def build_command(settings: Settings, output: Path) -> list[str]:
 
 
 def compile_engine(
-    manifest: Manifest, ws: Workspace, settings: Settings, out_dir: Path
+    manifest: Manifest,
+    ws: Workspace,
+    settings: Settings,
+    out_dir: Path,
+    name: str = BINARY,
+    check_dependencies: bool = True,
 ) -> Compiled:
-    """Build the binary into out_dir/policy-engine (replaced atomically)."""
+    """Build the binary of settings.platform into out_dir/name (replaced atomically).
+    The module versions do not depend on the platform: a second platform's build passes
+    check_dependencies=False."""
     upx = upx_binary() if settings.upx else None
-    warnings = check_engine_dependencies(manifest, ws)
+    warnings = check_engine_dependencies(manifest, ws) if check_dependencies else ()
     out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / BINARY
-    tmp = out_dir / f".{BINARY}.tmp"
+    target = out_dir / name
+    tmp = out_dir / f".{name}.tmp"
     _run(build_command(settings, tmp.resolve()), ws.engine, _go_env(ws, settings), "go build")
+    info = json.loads(
+        _run(
+            [go_binary(), "version", "-m", "-json", str(tmp.resolve())],
+            ws.root,
+            _go_env(ws),
+            "go version -m",
+        )
+    )
     if upx is not None:
         _compress(upx, tmp)
     tmp.replace(target)
-    return Compiled(target, warnings)
+    return Compiled(target, warnings, info)
 
 
 def upx_binary() -> str:

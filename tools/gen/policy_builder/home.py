@@ -45,6 +45,10 @@ class EngineSources:
     def gocheck_dir(self) -> Path:
         return self.root / "tools" / "gen" / "gocheck"
 
+    @property
+    def image_tool_dir(self) -> Path:
+        return self.root / "tools" / "gen" / "image"
+
 
 def _named_root(explicit: str | None) -> Path | None:
     """The directory --engine-dir, `bazel run`'s workspace or POLICY_ENGINE_HOME names, in

@@ -1,9 +1,15 @@
-"""Phase 5, packaging: the runtime image's Dockerfile."""
+"""Phase 5, packaging: the runtime image's Dockerfile. Its user, ports, paths and
+labels are the OCI image's (rules/image_config.bzl)."""
 
 from __future__ import annotations
 
+import json
+
+from policy_builder import image
+from policy_builder.compile import BINARY
 from policy_builder.escape import dockerfile_string
 from policy_builder.home import EngineSources
+from policy_builder.image_config import read_image_config
 from policy_builder.manifest import Manifest
 from policy_builder.settings import Settings
 from policy_builder.templates import render
@@ -11,22 +17,21 @@ from policy_builder.templates import render
 DOCKERFILE = "Dockerfile"
 
 
-def loaded_policies(manifest: Manifest) -> str:
-    """ "name:version, …" as the image label and the engine's --version print it."""
-    return ", ".join(p.key for p in manifest.policies)
-
-
 def dockerfile(manifest: Manifest, settings: Settings, sources: EngineSources) -> str:
+    config = read_image_config(sources.root)
+    labels = image.labels(manifest, settings, config, settings.platform)
     return render(
         sources.templates_dir,
         "Dockerfile.j2",
-        image_base=settings.image_base,
-        version_tag=settings.build_version.replace("/", "-").replace(":", "-").replace("@", "-"),
-        version=dockerfile_string(settings.build_version),
-        revision=dockerfile_string(settings.git_commit),
-        created=dockerfile_string(settings.build_time()),
-        loaded_policies=dockerfile_string(loaded_policies(manifest)),
-        platform=dockerfile_string(settings.platform),
+        image_base=settings.dockerfile_base,
+        version_tag=image.version_tag(settings.build_version),
+        binary_path=f"{config.app_dir}/{BINARY}",
+        labels=[(key, dockerfile_string(value)) for key, value in sorted(labels.items())],
+        user=config.user,
+        workdir=config.app_dir,
+        ports=" ".join(p.removesuffix("/tcp") for p in config.ports),
+        entrypoint=json.dumps(config.entrypoint(BINARY)),
+        cmd=json.dumps(config.cmd),
     )
 
 

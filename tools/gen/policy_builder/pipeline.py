@@ -3,14 +3,16 @@ generate → compile → package). The CLI decides which phases run; each method
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 import threading
 from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
 from policy_builder import compile as compile_phase
-from policy_builder import generate_go, monorepo, package, reports
+from policy_builder import generate_go, image, monorepo, package, reports
 from policy_builder.bazel import EngineModule
 from policy_builder.discover import Discovery, discover
 from policy_builder.errors import (
@@ -36,6 +38,8 @@ class Pipeline:
         self.warnings: tuple[str, ...] = ()
         # Whether validation printed errors or warnings about the policies.
         self.printed_findings = False
+        # The binaries this run compiled, one per platform, for the image.
+        self.built: list[image.Built] = []
         _check_output_outside_policies(options.policies_dir, options.output_dir)
         # Validation, the engine listing (in its own thread) and compile share one read.
         self._engine_go_mod: GoMod | None = None
@@ -130,7 +134,13 @@ class Pipeline:
                 )
             return ()
 
+    def resolve_base(self) -> str:
+        """Pull the image base (or find it in the cache) before anything is compiled."""
+        with self.progress.phase("base"):
+            return image.resolve_base(self.options.settings, self.options.engine)
+
     def compile(self, validation: Validation) -> Path:
+        """Compile one binary per platform; return the first platform's."""
         with self.progress.phase("compile"):
             generated = self._read_generated()
             if self.options.build_dir is not None:
@@ -146,13 +156,43 @@ class Pipeline:
         ws = compile_phase.prepare(
             validation.manifest, self.options.engine, self.engine_go_mod(), root, generated
         )
-        compiled = compile_phase.compile_engine(
-            validation.manifest, ws, self.options.settings, self.output
-        )
-        for warning in compiled.warnings:
-            self.progress.say(f"warning: {warning}")
-        self.warnings += compiled.warnings
-        return compiled.binary
+        settings = self.options.settings
+        for i, platform in enumerate(settings.platforms):
+            compiled = compile_phase.compile_engine(
+                validation.manifest,
+                ws,
+                dataclasses.replace(settings, platforms=(platform,)),
+                self.output,
+                image.binary_name(platform, first=i == 0),
+                check_dependencies=i == 0,
+            )
+            for warning in compiled.warnings:
+                self.progress.say(f"warning: {warning}")
+            self.warnings += compiled.warnings
+            self.built.append(image.Built(compiled.binary, platform, compiled.build_info))
+        return self.built[0].binary
+
+    def build_image(self, validation: Validation) -> dict[str, Any] | None:
+        """The OCI image from the binaries this run compiled, else from those an earlier
+        build left in the output; None (said on the terminal) when there are none."""
+        built = self.built or self._earlier_binaries()
+        if not built:
+            first = self.output / image.binary_name(self.options.settings.platform, True)
+            self.progress.say(f"image: not built, {first} does not exist (run `build`)")
+            return None
+        with self.progress.phase("image"):
+            return image.build_image(
+                validation.manifest, self.options.settings, self.options.engine, self.output, built
+            )
+
+    def _earlier_binaries(self) -> list[image.Built]:
+        found = []
+        for i, platform in enumerate(self.options.settings.platforms):
+            binary = self.output / image.binary_name(platform, first=i == 0)
+            if not binary.is_file():
+                return []
+            found.append(image.Built(binary, platform, image.build_info(binary)))
+        return found
 
     def _read_generated(self) -> dict[str, str]:
         target = self.output / GENERATED_DIR

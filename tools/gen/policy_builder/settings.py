@@ -12,7 +12,16 @@ from datetime import UTC, datetime
 from policy_builder.errors import UsageError
 
 PLATFORMS = ("linux/amd64", "linux/arm64")
-DEFAULT_IMAGE_BASE = "gcr.io/distroless/static-debian12:nonroot"
+# The base the Dockerfile names when none is given: the distroless static image Bazel
+# pulls, by the same digest (MODULE.bazel's oci.pull; a test keeps the two equal). The OCI
+# image needs no registry when none is given: it uses the image tool's builtin base.
+DISTROLESS_BASE = (
+    "gcr.io/distroless/static-debian12"
+    "@sha256:afa5c872c891853ca7fcf1f12c3edb23f7eeef36189728842dd51042ff57f7ab"
+)
+# A base read from a local OCI image layout: oci-layout:DIR[@sha256:HEX].
+LAYOUT_PREFIX = "oci-layout:"
+_DIGEST_REF = re.compile(r"^[a-z0-9][a-z0-9._:/-]*@sha256:[0-9a-f]{64}$")
 # Values stamped with -X travel through Go's ldflags quoting and Dockerfile labels; a
 # plain charset keeps both safe without a second escaping layer.
 _STAMP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+:/@-]{0,127}$")
@@ -31,10 +40,23 @@ class Settings:
     go_build_flags: tuple[str, ...] = ()
     # Extra -ldflags from GO_BUILD_FLAGS, appended to the builder's own.
     extra_ldflags: str = ""
-    image_base: str = DEFAULT_IMAGE_BASE
-    platform: str = "linux/amd64"
+    # "" (the builtin base), NAME@sha256:HEX or oci-layout:DIR[@sha256:HEX].
+    image_base: str = ""
+    # Every platform to build; the first is output/policy-engine and the tarball's image.
+    platforms: tuple[str, ...] = ("linux/amd64",)
     # SOURCE_DATE_EPOCH; None means "now" (and a build that is not reproducible).
     source_date_epoch: int | None = None
+
+    @property
+    def platform(self) -> str:
+        return self.platforms[0]
+
+    @property
+    def dockerfile_base(self) -> str:
+        """FROM of the Dockerfile: the registry base when one is named, else distroless."""
+        if self.image_base and not self.image_base.startswith(LAYOUT_PREFIX):
+            return self.image_base
+        return DISTROLESS_BASE
 
     @property
     def goos(self) -> str:
@@ -44,10 +66,13 @@ class Settings:
     def goarch(self) -> str:
         return self.platform.split("/")[1]
 
+    def epoch(self) -> int:
+        """Build time in seconds: SOURCE_DATE_EPOCH when set, else now."""
+        return self.source_date_epoch if self.source_date_epoch is not None else int(time.time())
+
     def build_time(self) -> str:
         """RFC 3339 UTC build time: SOURCE_DATE_EPOCH when set, else now."""
-        epoch = self.source_date_epoch if self.source_date_epoch is not None else int(time.time())
-        return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return datetime.fromtimestamp(self.epoch(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _bool(name: str, value: str) -> bool:
@@ -88,6 +113,36 @@ def split_go_build_flags(text: str) -> tuple[tuple[str, ...], str]:
     return tuple(flags), " ".join(ld)
 
 
+def _platforms(text: str) -> tuple[str, ...]:
+    """TARGET_PLATFORM / --platform: one platform or several, comma-separated."""
+    found: list[str] = []
+    for platform in (p.strip() for p in text.split(",")):
+        if platform not in PLATFORMS:
+            raise UsageError(
+                f"platform {platform!r} is not supported; use one or more of "
+                f"{', '.join(PLATFORMS)} (comma-separated)"
+            )
+        if platform not in found:
+            found.append(platform)
+    return tuple(found)
+
+
+def _image_base(image: str) -> str:
+    """ "" (builtin base), a local layout, or a registry image pinned by digest."""
+    if not image or image.startswith(LAYOUT_PREFIX):
+        return image
+    if not _IMAGE.match(image):
+        raise UsageError(f"FINAL_IMAGE_BASE={image!r} is not an image reference")
+    if not _DIGEST_REF.match(image):
+        raise UsageError(
+            f"FINAL_IMAGE_BASE={image!r} is not pinned by digest: give the base as "
+            "NAME@sha256:DIGEST (a tag can move, so a build from it is not reproducible; "
+            "`crane digest NAME:TAG` or `skopeo inspect docker://NAME:TAG` prints the digest), "
+            f"or a local layout as {LAYOUT_PREFIX}DIR[@sha256:DIGEST]"
+        )
+    return image
+
+
 def load_settings(env: Mapping[str, str], flags: Mapping[str, str | bool | None]) -> Settings:
     """Settings from env, overridden by the flags that were given (non-None)."""
 
@@ -104,14 +159,8 @@ def load_settings(env: Mapping[str, str], flags: Mapping[str, str | bool | None]
         else _bool("ENABLE_UPX_COMPRESSION", env.get("ENABLE_UPX_COMPRESSION", ""))
     )
     go_flags, ld = split_go_build_flags(pick("go_build_flags", "GO_BUILD_FLAGS", ""))
-    platform = pick("platform", "TARGET_PLATFORM", "linux/amd64")
-    if platform not in PLATFORMS:
-        raise UsageError(
-            f"platform {platform!r} is not supported; use one of {', '.join(PLATFORMS)}"
-        )
-    image = pick("image_base", "FINAL_IMAGE_BASE", DEFAULT_IMAGE_BASE)
-    if not _IMAGE.match(image):
-        raise UsageError(f"FINAL_IMAGE_BASE={image!r} is not an image reference")
+    platforms = _platforms(pick("platform", "TARGET_PLATFORM", "linux/amd64"))
+    image = _image_base(pick("image_base", "FINAL_IMAGE_BASE", ""))
     epoch_text = env.get("SOURCE_DATE_EPOCH", "")
     epoch: int | None = None
     if epoch_text:
@@ -125,6 +174,6 @@ def load_settings(env: Mapping[str, str], flags: Mapping[str, str | bool | None]
         go_build_flags=go_flags,
         extra_ldflags=ld,
         image_base=image,
-        platform=platform,
+        platforms=platforms,
         source_date_epoch=epoch,
     )
