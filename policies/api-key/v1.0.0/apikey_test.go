@@ -109,7 +109,7 @@ func TestRejectedParameters(t *testing.T) {
 		{"keys empty", map[string]interface{}{"keys": []interface{}{}}, `parameter "keys": must hold at least one key`},
 		{"keys not array", map[string]interface{}{"keys": "abc"}, `parameter "keys": got string, want array`},
 		{"key not string", map[string]interface{}{"keys": []interface{}{"a", 7}}, `parameter "keys": at /1: got number, want string`},
-		{"key empty", map[string]interface{}{"keys": []interface{}{""}}, `parameter "keys": at /0: minLength`},
+		{"key empty", map[string]interface{}{"keys": []interface{}{""}}, `parameter "keys": item 0 is empty`},
 		{"key padded", map[string]interface{}{"keys": []interface{}{" k"}}, `parameter "keys": item 0 has leading or trailing whitespace`},
 		{"header not string", map[string]interface{}{"keys": []interface{}{"k"}, "header": 3}, `parameter "header": got number, want string`},
 		{"header empty", map[string]interface{}{"keys": []interface{}{"k"}, "header": ""}, `parameter "header": '' does not match pattern`},

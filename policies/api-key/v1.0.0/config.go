@@ -34,7 +34,12 @@ func parseConfig(raw map[string]interface{}) (*config, error) {
 		return nil, fmt.Errorf("parameter %q: must hold at least one key", "keys")
 	}
 	cfg := &config{header: strings.ToLower(p.Header), removeHeader: p.RemoveHeader}
+	// The builder's policy.yaml schema allows only a type in items, so item rules
+	// live here.
 	for i, key := range p.Keys {
+		if key == "" {
+			return nil, fmt.Errorf("parameter %q: item %d is empty", "keys", i)
+		}
 		if strings.TrimSpace(key) != key {
 			// Envoy trims header values, so such a key could never match.
 			return nil, fmt.Errorf("parameter %q: item %d has leading or trailing whitespace", "keys", i)

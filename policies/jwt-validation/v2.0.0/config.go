@@ -112,6 +112,10 @@ func parseConfig(raw map[string]interface{}) (*config, error) {
 	if len(cfg.audiences) == 0 {
 		return nil, fmt.Errorf("parameter %q: must hold at least one accepted aud value", "audience")
 	}
+	// The builder's policy.yaml schema allows only a type in items, so this lives here.
+	if i := slices.Index(cfg.audiences, ""); i >= 0 {
+		return nil, fmt.Errorf("parameter %q: item %d is empty", "audience", i)
+	}
 	if cfg.claimHeaders, err = checkClaimHeaders(p.ClaimHeaders, cfg.header); err != nil {
 		return nil, err
 	}

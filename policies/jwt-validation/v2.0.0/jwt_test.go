@@ -300,7 +300,7 @@ func TestRejectedParameters(t *testing.T) {
 		{"audience empty list", with("audience", []interface{}{}), `parameter "audience": must hold at least one`},
 		{"audience a string", with("audience", testAudience), `parameter "audience": got string, want array`},
 		{"audience bad item", with("audience", []interface{}{"a", 3}), `parameter "audience": at /1: got number, want string`},
-		{"audience empty item", with("audience", []interface{}{""}), `parameter "audience": at /0: minLength: got 0, want 1`},
+		{"audience empty item", with("audience", []interface{}{""}), `parameter "audience": item 0 is empty`},
 		{"claimHeaders type", with("claimHeaders", []interface{}{"sub"}), `parameter "claimHeaders": got array, want object`},
 		{"claimHeaders empty header", with("claimHeaders", map[string]interface{}{"sub": ""}), `parameter "claimHeaders": claim "sub": claim and header name must be non-empty`},
 		{"claimHeaders header not a string", with("claimHeaders", map[string]interface{}{"sub": 1}), `parameter "claimHeaders": at [sub]: expected type 'string'`},
