@@ -163,7 +163,11 @@ func TestRejectedParameters(t *testing.T) {
 		{map[string]interface{}{"allowOrigins": list("https://a.test/x")}, `item 0 "https://a.test/x": not an origin`},
 		{map[string]interface{}{"allowOriginPatterns": list("https://(")}, `parameter "allowOriginPatterns": item 0: error parsing regexp`},
 		{map[string]interface{}{"allowOrigins": list("https://a.test"), "allowMethods": list()}, `parameter "allowMethods": must list at least one method`},
-		{map[string]interface{}{"allowOrigins": list("https://a.test"), "allowHeaders": list("bad header")}, `parameter "allowHeaders"`},
+		{map[string]interface{}{"allowOrigins": list("https://a.test"), "allowHeaders": list("bad header")}, `parameter "allowHeaders": item 0 "bad header": not an HTTP token`},
+		{map[string]interface{}{"allowOrigins": list("https://a.test"), "allowMethods": list("GET", "")}, `parameter "allowMethods": item 1 "": not an HTTP token`},
+		{map[string]interface{}{"allowOrigins": list("https://a.test"), "exposeHeaders": list("x-a,x-b")}, `parameter "exposeHeaders": item 0 "x-a,x-b": not an HTTP token`},
+		{map[string]interface{}{"allowOriginPatterns": list("")}, `parameter "allowOriginPatterns": item 0 is empty`},
+		{map[string]interface{}{"allowOrigins": list("")}, `parameter "allowOrigins": item 0 "": not an origin`},
 		{map[string]interface{}{"allowOrigins": list("https://a.test"), "maxAge": 86401.0}, `parameter "maxAge"`},
 		{map[string]interface{}{"allowOrigins": list("https://a.test"), "origins": list("x")}, `parameter "origins"`},
 	}
