@@ -32,11 +32,19 @@ type config struct {
 	rejectNonJSON     bool
 }
 
-// patch is one phase's changes as a JSON Patch: whole, and one operation at a time
-// for when the whole does not apply (see apply).
+// patch is one phase's changes as a JSON Patch: whole, and one change at a time for
+// when the whole does not apply (see apply).
 type patch struct {
 	all jsonpatch.Patch
-	ops []jsonpatch.Patch
+	ops []step
+}
+
+// step is one change. fallback, for a rename, is tried when the move fails: it first
+// adds a placeholder at the target, which creates missing parent objects (a JSON Patch
+// move does not), then moves. As one patch it applies whole or not at all, so when the
+// source is missing no placeholder is left behind.
+type step struct {
+	primary, fallback jsonpatch.Patch
 }
 
 func (p patch) empty() bool { return len(p.ops) == 0 }
@@ -109,11 +117,17 @@ func parseChanges(param string, changes []change, raw interface{}) (patch, error
 		return patch{}, fmt.Errorf("parameter %q: %w", param, err)
 	}
 	for _, op := range ops {
-		one, err := decode([]map[string]interface{}{op})
-		if err != nil {
+		var st step
+		if st.primary, err = decode([]map[string]interface{}{op}); err != nil {
 			return patch{}, fmt.Errorf("parameter %q: %w", param, err)
 		}
-		out.ops = append(out.ops, one)
+		if op["op"] == "move" {
+			placeholder := map[string]interface{}{"op": "add", "path": op["path"], "value": nil}
+			if st.fallback, err = decode([]map[string]interface{}{placeholder, op}); err != nil {
+				return patch{}, fmt.Errorf("parameter %q: %w", param, err)
+			}
+		}
+		out.ops = append(out.ops, st)
 	}
 	return out, nil
 }

@@ -104,18 +104,21 @@ var options = func() *jsonpatch.ApplyOptions {
 }()
 
 // apply runs the whole patch in one pass. When an operation does not apply to this
-// document (a rename of a missing field, a path through a string or an array index
-// out of range), it runs the operations one by one and skips those that do not
-// apply: a body of an unexpected shape keeps what can be changed, and no request
-// fails for a field it does not have.
+// document (a rename of a missing field or into a missing parent, a path through a
+// string, an array index out of range), it runs the changes one by one, each whole
+// or not at all, and skips those that do not apply: a body of an unexpected shape
+// keeps what can be changed, and no request fails for a field it does not have.
 func (p patch) apply(body []byte) ([]byte, bool) {
 	out, err := p.all.ApplyWithOptions(body, options)
 	if err == nil {
 		return out, true
 	}
 	changed := false
-	for _, op := range p.ops {
-		next, err := op.ApplyWithOptions(body, options)
+	for _, st := range p.ops {
+		next, err := st.primary.ApplyWithOptions(body, options)
+		if err != nil && st.fallback != nil {
+			next, err = st.fallback.ApplyWithOptions(body, options)
+		}
 		if err != nil {
 			continue
 		}

@@ -71,11 +71,11 @@ func TestRequestChanges(t *testing.T) {
 	if !p.SkipResponsePhase() {
 		t.Error("no response changes, yet the response phase is asked for")
 	}
-	a := p.ExecuteRequest(request("application/json", `{"userName":"ann","password":"s3cret","user":{},"count":1,"big":12345678901234567890,"html":"<b>&</b>"}`), nil)
+	a := p.ExecuteRequest(request("application/json", `{"userName":"ann","password":"s3cret","user":{"id":7},"count":1,"big":12345678901234567890,"html":"<b>&</b>"}`), nil)
 	if a == nil || a.Body == nil {
 		t.Fatalf("body not changed: %+v", a)
 	}
-	sameJSON(t, a.Body.Content, `{"user":{"name":"ann"},"count":3,"big":12345678901234567890,"html":"<b>&</b>",
+	sameJSON(t, a.Body.Content, `{"user":{"id":7,"name":"ann"},"count":3,"big":12345678901234567890,"html":"<b>&</b>",
 		"meta":{"source":"gateway"},"flags":{"a":true,"n":null},"cleared":null,"a/b":"slash key"}`)
 	if !strings.Contains(string(a.Body.Content), "12345678901234567890") || !strings.Contains(string(a.Body.Content), "<b>&</b>") {
 		t.Errorf("numbers or HTML characters were rewritten: %s", a.Body.Content)
@@ -96,6 +96,28 @@ func TestOperationsThatDoNotApplyAreSkipped(t *testing.T) {
 	q := newPolicy(t, map[string]interface{}{"request": ops(`[{"op":"rename","from":"/missing","path":"/x"}]`)})
 	if a := q.ExecuteRequest(request("application/json", `{"name":"ann"}`), nil); a != nil {
 		t.Errorf("nothing applied, yet the body was replaced: %+v", a)
+	}
+}
+
+// TestRenameCreatesParents: a JSON Patch move needs the target's parent; rename
+// creates it, as set does, and leaves nothing behind when the source is missing.
+func TestRenameCreatesParents(t *testing.T) {
+	p := newPolicy(t, map[string]interface{}{"request": ops(`[
+		{"op":"rename","from":"/userName","path":"/user/name"},
+		{"op":"rename","from":"/missing","path":"/other/x"},
+		{"op":"set","path":"/v","value":1}
+	]`)})
+	a := p.ExecuteRequest(request("application/json", `{"userName":"ann"}`), nil)
+	if a == nil || a.Body == nil {
+		t.Fatalf("body not changed: %+v", a)
+	}
+	if string(a.Body.Content) != `{"user":{"name":"ann"},"v":1}` {
+		t.Errorf("got %s", a.Body.Content)
+	}
+	q := newPolicy(t, map[string]interface{}{"request": ops(`[{"op":"rename","from":"/a","path":"/list/0"}]`)})
+	a = q.ExecuteRequest(request("application/json", `{"a":"x","list":["y"]}`), nil)
+	if a == nil || a.Body == nil || string(a.Body.Content) != `{"list":["x","y"]}` {
+		t.Errorf("rename into an array: %+v", a)
 	}
 }
 
