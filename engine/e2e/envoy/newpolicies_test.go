@@ -40,7 +40,6 @@ routes:
             rename: {x-old: x-new}
           response:
             set: {x-upstream-status: "${status}"}
-            remove: [x-echo-private]
   - name: transform-json
     policies:
       - name: transformJson
