@@ -53,3 +53,16 @@ bench-envoy: $(VENV)/.installed go-mod-download
 	$(GO) build -C engine -o $(CURDIR)/.build/envoyload ./bench/envoyload
 	.build/envoyload --engine-bin $(BENCH_ENGINE_BIN) --noop-bin .build/noop --envoy $(ENVOY) \
 		--config bench/engine-config.yaml $(BENCH_ENVOY_ARGS)
+
+# What a body policy adds: the same JSON POST to route api and to api-body, the same
+# chain plus transformJson (bench/engine-config-body.yaml), at 1 KiB and 64 KiB.
+BENCH_BODY_SIZES ?= 1024 65536
+.PHONY: bench-envoy-body
+bench-envoy-body: $(VENV)/.installed go-mod-download
+	$(POLICY_BUILDER) build --policies $(POLICIES) --output $(BENCH_ENGINE_OUT) --skip-package --quiet
+	$(GO) build -C engine -o $(CURDIR)/.build/noop ./bench/noop
+	$(GO) build -C engine -o $(CURDIR)/.build/envoyload ./bench/envoyload
+	for size in $(BENCH_BODY_SIZES); do \
+		.build/envoyload --engine-bin $(BENCH_ENGINE_BIN) --noop-bin .build/noop --envoy $(ENVOY) \
+			--config bench/engine-config-body.yaml --body-bytes $$size --body-route /body=api-body $(BENCH_ENVOY_ARGS) || exit 1; \
+	done

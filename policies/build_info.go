@@ -16,11 +16,17 @@ type PolicyInfo struct {
 // LoadedPolicies lists every compiled-in policy as "name:version", sorted.
 var LoadedPolicies = []string{
 	"apiKey:v1.0.0",
+	"cors:v1.0.0",
 	"customAuth:v1.0.0",
+	"ipFilter:v1.0.0",
 	"jwtValidation:v1.0.0",
 	"jwtValidation:v2.0.0",
 	"rateLimiting:v1.0.0",
+	"respond:v1.0.0",
 	"setHeaders:v1.0.0",
+	"transformHeaders:v1.0.0",
+	"transformJson:v1.0.0",
+	"validateRequest:v1.0.0",
 }
 
 // PolicyMetadata maps "name:version" to what the build knew about the policy.
@@ -29,9 +35,17 @@ var PolicyMetadata = map[string]PolicyInfo{
 		SourcePath: "api-key/v1.0.0",
 		GoModule:   "github.com/policy-engine-builder/policies/api-key/v1.0.0",
 	},
+	"cors:v1.0.0": {
+		SourcePath: "cors/v1.0.0",
+		GoModule:   "github.com/policy-engine-builder/policies/cors/v1.0.0",
+	},
 	"customAuth:v1.0.0": {
 		SourcePath: "custom-auth/v1.0.0",
 		GoModule:   "github.com/policy-engine-builder/policies/custom-auth/v1.0.0",
+	},
+	"ipFilter:v1.0.0": {
+		SourcePath: "ip-filter/v1.0.0",
+		GoModule:   "github.com/policy-engine-builder/policies/ip-filter/v1.0.0",
 	},
 	"jwtValidation:v1.0.0": {
 		SourcePath: "jwt-validation/v1.0.0",
@@ -45,8 +59,24 @@ var PolicyMetadata = map[string]PolicyInfo{
 		SourcePath: "rate-limiting/v1.0.0",
 		GoModule:   "github.com/policy-engine-builder/policies/rate-limiting/v1.0.0",
 	},
+	"respond:v1.0.0": {
+		SourcePath: "respond/v1.0.0",
+		GoModule:   "github.com/policy-engine-builder/policies/respond/v1.0.0",
+	},
 	"setHeaders:v1.0.0": {
 		SourcePath: "header-setter/v1.0.0",
 		GoModule:   "github.com/policy-engine-builder/policies/header-setter/v1.0.0",
+	},
+	"transformHeaders:v1.0.0": {
+		SourcePath: "transform-headers/v1.0.0",
+		GoModule:   "github.com/policy-engine-builder/policies/transform-headers/v1.0.0",
+	},
+	"transformJson:v1.0.0": {
+		SourcePath: "transform-json/v1.0.0",
+		GoModule:   "github.com/policy-engine-builder/policies/transform-json/v1.0.0",
+	},
+	"validateRequest:v1.0.0": {
+		SourcePath: "validate-request/v1.0.0",
+		GoModule:   "github.com/policy-engine-builder/policies/validate-request/v1.0.0",
 	},
 }

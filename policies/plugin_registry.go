@@ -6,14 +6,20 @@ import (
 	"github.com/policy-engine-builder/policy-engine/worker/core"
 
 	apiKey_v1_0_0 "github.com/policy-engine-builder/policies/api-key/v1.0.0"
+	cors_v1_0_0 "github.com/policy-engine-builder/policies/cors/v1.0.0"
 	customAuth_v1_0_0 "github.com/policy-engine-builder/policies/custom-auth/v1.0.0"
 	setHeaders_v1_0_0 "github.com/policy-engine-builder/policies/header-setter/v1.0.0"
+	ipFilter_v1_0_0 "github.com/policy-engine-builder/policies/ip-filter/v1.0.0"
 	jwtValidation_v1_0_0 "github.com/policy-engine-builder/policies/jwt-validation/v1.0.0"
 	jwtValidation_v2_0_0 "github.com/policy-engine-builder/policies/jwt-validation/v2.0.0"
 	rateLimiting_v1_0_0 "github.com/policy-engine-builder/policies/rate-limiting/v1.0.0"
+	respond_v1_0_0 "github.com/policy-engine-builder/policies/respond/v1.0.0"
+	transformHeaders_v1_0_0 "github.com/policy-engine-builder/policies/transform-headers/v1.0.0"
+	transformJson_v1_0_0 "github.com/policy-engine-builder/policies/transform-json/v1.0.0"
+	validateRequest_v1_0_0 "github.com/policy-engine-builder/policies/validate-request/v1.0.0"
 )
 
-// init registers every compiled-in policy version (6 in all).
+// init registers every compiled-in policy version (12 in all).
 func init() {
 	registry := core.GetGlobalRegistry()
 	if err := registry.Register(core.PolicyDefinition{
@@ -27,6 +33,16 @@ func init() {
 		panic("policy-builder: cannot register policy " + "apiKey:v1.0.0" + ": " + err.Error())
 	}
 	if err := registry.Register(core.PolicyDefinition{
+		Name:       "cors",
+		Version:    "v1.0.0",
+		Factory:    cors_v1_0_0.GetPolicy,
+		Spec:       []byte("name: cors\nversion: v1.0.0\ndescription: >-\n  Cross-origin resource sharing: answers preflight requests itself (204 with the allow\n  headers, 403 when refused) and adds the allow-origin, credentials and expose headers to\n  responses for allowed origins, with Vary: Origin.\nsupportsRequestPhase: true\nsupportsResponsePhase: true\nrequiresRequestBody: false\nrequiresResponseBody: false\nparameters:\n  - name: allowOrigins\n    type: array\n    description: >-\n      Origins allowed, exactly as browsers send them (https://app.example.com, with a port\n      when not the default). \"*\" alone allows every origin (not with allowCredentials).\n    required: false\n    default: []\n    items:\n      type: string\n  - name: allowOriginPatterns\n    type: array\n    description: >-\n      Regular expressions (RE2) an origin may match instead, anchored at both ends, e.g.\n      \"https://[a-z0-9-]+\\\\.example\\\\.com\".\n    required: false\n    default: []\n    items:\n      type: string\n  - name: allowMethods\n    type: array\n    description: Methods a preflight may ask for (case-sensitive, as HTTP methods are).\n    required: false\n    default: [GET, HEAD, POST, PUT, PATCH, DELETE]\n    items:\n      type: string\n  - name: allowHeaders\n    type: array\n    description: Request headers a preflight may ask for (case-insensitive).\n    required: false\n    default: []\n    items:\n      type: string\n  - name: exposeHeaders\n    type: array\n    description: Response headers scripts may read beyond the safelisted ones.\n    required: false\n    default: []\n    items:\n      type: string\n  - name: allowCredentials\n    type: boolean\n    description: Let browsers send cookies and credentials (Access-Control-Allow-Credentials true).\n    required: false\n    default: false\n  - name: maxAge\n    type: integer\n    description: Seconds a browser may cache a preflight answer (Access-Control-Max-Age).\n    required: false\n    default: 600\n    minimum: 0\n    maximum: 86400\n"),
+		GoModule:   "github.com/policy-engine-builder/policies/cors/v1.0.0",
+		SourcePath: "cors/v1.0.0",
+	}); err != nil {
+		panic("policy-builder: cannot register policy " + "cors:v1.0.0" + ": " + err.Error())
+	}
+	if err := registry.Register(core.PolicyDefinition{
 		Name:       "customAuth",
 		Version:    "v1.0.0",
 		Factory:    customAuth_v1_0_0.GetPolicy,
@@ -35,6 +51,16 @@ func init() {
 		SourcePath: "custom-auth/v1.0.0",
 	}); err != nil {
 		panic("policy-builder: cannot register policy " + "customAuth:v1.0.0" + ": " + err.Error())
+	}
+	if err := registry.Register(core.PolicyDefinition{
+		Name:       "ipFilter",
+		Version:    "v1.0.0",
+		Factory:    ipFilter_v1_0_0.GetPolicy,
+		Spec:       []byte("name: ipFilter\nversion: v1.0.0\ndescription: >-\n  Admits or refuses (403) a request by its client address: allow and deny lists of CIDRs,\n  and an explicit list of proxies whose X-Forwarded-For entries are trusted.\nsupportsRequestPhase: true\nsupportsResponsePhase: false\nrequiresRequestBody: false\nrequiresResponseBody: false\nparameters:\n  - name: allow\n    type: array\n    description: >-\n      CIDRs (10.0.0.0/8, 2001:db8::/32) or single addresses admitted. When empty, every\n      address not denied is admitted.\n    required: false\n    default: []\n    items:\n      type: string\n  - name: deny\n    type: array\n    description: CIDRs or single addresses refused; deny wins over allow.\n    required: false\n    default: []\n    items:\n      type: string\n  - name: trustedProxies\n    type: array\n    description: >-\n      CIDRs or single addresses of proxies in front of Envoy. Only when the TCP peer is one\n      of them is X-Forwarded-For read, right to left, skipping further trusted proxies; the\n      first address that is not one is the client. Empty (the default): X-Forwarded-For is\n      ignored and the TCP peer is the client.\n    required: false\n    default: []\n    items:\n      type: string\n"),
+		GoModule:   "github.com/policy-engine-builder/policies/ip-filter/v1.0.0",
+		SourcePath: "ip-filter/v1.0.0",
+	}); err != nil {
+		panic("policy-builder: cannot register policy " + "ipFilter:v1.0.0" + ": " + err.Error())
 	}
 	if err := registry.Register(core.PolicyDefinition{
 		Name:       "jwtValidation",
@@ -67,6 +93,16 @@ func init() {
 		panic("policy-builder: cannot register policy " + "rateLimiting:v1.0.0" + ": " + err.Error())
 	}
 	if err := registry.Register(core.PolicyDefinition{
+		Name:       "respond",
+		Version:    "v1.0.0",
+		Factory:    respond_v1_0_0.GetPolicy,
+		Spec:       []byte("name: respond\nversion: v1.0.0\ndescription: >-\n  Answers the request with a canned response (status, headers, body) instead of the\n  upstream, always or only when a CEL condition holds: mocks and maintenance windows.\nsupportsRequestPhase: true\nsupportsResponsePhase: false\nrequiresRequestBody: false\nrequiresResponseBody: false\nparameters:\n  - name: status\n    type: integer\n    description: HTTP status of the response.\n    required: false\n    default: 200\n    minimum: 200\n    maximum: 599\n  - name: headers\n    type: object\n    description: Response headers, name to string value.\n    required: false\n    default: {}\n  - name: body\n    type: string\n    description: Response body, sent as is.\n    required: false\n    default: \"\"\n    maxLength: 1048576\n  - name: condition\n    type: string\n    description: >-\n      Optional CEL expression (the variables of an instance's `when`: request.method,\n      request.path, request.route, request.headers); the response is sent only when it is\n      true, otherwise the request continues.\n    required: false\n    default: \"\"\n"),
+		GoModule:   "github.com/policy-engine-builder/policies/respond/v1.0.0",
+		SourcePath: "respond/v1.0.0",
+	}); err != nil {
+		panic("policy-builder: cannot register policy " + "respond:v1.0.0" + ": " + err.Error())
+	}
+	if err := registry.Register(core.PolicyDefinition{
 		Name:       "setHeaders",
 		Version:    "v1.0.0",
 		Factory:    setHeaders_v1_0_0.GetPolicy,
@@ -75,5 +111,35 @@ func init() {
 		SourcePath: "header-setter/v1.0.0",
 	}); err != nil {
 		panic("policy-builder: cannot register policy " + "setHeaders:v1.0.0" + ": " + err.Error())
+	}
+	if err := registry.Register(core.PolicyDefinition{
+		Name:       "transformHeaders",
+		Version:    "v1.0.0",
+		Factory:    transformHeaders_v1_0_0.GetPolicy,
+		Spec:       []byte("name: transformHeaders\nversion: v1.0.0\ndescription: >-\n  Adds, sets, removes and renames request and response headers. Values may use request\n  attributes: ${method}, ${path}, ${route}, ${client_ip}, ${header:NAME},\n  ${shared:KEY[:FIELD]} (a value an earlier policy left, such as a JWT claim), and\n  ${status} on responses.\nsupportsRequestPhase: true\nsupportsResponsePhase: true\nrequiresRequestBody: false\nrequiresResponseBody: false\nparameters:\n  - name: request\n    type: object\n    description: >-\n      Changes to the request before the upstream: {set: {name: value}, add: {name: value},\n      remove: [name], rename: {from: to}}; every key optional.\n    required: false\n    default: {}\n  - name: response\n    type: object\n    description: Changes to the response before the client, in the same form as request.\n    required: false\n    default: {}\n"),
+		GoModule:   "github.com/policy-engine-builder/policies/transform-headers/v1.0.0",
+		SourcePath: "transform-headers/v1.0.0",
+	}); err != nil {
+		panic("policy-builder: cannot register policy " + "transformHeaders:v1.0.0" + ": " + err.Error())
+	}
+	if err := registry.Register(core.PolicyDefinition{
+		Name:       "transformJson",
+		Version:    "v1.0.0",
+		Factory:    transformJson_v1_0_0.GetPolicy,
+		Spec:       []byte("name: transformJson\nversion: v1.0.0\ndescription: >-\n  Sets, removes and renames fields of JSON request and response bodies, addressed by JSON\n  pointer (RFC 6901), applied as a JSON Patch (RFC 6902). Bodies that are not JSON pass\n  unchanged or are refused, as configured; content-length follows the new body.\nsupportsRequestPhase: true\nsupportsResponsePhase: true\nrequiresRequestBody: true\nrequiresResponseBody: true\nparameters:\n  - name: request\n    type: array\n    description: >-\n      Changes to the request body, in order. Each is {op: set, path: /a/b, value: any},\n      {op: remove, path: /a} or {op: rename, from: /a, path: /b}.\n    required: false\n    default: []\n    items:\n      type: object\n  - name: response\n    type: array\n    description: Changes to the response body, in the same form as request.\n    required: false\n    default: []\n    items:\n      type: object\n  - name: nonJson\n    type: string\n    description: >-\n      What to do with a non-empty body that is not JSON (content-type not application/json\n      or application/*+json, compressed, or not parseable): pass it unchanged, or reject it\n      (415 for a request, 502 for a response).\n    required: false\n    default: pass\n    enum: [pass, reject]\n"),
+		GoModule:   "github.com/policy-engine-builder/policies/transform-json/v1.0.0",
+		SourcePath: "transform-json/v1.0.0",
+	}); err != nil {
+		panic("policy-builder: cannot register policy " + "transformJson:v1.0.0" + ": " + err.Error())
+	}
+	if err := registry.Register(core.PolicyDefinition{
+		Name:       "validateRequest",
+		Version:    "v1.0.0",
+		Factory:    validateRequest_v1_0_0.GetPolicy,
+		Spec:       []byte("name: validateRequest\nversion: v1.0.0\ndescription: >-\n  Validates the JSON request body against a JSON Schema (draft 2020-12 unless the schema\n  says otherwise), compiled once when the configuration loads: 400 with an\n  application/problem+json body naming each failing location, 413 over a size limit\n  (checked before parsing), 415 for a body that is not JSON.\nsupportsRequestPhase: true\nsupportsResponsePhase: false\nrequiresRequestBody: true\nrequiresResponseBody: false\nparameters:\n  - name: schema\n    type: object\n    description: >-\n      The JSON Schema the body must match. Self-contained: $ref may point inside it, but\n      nothing is fetched from files or the network.\n    required: true\n  - name: maxBodyBytes\n    type: integer\n    description: >-\n      Largest body accepted, in bytes; larger bodies get 413 before any parsing. At most the\n      engine's own body limit (8 MiB).\n    required: false\n    default: 1048576\n    minimum: 1\n    maximum: 8388608\n  - name: methods\n    type: array\n    description: Methods whose bodies are validated; other requests pass unchecked.\n    required: false\n    default: [POST, PUT, PATCH]\n    items:\n      type: string\n"),
+		GoModule:   "github.com/policy-engine-builder/policies/validate-request/v1.0.0",
+		SourcePath: "validate-request/v1.0.0",
+	}); err != nil {
+		panic("policy-builder: cannot register policy " + "validateRequest:v1.0.0" + ": " + err.Error())
 	}
 }

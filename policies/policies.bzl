@@ -5,9 +5,15 @@ The policies compiled into the engine, as "name:version".
 
 LOADED_POLICIES = [
     "apiKey:v1.0.0",
+    "cors:v1.0.0",
     "customAuth:v1.0.0",
+    "ipFilter:v1.0.0",
     "jwtValidation:v1.0.0",
     "jwtValidation:v2.0.0",
     "rateLimiting:v1.0.0",
+    "respond:v1.0.0",
     "setHeaders:v1.0.0",
+    "transformHeaders:v1.0.0",
+    "transformJson:v1.0.0",
+    "validateRequest:v1.0.0",
 ]

@@ -6,12 +6,18 @@
 //	         ext_proc server is measured against
 //	engine   ext_proc to the policy engine with a realistic chain
 //
+// With --body-bytes every request is a POST with a JSON body of about that size, and
+// with --body-route a fourth target, "body", sends it to the engine listener under a
+// route whose chain adds a body policy, so "body" against "engine" is what buffering
+// and the body policy add.
+//
 // The listeners take turns in rounds after a warm-up, so background load lands on
 // all alike. For each it reports throughput, p50/p99 latency and the ext_proc
 // server's CPU time per request (utime+stime from /proc/<pid>/stat). Loopback only.
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -43,15 +49,17 @@ import (
 
 type options struct {
 	engineBin, noopBin, envoyBin, config, path, header string
-	concurrency, rounds, envoyThreads                  int
+	bodyRoute                                          string
+	concurrency, rounds, envoyThreads, bodyBytes       int
 	duration, warmup                                   time.Duration
 }
 
-// target is one listener and the ext_proc server behind it (pid 0: none).
+// target is one listener and the ext_proc server behind it (pid 0: none); prefix
+// goes before the request path.
 type target struct {
-	name, url string
-	pid       int
-	res       result
+	name, url, prefix string
+	pid               int
+	res               result
 }
 
 type result struct {
@@ -76,6 +84,8 @@ func main() {
 	fs.IntVar(&o.envoyThreads, "envoy-concurrency", 1, "Envoy worker threads")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured time per listener, split over the rounds")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured warm-up per listener")
+	fs.IntVar(&o.bodyBytes, "body-bytes", 0, "send POSTs with a JSON body of about this many bytes (0: GETs without body)")
+	fs.StringVar(&o.bodyRoute, "body-route", "", "PREFIX=ROUTE: also measure target \"body\", the engine listener at PREFIX+path, routed to ROUTE (a chain with a body policy)")
 	_ = fs.Parse(os.Args[1:])
 	if err := run(o, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "envoyload:", err)
@@ -117,8 +127,13 @@ func run(o options, out io.Writer) error {
 	if err := sandbox.WaitHTTP(ctx, engine, "http://"+engineAdmin+"/readyz"); err != nil {
 		return err
 	}
-	raw, err := exec.Command(o.engineBin, "envoy-config", "--config", o.config, "--listen", listen["engine"],
-		"--admin", envoyAdmin, "--engine", engineAddr, "--upstream", echo.Addr, "--route", "/=api").Output()
+	routes := []string{"--route", "/=api"}
+	bodyPrefix, _, _ := strings.Cut(o.bodyRoute, "=")
+	if o.bodyRoute != "" {
+		routes = append([]string{"--route", o.bodyRoute}, routes...)
+	}
+	raw, err := exec.Command(o.engineBin, append([]string{"envoy-config", "--config", o.config, "--listen", listen["engine"],
+		"--admin", envoyAdmin, "--engine", engineAddr, "--upstream", echo.Addr}, routes...)...).Output()
 	if err != nil {
 		return fmt.Errorf("envoy-config: %w", err)
 	}
@@ -142,11 +157,18 @@ func run(o options, out io.Writer) error {
 		{name: "floor", url: "http://" + listen["floor"], pid: noop.Pid()},
 		{name: "engine", url: "http://" + listen["engine"], pid: engine.Pid()},
 	}
+	if o.bodyRoute != "" {
+		targets = append(targets, &target{name: "body", url: "http://" + listen["engine"], prefix: bodyPrefix, pid: engine.Pid()})
+	}
 	name, value, _ := strings.Cut(o.header, "=")
+	body := jsonBody(o.bodyBytes)
 	fmt.Fprintf(out, "envoy %s threads, %d connections, %d rounds of %s per listener, chain of %s on route api\n",
 		strconv.Itoa(o.envoyThreads), o.concurrency, o.rounds, o.duration/time.Duration(o.rounds), o.config)
+	if body != nil {
+		fmt.Fprintf(out, "POST with a %d-byte JSON body\n", len(body))
+	}
 	for _, t := range targets {
-		if _, err := drive(t, o.path, name, value, o.concurrency, o.warmup); err != nil {
+		if _, err := drive(t, o.path, name, value, body, o.concurrency, o.warmup); err != nil {
 			return err
 		}
 	}
@@ -156,7 +178,7 @@ func run(o options, out io.Writer) error {
 			if err != nil {
 				return err
 			}
-			r, err := drive(t, o.path, name, value, o.concurrency, o.duration/time.Duration(o.rounds))
+			r, err := drive(t, o.path, name, value, body, o.concurrency, o.duration/time.Duration(o.rounds))
 			if err != nil {
 				return err
 			}
@@ -247,8 +269,27 @@ func threeListeners(raw []byte, noopAddr string, listen map[string]string) ([]by
 	return protojson.Marshal(b)
 }
 
-// drive sends requests over concurrency keep-alive connections for d.
-func drive(t *target, path, header, value string, concurrency int, d time.Duration) (result, error) {
+// jsonBody is a JSON document of at least n bytes (nil for 0): an array of small
+// objects, as an API's list payload would be.
+func jsonBody(n int) []byte {
+	if n <= 0 {
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString(`{"items":[`)
+	for i := 0; b.Len() < n-2; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"id":%d,"name":"item %d","price":12.5,"tags":["a","b"]}`, i, i)
+	}
+	b.WriteString(`]}`)
+	return []byte(b.String())
+}
+
+// drive sends requests over concurrency keep-alive connections for d: GETs, or
+// POSTs of body when there is one.
+func drive(t *target, path, header, value string, body []byte, concurrency int, d time.Duration) (result, error) {
 	transport := &http.Transport{MaxIdleConnsPerHost: concurrency, MaxConnsPerHost: concurrency}
 	defer transport.CloseIdleConnections()
 	client := &http.Client{Transport: transport, Timeout: 10 * time.Second}
@@ -260,9 +301,13 @@ func drive(t *target, path, header, value string, concurrency int, d time.Durati
 		wg.Add(1)
 		go func(r *result) {
 			defer wg.Done()
-			req, _ := http.NewRequest("GET", t.url+path, nil)
-			req.Header.Set(header, value)
 			for time.Now().Before(deadline) {
+				req, _ := http.NewRequest("GET", t.url+t.prefix+path, nil)
+				if body != nil {
+					req, _ = http.NewRequest("POST", t.url+t.prefix+path, bytes.NewReader(body))
+					req.Header.Set("content-type", "application/json")
+				}
+				req.Header.Set(header, value)
 				t0 := time.Now()
 				resp, err := client.Do(req)
 				if err == nil {
@@ -368,4 +413,10 @@ func report(w io.Writer, ts []*target) {
 	fmt.Fprintf(w, "engine/floor: throughput %.2f (target >= 0.95, %s), p99 %.2fx (target <= 1.10x, %s), CPU/request %.2fx (target <= 1.15x, %s)\n",
 		tput, verdict(tput >= 0.95), p99, verdict(p99 <= 1.10), cpu, verdict(cpu <= 1.15))
 	fmt.Fprintf(w, "floor/ceiling: throughput %.2f (what ext_proc itself costs through Envoy)\n", floor.rps()/ts[0].res.rps())
+	if len(ts) > 3 {
+		body := ts[3].res
+		fmt.Fprintf(w, "body-engine: p50 %+v, p99 %+v, ext_proc CPU/request %+v, throughput %.2f (what buffering and the body policy add)\n",
+			(body.percentile(50) - engine.percentile(50)).Round(time.Microsecond), (body.percentile(99) - engine.percentile(99)).Round(time.Microsecond),
+			(body.cpuPerRequest() - engine.cpuPerRequest()).Round(time.Microsecond), body.rps()/engine.rps())
+	}
 }

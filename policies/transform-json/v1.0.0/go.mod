@@ -1,0 +1,9 @@
+module github.com/policy-engine-builder/policies/transform-json/v1.0.0
+
+go 1.26.0
+
+require (
+	github.com/evanphx/json-patch/v5 v5.9.11
+	github.com/policy-engine-builder/policy-engine v0.0.0-00010101000000-000000000000
+)
+

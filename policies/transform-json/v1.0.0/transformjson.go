@@ -1,0 +1,139 @@
+// Package transformjson is the transformJson policy: it sets, removes and renames
+// fields of JSON request and response bodies by JSON pointer.
+package transformjson
+
+import (
+	"encoding/json"
+	"mime"
+	"strings"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
+
+	"github.com/policy-engine-builder/policy-engine/worker/policies"
+)
+
+const policyName = "transformJson"
+
+// Policy is one configured transformJson instance; immutable and safe for concurrent use.
+type Policy struct {
+	cfg *config
+}
+
+var (
+	_ policies.RequestPolicy        = (*Policy)(nil)
+	_ policies.ResponsePolicy       = (*Policy)(nil)
+	_ policies.ResponsePhaseSkipper = (*Policy)(nil)
+)
+
+// GetPolicy is the factory the engine calls once per configured instance.
+func GetPolicy(_ policies.PolicyMetadata, params map[string]interface{}) (policies.Policy, error) {
+	cfg, err := parseConfig(params)
+	if err != nil {
+		return nil, err
+	}
+	return &Policy{cfg: cfg}, nil
+}
+
+// Name returns the name declared in policy.yaml.
+func (p *Policy) Name() string { return policyName }
+
+// Validate has nothing left to check: GetPolicy parsed and checked the parameters.
+func (p *Policy) Validate(map[string]interface{}) error { return nil }
+
+// SkipResponsePhase spares the chain the response (and buffering its body) when
+// there are no response changes.
+func (p *Policy) SkipResponsePhase() bool { return p.cfg.response.empty() }
+
+// ExecuteRequest applies the request changes to a JSON body.
+func (p *Policy) ExecuteRequest(ctx *policies.RequestContext, _ map[string]interface{}) *policies.RequestPolicyAction {
+	if p.cfg.request.empty() || len(ctx.Body) == 0 {
+		return nil
+	}
+	if !isJSON(ctx.Headers, ctx.Body) {
+		if p.cfg.rejectNonJSON {
+			return &policies.RequestPolicyAction{Immediate: problem(415, "Unsupported Media Type", "the request body must be JSON (content-type application/json or application/*+json, not compressed)")}
+		}
+		return nil
+	}
+	body, changed := p.cfg.request.apply(ctx.Body)
+	if !changed {
+		return nil
+	}
+	return &policies.RequestPolicyAction{Body: &policies.BodyChange{Content: body}}
+}
+
+// ExecuteResponse applies the response changes to a JSON body.
+func (p *Policy) ExecuteResponse(ctx *policies.ResponseContext, _ map[string]interface{}) *policies.ResponsePolicyAction {
+	if p.cfg.response.empty() || len(ctx.Body) == 0 {
+		return nil
+	}
+	if !isJSON(ctx.Headers, ctx.Body) {
+		if p.cfg.rejectNonJSON {
+			return &policies.ResponsePolicyAction{Immediate: problem(502, "Bad Gateway", "the upstream's response body is not JSON")}
+		}
+		return nil
+	}
+	body, changed := p.cfg.response.apply(ctx.Body)
+	if !changed {
+		return nil
+	}
+	return &policies.ResponsePolicyAction{Body: &policies.BodyChange{Content: body}}
+}
+
+// isJSON: a JSON media type, no content coding (a gzip body cannot be edited without
+// decompressing it), and a body that is one JSON document.
+func isJSON(h policies.Headers, body []byte) bool {
+	mt, _, err := mime.ParseMediaType(h.Get("content-type"))
+	if err != nil || !(mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")) {
+		return false
+	}
+	if ce := h.Get("content-encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		return false
+	}
+	return json.Valid(body)
+}
+
+var options = func() *jsonpatch.ApplyOptions {
+	o := jsonpatch.NewApplyOptions()
+	// set creates missing parent objects, remove of a missing field is nothing.
+	o.EnsurePathExistsOnAdd = true
+	o.AllowMissingPathOnRemove = true
+	// Keep <, > and & as they came rather than turning them into \u003c and friends.
+	o.EscapeHTML = false
+	return o
+}()
+
+// apply runs the whole patch in one pass. When an operation does not apply to this
+// document (a rename of a missing field or into a missing parent, a path through a
+// string, an array index out of range), it runs the changes one by one, each whole
+// or not at all, and skips those that do not apply: a body of an unexpected shape
+// keeps what can be changed, and no request fails for a field it does not have.
+func (p patch) apply(body []byte) ([]byte, bool) {
+	out, err := p.all.ApplyWithOptions(body, options)
+	if err == nil {
+		return out, true
+	}
+	changed := false
+	for _, st := range p.ops {
+		next, err := st.primary.ApplyWithOptions(body, options)
+		if err != nil && st.fallback != nil {
+			next, err = st.fallback.ApplyWithOptions(body, options)
+		}
+		if err != nil {
+			continue
+		}
+		body, changed = next, true
+	}
+	return body, changed
+}
+
+// problem is an RFC 9457 problem details response.
+func problem(status int, title, detail string) *policies.ImmediateResponse {
+	body, _ := json.Marshal(map[string]interface{}{"type": "about:blank", "title": title, "status": status, "detail": detail})
+	return &policies.ImmediateResponse{
+		Status:  status,
+		Headers: map[string]string{"content-type": "application/problem+json"},
+		Body:    append(body, '\n'),
+		Details: "transformJson: " + detail,
+	}
+}
