@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
+from policy_builder.errors import EXIT_TOOL, EXIT_USAGE
 
 REPO = Path(__file__).resolve().parents[2]
 TOOL_DIR = REPO / "tools" / "gen" / "image"
@@ -137,7 +139,17 @@ def test_version_in_runc(built: Path, tmp_path: Path) -> None:
     proc = subprocess.run(["runc", "run", "--bundle", str(bundle), cid],
                           capture_output=True, text=True, timeout=60)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    assert "policies: apiKey:v1.0.0, customAuth:v1.0.0" in proc.stdout
+    listed = next(line for line in proc.stdout.splitlines() if line.startswith("policies: "))
+    assert listed.removeprefix("policies: ").split(", ") == _policy_keys()
+
+
+def _policy_keys() -> list[str]:
+    """name:version of every policy the build compiled in, sorted as --version lists them."""
+    keys = []
+    for f in (REPO / "policies").glob("*/*/policy.yaml"):
+        spec = yaml.safe_load(f.read_text())
+        keys.append(f"{spec['name']}:{spec['version']}")
+    return sorted(keys)
 
 
 def _free_port() -> int:
@@ -223,7 +235,7 @@ def _no_outputs(out: Path) -> None:
 
 def test_tag_only_base_refused(tmp_path: Path, registry: Registry) -> None:
     proc = _builder(tmp_path / "o", {"FINAL_IMAGE_BASE": f"{registry.host}/test/static:nonroot"})
-    assert proc.returncode == 2
+    assert proc.returncode == EXIT_USAGE
     assert "is not pinned by digest: give the base as NAME@sha256:DIGEST" in proc.stderr
     _no_outputs(tmp_path / "o")
 
@@ -232,7 +244,7 @@ def test_unreachable_registry(tmp_path: Path) -> None:
     base = "127.0.0.1:1/test/static@sha256:" + "ab" * 32
     proc = _builder(tmp_path / "o", {"FINAL_IMAGE_BASE": base,
                                      "POLICY_BUILDER_CACHE": str(tmp_path / "c")})  # fmt: skip
-    assert proc.returncode == 1
+    assert proc.returncode == EXIT_TOOL  # the network, not the input
     assert f"pulling base {base} from 127.0.0.1:1" in proc.stderr
     assert "connection refused" in proc.stderr
     _no_outputs(tmp_path / "o")
@@ -242,7 +254,7 @@ def test_base_lacking_the_platform(tmp_path: Path, registry: Registry) -> None:
     proc = _builder(tmp_path / "o", {"FINAL_IMAGE_BASE": registry.base,
                                      "POLICY_BUILDER_CACHE": str(tmp_path / "c")},
                     "--platform", "linux/amd64,linux/arm64")  # fmt: skip
-    assert proc.returncode == 1
+    assert proc.returncode == EXIT_USAGE  # the base named must change
     assert f"base {registry.base} has no linux/arm64 image (it has: linux/amd64)" in proc.stderr
     _no_outputs(tmp_path / "o")
     assert not (tmp_path / "c" / "base-images").exists() or not any(

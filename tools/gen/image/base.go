@@ -57,12 +57,19 @@ func resolveBase(ctx context.Context, spec *Spec) (*base, error) {
 	}
 }
 
+// baseError is a base the user named that cannot serve the build (not pinned, no such
+// layout entry, a platform missing): theirs to fix, so the tool exits with exitBadBase
+// and the builder reports a usage error rather than a tool failure.
+type baseError string
+
+func (e baseError) Error() string { return string(e) }
+
 // parseDigestRef accepts only NAME@sha256:HEX: a tag can move, so it never names a base.
 func parseDigestRef(ref string) (name.Digest, error) {
 	d, err := name.NewDigest(ref)
 	if err != nil {
-		return name.Digest{}, fmt.Errorf("image base %q is not pinned by digest: give it as NAME@sha256:DIGEST "+
-			"(a tag alone can move; `crane digest NAME:TAG` or `skopeo inspect` prints the digest)", ref)
+		return name.Digest{}, baseError(fmt.Sprintf("image base %q is not pinned by digest: give it as NAME@sha256:DIGEST "+
+			"(a tag alone can move; `crane digest NAME:TAG` or `skopeo inspect` prints the digest)", ref))
 	}
 	return d, nil
 }
@@ -156,9 +163,9 @@ func fromLayout(dir, digest string) (v1.ImageIndex, error) {
 	}
 	switch {
 	case len(found) == 0:
-		return nil, fmt.Errorf("%s/index.json has no entry %s", dir, digest)
+		return nil, baseError(fmt.Sprintf("%s/index.json has no entry %s", dir, digest))
 	case len(found) > 1:
-		return nil, fmt.Errorf("%s/index.json has %d entries; name one as %s%s@sha256:DIGEST", dir, len(found), LayoutPrefix, dir)
+		return nil, baseError(fmt.Sprintf("%s/index.json has %d entries; name one as %s%s@sha256:DIGEST", dir, len(found), LayoutPrefix, dir))
 	}
 	d := found[0]
 	return asIndex(d.MediaType.IsIndex(),
@@ -216,8 +223,8 @@ func pick(spec *Spec, idx v1.ImageIndex) (*base, error) {
 			}
 		}
 		if found == nil {
-			return nil, fmt.Errorf("base %s has no %s image (it has: %s); pick a base built for %s or drop that platform",
-				spec.Base, p, strings.Join(has, ", "), p)
+			return nil, baseError(fmt.Sprintf("base %s has no %s image (it has: %s); pick a base built for %s or drop that platform",
+				spec.Base, p, strings.Join(has, ", "), p))
 		}
 		img, err := idx.Image(found.Digest)
 		if err != nil {

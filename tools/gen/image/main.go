@@ -16,9 +16,16 @@ import (
 	"os"
 )
 
+// exitBadBase is the exit status for a baseError; anything else failing exits 1.
+const exitBadBase = 2
+
 func main() {
 	if err := run(context.Background(), os.Args[1:]); err != nil {
 		fmt.Fprintf(os.Stderr, "policy-image: %v\n", err)
+		var bad baseError
+		if errors.As(err, &bad) {
+			os.Exit(exitBadBase)
+		}
 		os.Exit(1)
 	}
 }

@@ -19,7 +19,7 @@ from typing import Any
 from policy_builder import __version__
 from policy_builder.cache import cache_dir
 from policy_builder.compile import BINARY
-from policy_builder.errors import BuilderError, ToolMissing
+from policy_builder.errors import BuilderError, ToolMissing, UsageError
 from policy_builder.gocheck import go_env
 from policy_builder.gotool import go_binary, run_tool
 from policy_builder.home import ENGINE_MODULE, EngineSources
@@ -32,6 +32,8 @@ TARBALL = "policy-engine.tar"
 SBOM = "sbom.cdx.json"
 IMAGE_NAME = "policy-engine"
 PLATFORM_LABEL = "policy-engine.platform"
+# The image tool's exit status for a base the user must change (tools/gen/image/main.go).
+TOOL_EXIT_BAD_BASE = 2
 
 
 class ImageFailed(BuilderError):
@@ -165,8 +167,11 @@ def _run_tool(sources: EngineSources, command: str, spec: dict[str, Any]) -> dic
         path = Path(tmp) / "spec.json"
         path.write_text(json.dumps(spec))
         proc = run_tool([str(tool), command, "--spec", str(path)], "the image tool")
+    message = proc.stderr.strip().removeprefix("policy-image: ")
+    if proc.returncode == TOOL_EXIT_BAD_BASE:
+        raise UsageError(message)
     if proc.returncode != 0:
-        raise ImageFailed(proc.stderr.strip().removeprefix("policy-image: "))
+        raise ImageFailed(message)
     result: dict[str, Any] = json.loads(proc.stdout)
     return result
 
