@@ -153,29 +153,31 @@ func serve(ctx context.Context, opts serveOptions, logger *slog.Logger) error {
 			}
 		}()
 	case opts.config != "":
-		watcher := &core.FileWatcher{Path: opts.config, Interval: opts.reloadInterval, Store: store, Logger: logger}
+		// One watcher feeds the store and, when serving the file over xDS, the
+		// xDS server, so both see the same content at the same time.
+		watcher := &core.FileWatcher{Path: opts.config, Interval: opts.reloadInterval, Targets: []core.Applier{store}, Logger: logger}
+		var xdsServer *xds.Server
+		if opts.xdsListen != "" {
+			xdsServer = xds.NewServer(xds.ServerConfig{Logger: logger, Hooks: serverHooks(m)})
+			watcher.Targets = append(watcher.Targets, xdsServer)
+		}
 		if err := watcher.LoadInitial(); err != nil {
 			return fmt.Errorf("initial configuration: %w", err)
 		}
 		go watcher.Run(ctx)
+		if xdsServer != nil {
+			xdsLis, err := net.Listen("tcp", opts.xdsListen)
+			if err != nil {
+				return fmt.Errorf("xds listener: %w", err)
+			}
+			go func() {
+				if err := xdsServer.Serve(ctx, xdsLis); err != nil {
+					errc <- fmt.Errorf("xds server: %w", err)
+				}
+			}()
+		}
 	default:
 		logger.Warn("no --config given: not ready until a configuration arrives")
-	}
-	if opts.xdsListen != "" {
-		srv, err := xds.NewServer(xds.ServerConfig{ConfigPath: opts.config, PollInterval: opts.reloadInterval,
-			Logger: logger, Hooks: serverHooks(m)})
-		if err != nil {
-			return fmt.Errorf("xds server: %w", err)
-		}
-		xdsLis, err := net.Listen("tcp", opts.xdsListen)
-		if err != nil {
-			return fmt.Errorf("xds listener: %w", err)
-		}
-		go func() {
-			if err := srv.Serve(ctx, xdsLis); err != nil {
-				errc <- fmt.Errorf("xds server: %w", err)
-			}
-		}()
 	}
 
 	lis, err := net.Listen("tcp", opts.listen)

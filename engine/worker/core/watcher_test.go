@@ -14,7 +14,7 @@ func TestFileWatcherReloadsAndKeepsLastGood(t *testing.T) {
 	if err := os.WriteFile(path, []byte(goodConfig), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	w := &FileWatcher{Path: path, Interval: 10 * time.Millisecond, Store: store, Logger: discardLogger()}
+	w := &FileWatcher{Path: path, Interval: 10 * time.Millisecond, Targets: []Applier{store}, Logger: discardLogger()}
 	if err := w.LoadInitial(); err != nil {
 		t.Fatal(err)
 	}
