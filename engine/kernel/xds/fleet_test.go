@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -87,6 +88,19 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// counters count what a subscription does.
+type counters struct {
+	Updates, NACKs, Reconnects atomic.Int64
+}
+
+func (c *counters) hooks() SubscriberHooks {
+	return SubscriberHooks{
+		OnUpdate:    func(string) { c.Updates.Add(1) },
+		OnNACK:      func(string, error) { c.NACKs.Add(1) },
+		OnReconnect: func(error) { c.Reconnects.Add(1) },
+	}
+}
+
 type nackRecord struct{ node, version, detail string }
 
 type fleetEnv struct {
@@ -154,13 +168,13 @@ func TestFleetSharesOneSource(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	stores := []*fakeStore{{}, {}}
-	counters := []*Counters{{}, {}}
+	counters := []*counters{{}, {}}
 	for i := range stores {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			_ = Subscribe(ctx, SubscriberConfig{Server: f.addr, NodeID: fmt.Sprintf("engine-%d", i),
-				Applier: stores[i], Hooks: counters[i].Hooks(), MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
+				Applier: stores[i], Hooks: counters[i].hooks(), MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
 		}()
 	}
 	t.Cleanup(func() {

@@ -15,11 +15,6 @@ type HeaderMutation struct {
 	Remove map[string]struct{}
 }
 
-// IsEmpty reports whether there is nothing to change.
-func (m *HeaderMutation) IsEmpty() bool {
-	return len(m.Set) == 0 && len(m.Append) == 0 && len(m.Remove) == 0
-}
-
 // merge applies one policy's changes: removals first, then sets, then appends,
 // so a later policy's decision about a header overrides an earlier one's.
 func (m *HeaderMutation) merge(c policies.HeaderChanges) {
@@ -33,7 +28,7 @@ func (m *HeaderMutation) merge(c policies.HeaderChanges) {
 		m.Remove[name] = struct{}{}
 	}
 	for name, value := range c.Set {
-		m.SetHeader(name, value)
+		m.setHeader(name, value)
 	}
 	for name, values := range c.Append {
 		name = policies.CanonicalHeaderName(name)
@@ -45,8 +40,8 @@ func (m *HeaderMutation) merge(c policies.HeaderChanges) {
 	}
 }
 
-// SetHeader replaces every value of name, cancelling earlier appends and removals.
-func (m *HeaderMutation) SetHeader(name, value string) {
+// setHeader replaces every value of name, cancelling earlier appends and removals.
+func (m *HeaderMutation) setHeader(name, value string) {
 	name = policies.CanonicalHeaderName(name)
 	delete(m.Remove, name)
 	delete(m.Append, name)
