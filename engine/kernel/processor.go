@@ -50,9 +50,9 @@ type processor struct {
 	respDir direction
 }
 
-// direction is the request or the response half of the stream.
+// direction is the request or the response half of the stream: p.reqDir or
+// p.respDir, which the processor's methods tell apart by address.
 type direction struct {
-	request bool
 	// bodyPolicies are the policies (from the chain's body split on) that wait
 	// for the body. The engine asks Envoy for it BUFFERED, so it arrives whole in
 	// one message; that message's end_of_stream is false when trailers follow, so
@@ -105,7 +105,7 @@ func (p *processor) handle(req *extprocv3.ProcessingRequest) *extprocv3.Processi
 
 func (p *processor) requestHeaders(req *extprocv3.ProcessingRequest, h *extprocv3.HttpHeaders) *extprocv3.ProcessingResponse {
 	// Request headers start a request: nothing from an earlier one may leak in.
-	*p = processor{srv: p.srv, ctx: p.ctx, reqDir: direction{request: true}}
+	*p = processor{srv: p.srv, ctx: p.ctx}
 	p.snap = p.srv.Store.Current()
 	if p.snap == nil {
 		p.srv.Metrics.RequestDecided("", decisionNotReady)
@@ -183,7 +183,7 @@ func (p *processor) body(d *direction, b *extprocv3.HttpBody) (*extprocv3.Common
 	instances := d.bodyPolicies
 	d.bodyPolicies = nil
 	if len(b.GetBody()) > MaxBodyBytes {
-		if d.request {
+		if d == &p.reqDir {
 			p.srv.Metrics.RequestDecided(p.chain.Route, decisionDeny)
 			return nil, plainResponse(413, "request body too large for the policy engine\n", detailsBodyTooBig)
 		}
@@ -191,7 +191,7 @@ func (p *processor) body(d *direction, b *extprocv3.HttpBody) (*extprocv3.Common
 	}
 	// A replacement decided on headers is what the policies see, not Envoy's body.
 	if d.res.Body == nil {
-		if d.request {
+		if d == &p.reqDir {
 			p.req.Body = b.GetBody()
 		} else {
 			p.resp.Body = b.GetBody()
@@ -200,7 +200,7 @@ func (p *processor) body(d *direction, b *extprocv3.HttpBody) (*extprocv3.Common
 	if stop := p.run(d, instances); stop != nil {
 		return nil, stop
 	}
-	if d.request {
+	if d == &p.reqDir {
 		p.srv.Metrics.RequestDecided(p.chain.Route, decisionAllow)
 	}
 	return p.commonResponse(&d.res, false), nil
@@ -210,7 +210,7 @@ func (p *processor) body(d *direction, b *extprocv3.HttpBody) (*extprocv3.Common
 // the request, else nil.
 func (p *processor) run(d *direction, instances []*core.Instance) *extprocv3.ProcessingResponse {
 	ctx := p.phaseContext()
-	if d.request {
+	if d == &p.reqDir {
 		p.srv.Executor.RunRequest(ctx, p.chain, instances, p.req, p.requestVars, &d.res)
 	} else {
 		p.srv.Executor.RunResponse(ctx, p.chain, instances, p.resp, p.responseVars, &d.res)
@@ -226,7 +226,7 @@ func (p *processor) run(d *direction, instances []*core.Instance) *extprocv3.Pro
 		return nil
 	}
 	d.bodyPolicies = nil
-	if d.request {
+	if d == &p.reqDir {
 		p.srv.Metrics.RequestDecided(p.chain.Route, decision)
 	}
 	return stop
