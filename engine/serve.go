@@ -163,6 +163,25 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// newXDSServer is the policy discovery server --xds-listen asks for and the address it
+// binds: loopback unless TLS (or --xds-insecure) allows more.
+func newXDSServer(opts serveOptions, m *metrics.Metrics, logger *slog.Logger) (*xds.Server, string, error) {
+	addr, warning, err := opts.xdsListenAddress()
+	if err != nil {
+		return nil, "", err
+	}
+	if warning != "" {
+		logger.Warn(warning, "address", addr)
+	}
+	var tlsConfig *tls.Config
+	if opts.xdsTLS.Enabled() {
+		if tlsConfig, err = tlsfiles.ServerConfig(opts.xdsTLS); err != nil {
+			return nil, "", fmt.Errorf("xds server: %w", err)
+		}
+	}
+	return xds.NewServer(xds.ServerConfig{Logger: logger, Hooks: serverHooks(m), TLS: tlsConfig}), addr, nil
+}
+
 func serve(ctx context.Context, opts serveOptions, logger *slog.Logger) error {
 	// Every sensitive value the store loads is scrubbed from every log record.
 	secrets := redact.NewSet()
@@ -214,45 +233,38 @@ func serve(ctx context.Context, opts serveOptions, logger *slog.Logger) error {
 			}
 		}()
 	case opts.config != "":
-		watcher := &core.FileWatcher{Path: opts.config, Interval: opts.reloadInterval, Store: store, Logger: logger}
+		// One watcher feeds the store and, when serving the file over xDS, the
+		// xDS server, so both see the same content at the same time.
+		watcher := &core.FileWatcher{Path: opts.config, Interval: opts.reloadInterval, Targets: []core.Applier{store}, Logger: logger}
+		var xdsServer *xds.Server
+		var xdsAddr string
+		if opts.xdsListen != "" {
+			var err error
+			if xdsServer, xdsAddr, err = newXDSServer(opts, m, logger); err != nil {
+				return err
+			}
+			watcher.Targets = append(watcher.Targets, xdsServer)
+		}
 		if err := watcher.LoadInitial(); err != nil {
 			return fmt.Errorf("initial configuration: %w", err)
 		}
 		go watcher.Run(ctx)
+		if xdsServer != nil {
+			xdsLis, err := net.Listen("tcp", xdsAddr)
+			if err != nil {
+				return fmt.Errorf("xds listener: %w", err)
+			}
+			logger.Info("xds server listening", "address", xdsLis.Addr().String(), "tls", opts.xdsTLS.Enabled(), "mtls", opts.xdsTLS.CA != "")
+			go func() {
+				if err := xdsServer.Serve(ctx, xdsLis); err != nil {
+					errc <- fmt.Errorf("xds server: %w", err)
+				}
+			}()
+		}
 	default:
 		logger.Warn("no --config given: not ready until a configuration arrives")
 	}
 	go (&core.SecretFileWatcher{Store: store, Interval: opts.reloadInterval, Logger: logger}).Run(ctx)
-	if opts.xdsListen != "" {
-		addr, warning, err := opts.xdsListenAddress()
-		if err != nil {
-			return err
-		}
-		if warning != "" {
-			logger.Warn(warning, "address", addr)
-		}
-		var tlsConfig *tls.Config
-		if opts.xdsTLS.Enabled() {
-			if tlsConfig, err = tlsfiles.ServerConfig(opts.xdsTLS); err != nil {
-				return fmt.Errorf("xds server: %w", err)
-			}
-		}
-		srv, err := xds.NewServer(xds.ServerConfig{ConfigPath: opts.config, PollInterval: opts.reloadInterval,
-			Logger: logger, Hooks: serverHooks(m), TLS: tlsConfig})
-		if err != nil {
-			return fmt.Errorf("xds server: %w", err)
-		}
-		xdsLis, err := net.Listen("tcp", addr)
-		if err != nil {
-			return fmt.Errorf("xds listener: %w", err)
-		}
-		logger.Info("xds server listening", "address", xdsLis.Addr().String(), "tls", tlsConfig != nil, "mtls", opts.xdsTLS.CA != "")
-		go func() {
-			if err := srv.Serve(ctx, xdsLis); err != nil {
-				errc <- fmt.Errorf("xds server: %w", err)
-			}
-		}()
-	}
 
 	lis, err := net.Listen("tcp", opts.listen)
 	if err != nil {

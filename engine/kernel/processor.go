@@ -43,48 +43,38 @@ type processor struct {
 	snap  *core.Snapshot
 	chain *core.Chain
 
-	req *policies.RequestContext
-	// reqBody: the request policies from chain.RequestBodyFrom on wait for it.
-	reqBody bodyWait
+	req    *policies.RequestContext
+	reqDir direction
 
-	resp     *policies.ResponseContext
-	respBody bodyWait
+	resp    *policies.ResponseContext
+	respDir direction
 }
 
-// bodyWait is a body that policies wait for. The engine asks Envoy for it BUFFERED,
-// so it arrives whole in one message; that message's end_of_stream is false when
-// trailers follow, so it must not be read as "more body to come" (which let a
-// request with trailers pass its body policies unchecked).
-type bodyWait struct {
-	pending bool
-	// replaced is a body replacement decided on headers while later policies
-	// still wait for the body: they see it, and it is sent with the body.
-	replaced *policies.BodyChange
+// direction is the request or the response half of the stream: p.reqDir or
+// p.respDir, which the processor's methods tell apart by address.
+type direction struct {
+	// bodyPolicies are the policies (from the chain's body split on) that wait
+	// for the body. The engine asks Envoy for it BUFFERED, so it arrives whole in
+	// one message; that message's end_of_stream is false when trailers follow, so
+	// it must not be read as "more body to come" (which let a request with
+	// trailers pass its body policies unchecked).
+	bodyPolicies []*core.Instance
+	// res gathers what the policies change until it is sent. A body replacement
+	// decided on headers while policies wait for the body stays here: those
+	// policies see it (it is in their context already) and it goes with the body.
+	res core.Result
 }
 
-// bodyState is what a body message means for the policies.
-type bodyState int
+func (d *direction) waitsForBody() bool { return len(d.bodyPolicies) > 0 }
 
-const (
-	bodyPass     bodyState = iota // no policy waits: answer without changes
-	bodyTooBig                    // over MaxBodyBytes: the wait is over, answer with an error
-	bodyComplete                  // the body the policies wait for: run them
-)
-
-// take ends the wait with chunk, the whole buffered body. On bodyComplete it
-// returns the body those policies see: the replacement decided on headers, if any.
-func (w *bodyWait) take(chunk *extprocv3.HttpBody) ([]byte, bodyState) {
-	if !w.pending {
-		return nil, bodyPass
+// start splits instances at bodyFrom when the body will come and policies need
+// it, and returns the ones that run on headers.
+func (d *direction) start(instances []*core.Instance, bodyFrom int, bodyComes bool) []*core.Instance {
+	if !bodyComes || bodyFrom == len(instances) {
+		return instances
 	}
-	w.pending = false
-	if len(chunk.GetBody()) > MaxBodyBytes {
-		return nil, bodyTooBig
-	}
-	if w.replaced != nil {
-		return w.replaced.Content, bodyComplete
-	}
-	return chunk.GetBody(), bodyComplete
+	d.bodyPolicies = instances[bodyFrom:]
+	return instances[:bodyFrom]
 }
 
 func (p *processor) handle(req *extprocv3.ProcessingRequest) *extprocv3.ProcessingResponse {
@@ -92,13 +82,21 @@ func (p *processor) handle(req *extprocv3.ProcessingRequest) *extprocv3.Processi
 	case *extprocv3.ProcessingRequest_RequestHeaders:
 		return p.requestHeaders(req, r.RequestHeaders)
 	case *extprocv3.ProcessingRequest_RequestBody:
-		return p.requestBody(r.RequestBody)
+		common, stop := p.body(&p.reqDir, r.RequestBody)
+		if stop != nil {
+			return stop
+		}
+		return requestBodyResponse(common)
 	case *extprocv3.ProcessingRequest_RequestTrailers:
 		return requestTrailersResponse()
 	case *extprocv3.ProcessingRequest_ResponseHeaders:
 		return p.responseHeaders(r.ResponseHeaders)
 	case *extprocv3.ProcessingRequest_ResponseBody:
-		return p.responseBody(r.ResponseBody)
+		common, stop := p.body(&p.respDir, r.ResponseBody)
+		if stop != nil {
+			return stop
+		}
+		return responseBodyResponse(common)
 	case *extprocv3.ProcessingRequest_ResponseTrailers:
 		return responseTrailersResponse()
 	}
@@ -142,61 +140,14 @@ func (p *processor) requestHeaders(req *extprocv3.ProcessingRequest, h *extprocv
 	}
 
 	// A request without a body runs its whole chain now.
-	instances := chain.Request
-	p.reqBody.pending = chain.NeedsRequestBody() && !h.GetEndOfStream()
-	if p.reqBody.pending {
-		instances = chain.Request[:chain.RequestBodyFrom]
-	}
-	ctx := p.phaseContext()
-	res := p.srv.Executor.RunRequest(ctx, chain, instances, p.req, p.requestVars)
-	if stop := p.requestStop(res); stop != nil {
+	instances := p.reqDir.start(chain.Request, chain.RequestBodyFrom, !h.GetEndOfStream())
+	if stop := p.run(&p.reqDir, instances); stop != nil {
 		return stop
 	}
-	if p.reqBody.pending && res.Body != nil {
-		p.reqBody.replaced, res.Body = res.Body, nil
-	}
-	if !p.reqBody.pending {
+	if !p.reqDir.waitsForBody() {
 		p.srv.Metrics.RequestDecided(chain.Route, decisionAllow)
 	}
-	t := p.translate(mutation{headers: &res.Headers, body: res.Body, path: res.Path, method: res.Method}, true)
-	return requestHeadersResponse(t, p.mode(h.GetEndOfStream()))
-}
-
-func (p *processor) requestBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
-	body, state := p.reqBody.take(b)
-	switch state {
-	case bodyPass:
-		return requestBodyResponse(&extprocv3.CommonResponse{})
-	case bodyTooBig:
-		p.srv.Metrics.RequestDecided(p.chain.Route, decisionDeny)
-		return plainResponse(413, "request body too large for the policy engine\n", detailsBodyTooBig)
-	}
-	p.req.Body = body
-	ctx := p.phaseContext()
-	res := p.srv.Executor.RunRequest(ctx, p.chain, p.chain.Request[p.chain.RequestBodyFrom:], p.req, p.requestVars)
-	if stop := p.requestStop(res); stop != nil {
-		return stop
-	}
-	p.srv.Metrics.RequestDecided(p.chain.Route, decisionAllow)
-	if res.Body == nil {
-		res.Body = p.reqBody.replaced
-	}
-	t := p.translate(mutation{headers: &res.Headers, body: res.Body, path: res.Path, method: res.Method}, false)
-	return requestBodyResponse(t)
-}
-
-func (p *processor) requestStop(res core.RequestResult) *extprocv3.ProcessingResponse {
-	switch {
-	case res.Failure != nil:
-		p.reqBody.pending = false
-		p.srv.Metrics.RequestDecided(p.chain.Route, decisionError)
-		return errorResponse(res.Failure.ID)
-	case res.Immediate != nil:
-		p.reqBody.pending = false
-		p.srv.Metrics.RequestDecided(p.chain.Route, decisionDeny)
-		return immediateResponse(res.Immediate)
-	}
-	return nil
+	return requestHeadersResponse(p.headersChanges(&p.reqDir), p.mode(h.GetEndOfStream()))
 }
 
 func (p *processor) responseHeaders(h *extprocv3.HttpHeaders) *extprocv3.ProcessingResponse {
@@ -216,62 +167,94 @@ func (p *processor) responseHeaders(h *extprocv3.HttpHeaders) *extprocv3.Process
 		Headers: headers,
 		Shared:  p.req.Shared,
 	}
-	instances := p.chain.Response
-	p.respBody.pending = p.chain.NeedsResponseBody() && !h.GetEndOfStream()
-	if p.respBody.pending {
-		instances = p.chain.Response[:p.chain.ResponseBodyFrom]
-	}
-	ctx := p.phaseContext()
-	res := p.srv.Executor.RunResponse(ctx, p.chain, instances, p.resp, p.responseVars)
-	if stop := p.responseStop(res); stop != nil {
+	instances := p.respDir.start(p.chain.Response, p.chain.ResponseBodyFrom, !h.GetEndOfStream())
+	if stop := p.run(&p.respDir, instances); stop != nil {
 		return stop
 	}
-	if p.respBody.pending && res.Body != nil {
-		p.respBody.replaced, res.Body = res.Body, nil
-	}
-	return responseHeadersResponse(p.translate(mutation{headers: &res.Headers, body: res.Body, status: res.Status}, true))
+	return responseHeadersResponse(p.headersChanges(&p.respDir))
 }
 
-func (p *processor) responseBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
-	body, state := p.respBody.take(b)
-	switch state {
-	case bodyPass:
-		return responseBodyResponse(&extprocv3.CommonResponse{})
-	case bodyTooBig:
-		return plainResponse(502, "response body too large for the policy engine\n", detailsBodyTooBig)
+// body runs the policies of d that wait for the body, and returns the changes to
+// answer the body message with, or the answer that stops the request.
+func (p *processor) body(d *direction, b *extprocv3.HttpBody) (*extprocv3.CommonResponse, *extprocv3.ProcessingResponse) {
+	if !d.waitsForBody() {
+		return &extprocv3.CommonResponse{}, nil
 	}
-	p.resp.Body = body
+	instances := d.bodyPolicies
+	d.bodyPolicies = nil
+	if len(b.GetBody()) > MaxBodyBytes {
+		if d == &p.reqDir {
+			p.srv.Metrics.RequestDecided(p.chain.Route, decisionDeny)
+			return nil, plainResponse(413, "request body too large for the policy engine\n", detailsBodyTooBig)
+		}
+		return nil, plainResponse(502, "response body too large for the policy engine\n", detailsBodyTooBig)
+	}
+	// A replacement decided on headers is what the policies see, not Envoy's body.
+	if d.res.Body == nil {
+		if d == &p.reqDir {
+			p.req.Body = b.GetBody()
+		} else {
+			p.resp.Body = b.GetBody()
+		}
+	}
+	if stop := p.run(d, instances); stop != nil {
+		return nil, stop
+	}
+	if d == &p.reqDir {
+		p.srv.Metrics.RequestDecided(p.chain.Route, decisionAllow)
+	}
+	return p.commonResponse(&d.res, false), nil
+}
+
+// run runs instances in direction d and returns the answer when one of them stops
+// the request, else nil.
+func (p *processor) run(d *direction, instances []*core.Instance) *extprocv3.ProcessingResponse {
 	ctx := p.phaseContext()
-	res := p.srv.Executor.RunResponse(ctx, p.chain, p.chain.Response[p.chain.ResponseBodyFrom:], p.resp, p.responseVars)
-	if stop := p.responseStop(res); stop != nil {
-		return stop
+	if d == &p.reqDir {
+		p.srv.Executor.RunRequest(ctx, p.chain, instances, p.req, p.requestVars, &d.res)
+	} else {
+		p.srv.Executor.RunResponse(ctx, p.chain, instances, p.resp, p.responseVars, &d.res)
 	}
-	if res.Body == nil {
-		res.Body = p.respBody.replaced
-	}
-	return responseBodyResponse(p.translate(mutation{headers: &res.Headers, body: res.Body, status: res.Status}, false))
-}
-
-func (p *processor) responseStop(res core.ResponseResult) *extprocv3.ProcessingResponse {
+	var stop *extprocv3.ProcessingResponse
+	decision := decisionDeny
 	switch {
-	case res.Failure != nil:
-		p.respBody.pending = false
-		return errorResponse(res.Failure.ID)
-	case res.Immediate != nil:
-		p.respBody.pending = false
-		return immediateResponse(res.Immediate)
+	case d.res.Failure != nil:
+		decision, stop = decisionError, errorResponse(d.res.Failure.ID)
+	case d.res.Immediate != nil:
+		stop = immediateResponse(d.res.Immediate)
+	default:
+		return nil
 	}
-	return nil
+	d.bodyPolicies = nil
+	if d == &p.reqDir {
+		p.srv.Metrics.RequestDecided(p.chain.Route, decision)
+	}
+	return stop
+}
+
+// headersChanges answers a headers message with what d's policies changed. While
+// policies wait for the body, a body replacement stays in d.res to go with the
+// body: replacing the body from a headers response (CONTINUE_AND_REPLACE) would
+// end the wait. The rest is sent now, so it leaves d.res.
+func (p *processor) headersChanges(d *direction) *extprocv3.CommonResponse {
+	if !d.waitsForBody() {
+		return p.commonResponse(&d.res, true)
+	}
+	body := d.res.Body
+	d.res.Body = nil
+	common := p.commonResponse(&d.res, true)
+	d.res = core.Result{Body: body}
+	return common
 }
 
 // missedRequestBody catches Envoy moving on to the response while request
 // policies still wait for the body, which happens when the filter does not allow
 // mode_override: those policies never ran, and that must not pass silently.
 func (p *processor) missedRequestBody() *extprocv3.ProcessingResponse {
-	if !p.reqBody.pending {
+	if !p.reqDir.waitsForBody() {
 		return nil
 	}
-	p.reqBody.pending = false
+	p.reqDir.bodyPolicies = nil
 	id := core.NewErrorID()
 	p.srv.Logger.Error("request body policies did not run: Envoy sent no request body (does the ext_proc filter set allow_mode_override?)",
 		"error_id", id, "route", p.chain.Route, "fail_open", p.chain.FailOpen)
@@ -283,14 +266,16 @@ func (p *processor) missedRequestBody() *extprocv3.ProcessingResponse {
 	return errorResponse(id)
 }
 
-func (p *processor) translate(m mutation, replaceBody bool) *extprocv3.CommonResponse {
-	t := translate(m, p.snap.MutationRules(), replaceBody)
-	if len(t.dropped) > 0 {
+// commonResponse translates r, logging and counting the header changes Envoy's
+// mutation rules would ignore.
+func (p *processor) commonResponse(r *core.Result, onHeaders bool) *extprocv3.CommonResponse {
+	common, dropped := translate(r, p.snap.MutationRules(), onHeaders)
+	if len(dropped) > 0 {
 		p.srv.Logger.Warn("header changes withheld: Envoy's mutation rules ignore them (see mutationRules)",
-			"route", p.chain.Route, "headers", fmt.Sprint(t.dropped))
-		p.srv.Metrics.HeadersDropped(p.chain.Route, len(t.dropped))
+			"route", p.chain.Route, "headers", fmt.Sprint(dropped))
+		p.srv.Metrics.HeadersDropped(p.chain.Route, len(dropped))
 	}
-	return t.common
+	return common
 }
 
 // mode asks Envoy only for what the chain needs: bodies only when a policy needs

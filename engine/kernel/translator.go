@@ -15,95 +15,77 @@ import (
 	"github.com/policy-engine-builder/policy-engine/worker/policies"
 )
 
-// mutation is everything one ext_proc CommonResponse can carry, gathered from a
-// chain result before translation.
-type mutation struct {
-	headers *core.HeaderMutation
-	body    *policies.BodyChange
-	path    string
-	method  string
-	status  int
-}
-
-// translation is a CommonResponse plus the header changes withheld from it.
-type translation struct {
-	common  *extprocv3.CommonResponse
-	dropped []string
-}
-
-// translate builds the CommonResponse for m. replaceBody selects
-// CONTINUE_AND_REPLACE, needed to change a body from a headers response.
-func translate(m mutation, rules core.MutationRules, replaceBody bool) translation {
-	var out translation
+// translate builds the CommonResponse for r's changes and lists the header changes
+// withheld from it. onHeaders selects CONTINUE_AND_REPLACE, needed to change a body
+// from a headers response.
+func translate(r *core.Result, rules core.MutationRules, onHeaders bool) (*extprocv3.CommonResponse, []string) {
+	var dropped []string
 	common := &extprocv3.CommonResponse{}
 	hm := &extprocv3.HeaderMutation{}
-	if m.headers != nil {
-		var buf [8]string
-		for _, name := range sortedKeys(buf[:0], m.headers.Set) {
-			if !mutable(name, rules) || !validValue(m.headers.Set[name]) {
-				out.dropped = append(out.dropped, name)
-				continue
-			}
-			if name == ":path" {
-				common.ClearRouteCache = true
-			}
-			hm.SetHeaders = append(hm.SetHeaders, headerOption(name, m.headers.Set[name], overwrite))
+	var buf [8]string
+	for _, name := range sortedKeys(buf[:0], r.Headers.Set) {
+		if !mutable(name, rules) || !validValue(r.Headers.Set[name]) {
+			dropped = append(dropped, name)
+			continue
 		}
-		for _, name := range sortedKeys(buf[:0], m.headers.Append) {
-			if !mutable(name, rules) || strings.HasPrefix(name, ":") {
-				out.dropped = append(out.dropped, name)
-				continue
-			}
-			for _, v := range m.headers.Append[name] {
-				if !validValue(v) {
-					out.dropped = append(out.dropped, name)
-					continue
-				}
-				hm.SetHeaders = append(hm.SetHeaders, headerOption(name, v, appendValue))
-			}
+		if name == ":path" {
+			common.ClearRouteCache = true
 		}
-		for _, name := range sortedKeys(buf[:0], m.headers.Remove) {
-			// Envoy refuses to remove pseudo-headers, whatever its mutation rules.
-			if !mutable(name, rules) || strings.HasPrefix(name, ":") {
-				out.dropped = append(out.dropped, name)
+		hm.SetHeaders = append(hm.SetHeaders, headerOption(name, r.Headers.Set[name], overwrite))
+	}
+	for _, name := range sortedKeys(buf[:0], r.Headers.Append) {
+		if !mutable(name, rules) || strings.HasPrefix(name, ":") {
+			dropped = append(dropped, name)
+			continue
+		}
+		for _, v := range r.Headers.Append[name] {
+			if !validValue(v) {
+				dropped = append(dropped, name)
 				continue
 			}
-			hm.RemoveHeaders = append(hm.RemoveHeaders, name)
+			hm.SetHeaders = append(hm.SetHeaders, headerOption(name, v, appendValue))
 		}
 	}
-	if m.path != "" {
-		hm.SetHeaders = append(hm.SetHeaders, headerOption(":path", m.path, overwrite))
+	for _, name := range sortedKeys(buf[:0], r.Headers.Remove) {
+		// Envoy refuses to remove pseudo-headers, whatever its mutation rules.
+		if !mutable(name, rules) || strings.HasPrefix(name, ":") {
+			dropped = append(dropped, name)
+			continue
+		}
+		hm.RemoveHeaders = append(hm.RemoveHeaders, name)
+	}
+	if r.Path != "" {
+		hm.SetHeaders = append(hm.SetHeaders, headerOption(":path", r.Path, overwrite))
 		common.ClearRouteCache = true
 	}
-	if m.method != "" {
+	if r.Method != "" {
 		if rules.AllowAllRouting {
-			hm.SetHeaders = append(hm.SetHeaders, headerOption(":method", m.method, overwrite))
+			hm.SetHeaders = append(hm.SetHeaders, headerOption(":method", r.Method, overwrite))
 			common.ClearRouteCache = true
 		} else {
-			out.dropped = append(out.dropped, ":method")
+			dropped = append(dropped, ":method")
 		}
 	}
-	if m.status != 0 {
-		hm.SetHeaders = append(hm.SetHeaders, headerOption(":status", strconv.Itoa(m.status), overwrite))
+	if r.Status != 0 {
+		hm.SetHeaders = append(hm.SetHeaders, headerOption(":status", strconv.Itoa(r.Status), overwrite))
 	}
-	if m.body != nil {
+	if r.Body != nil {
 		// A replaced body must travel with a matching content-length, or the
 		// upstream (or client) reads a truncated or padded message.
-		hm.SetHeaders = append(hm.SetHeaders, headerOption("content-length", strconv.Itoa(len(m.body.Content)), overwrite))
-		if len(m.body.Content) == 0 {
+		hm.SetHeaders = append(hm.SetHeaders, headerOption("content-length", strconv.Itoa(len(r.Body.Content)), overwrite))
+		if len(r.Body.Content) == 0 {
 			common.BodyMutation = &extprocv3.BodyMutation{Mutation: &extprocv3.BodyMutation_ClearBody{ClearBody: true}}
 		} else {
-			common.BodyMutation = &extprocv3.BodyMutation{Mutation: &extprocv3.BodyMutation_Body{Body: m.body.Content}}
+			common.BodyMutation = &extprocv3.BodyMutation{Mutation: &extprocv3.BodyMutation_Body{Body: r.Body.Content}}
 		}
-		if replaceBody {
+		if onHeaders {
 			common.Status = extprocv3.CommonResponse_CONTINUE_AND_REPLACE
 		}
 	}
 	if len(hm.SetHeaders) > 0 || len(hm.RemoveHeaders) > 0 {
 		common.HeaderMutation = hm
 	}
-	out.common = common
-	return out
+	return common, dropped
 }
 
 // sortedKeys appends m's keys to buf, sorted: the order of header changes must not

@@ -74,3 +74,33 @@ func TestEmptyBodyReplacementClearsBody(t *testing.T) {
 		t.Errorf("got %v", c)
 	}
 }
+
+// A body replacement decided on headers while a later policy waits for the body is
+// what that policy sees, and it goes with the body response, not the headers one
+// (which would end Envoy's wait for the body); the header changes go with the
+// headers response only.
+func TestBodyReplacementOnHeadersWaitsForTheBody(t *testing.T) {
+	e := startEngine(t, `routes:
+  - name: r
+    policies:
+      - {name: edit, version: v1.0.0, parameters: {set: {x-a: "1"}, body: replaced}}
+      - {name: body, version: v1.0.0}
+`)
+	s := e.open(t)
+	c := s.send(requestHeaders("r", false)).GetRequestHeaders().GetResponse()
+	if got := setHeaders(c); got["x-a"] != "1" || got["content-length"] != "" {
+		t.Errorf("headers response sets %v", got)
+	}
+	if c.GetBodyMutation() != nil || c.GetStatus() == extprocv3.CommonResponse_CONTINUE_AND_REPLACE {
+		t.Errorf("headers response replaced the body the next policy waits for: %v", c)
+	}
+	c = s.send(requestBody("original", true)).GetRequestBody().GetResponse()
+	got := setHeaders(c)
+	if got["x-body"] != "replaced" || got["content-length"] != "8" || got["x-a"] != "" {
+		t.Errorf("body response sets %v", got)
+	}
+	if string(c.GetBodyMutation().GetBody()) != "replaced" {
+		t.Errorf("body response body %q", c.GetBodyMutation().GetBody())
+	}
+	s.close()
+}

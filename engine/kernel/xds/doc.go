@@ -1,7 +1,7 @@
-// Package xds is policy discovery over xDS (seed kernel/xds.go): an engine can
-// subscribe to a management server for its route -> policy chain configuration, and
-// the same binary can be that management server, serving its own config file so a
-// fleet of engines shares one source.
+// Package xds is policy discovery over xDS: an engine can subscribe to a management
+// server for its route -> policy chain configuration, and the same binary can be that
+// management server, serving its own config file so a fleet of engines shares one
+// source.
 //
 // The resource type is policyengine.v1.ConfigPart (engine/api/policyengine/v1): one
 // resource per route chain plus one for the global settings, always sent as a whole

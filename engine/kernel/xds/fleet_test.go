@@ -5,10 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -89,11 +88,24 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// counters count what a subscription does.
+type counters struct {
+	Updates, NACKs, Reconnects atomic.Int64
+}
+
+func (c *counters) hooks() SubscriberHooks {
+	return SubscriberHooks{
+		OnUpdate:    func(string) { c.Updates.Add(1) },
+		OnNACK:      func(string, error) { c.NACKs.Add(1) },
+		OnReconnect: func(error) { c.Reconnects.Add(1) },
+	}
+}
+
 type nackRecord struct{ node, version, detail string }
 
 type fleetEnv struct {
-	path    string
 	addr    string
+	server  *Server
 	mu      sync.Mutex
 	nacks   []nackRecord
 	invalid int
@@ -107,10 +119,10 @@ func (f *fleetEnv) serverNACKs() []nackRecord {
 	return append([]nackRecord(nil), f.nacks...)
 }
 
-// startServer serves f.path on f.addr (a fresh port when empty).
-func (f *fleetEnv) startServer(t *testing.T) {
+// startServer serves doc on f.addr (a fresh port when empty).
+func (f *fleetEnv) startServer(t *testing.T, doc string) {
 	t.Helper()
-	s, err := NewServer(ServerConfig{ConfigPath: f.path, PollInterval: 20 * time.Millisecond, Hooks: ServerHooks{
+	f.server = NewServer(ServerConfig{Hooks: ServerHooks{
 		OnNACK: func(node, version, detail string) {
 			f.mu.Lock()
 			f.nacks = append(f.nacks, nackRecord{node, version, detail})
@@ -122,9 +134,7 @@ func (f *fleetEnv) startServer(t *testing.T) {
 			f.mu.Unlock()
 		},
 	}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f.publish(doc)
 	addr := f.addr
 	if addr == "" {
 		addr = "127.0.0.1:0"
@@ -136,7 +146,7 @@ func (f *fleetEnv) startServer(t *testing.T) {
 	f.addr = ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	f.stop, f.done = cancel, make(chan error, 1)
-	go func() { f.done <- s.Serve(ctx, ln) }()
+	go func() { f.done <- f.server.Serve(ctx, ln) }()
 }
 
 func (f *fleetEnv) stopServer() {
@@ -144,35 +154,27 @@ func (f *fleetEnv) stopServer() {
 	<-f.done
 }
 
-func write(t *testing.T, path, content string) {
-	t.Helper()
-	// Write then rename, as config management tools do, so the poller never reads
-	// a half-written file.
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
+// publish hands the server a changed config file, as the engine's file watcher
+// does; an unpublishable one is counted by OnInvalid.
+func (f *fleetEnv) publish(doc string) {
+	_ = f.server.Apply([]byte(doc), "config.yaml")
 }
 
 func TestFleetSharesOneSource(t *testing.T) {
-	f := &fleetEnv{path: filepath.Join(t.TempDir(), "config.yaml")}
-	write(t, f.path, config("default", "api"))
-	f.startServer(t)
+	f := &fleetEnv{}
+	f.startServer(t, config("default", "api"))
 	t.Cleanup(func() { f.stopServer() })
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	stores := []*fakeStore{{}, {}}
-	counters := []*Counters{{}, {}}
+	counters := []*counters{{}, {}}
 	for i := range stores {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			_ = Subscribe(ctx, SubscriberConfig{Server: f.addr, NodeID: fmt.Sprintf("engine-%d", i),
-				Applier: stores[i], Hooks: counters[i].Hooks(), MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
+				Applier: stores[i], Hooks: counters[i].hooks(), MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
 		}()
 	}
 	t.Cleanup(func() {
@@ -188,7 +190,7 @@ func TestFleetSharesOneSource(t *testing.T) {
 	both("initial config", "default", "api")
 
 	// A file change reaches both subscribers.
-	write(t, f.path, config("default", "api", "admin:setHeaders"))
+	f.publish(config("default", "api", "admin:setHeaders"))
 	both("changed config", "default", "api", "admin")
 	for i, c := range counters {
 		// The hook runs just after Apply returns: wait for it, then make sure
@@ -201,7 +203,7 @@ func TestFleetSharesOneSource(t *testing.T) {
 
 	// An invalid chain is NACKed by both, with the reason reaching the server, and
 	// both keep the last good config.
-	write(t, f.path, config("default", "api", "admin:noSuchPolicy"))
+	f.publish(config("default", "api", "admin:noSuchPolicy"))
 	eventually(t, "NACKs at the server", func() bool { return len(f.serverNACKs()) >= 2 })
 	nodes := map[string]bool{}
 	for _, n := range f.serverNACKs() {
@@ -223,7 +225,7 @@ func TestFleetSharesOneSource(t *testing.T) {
 	both("last good config after NACK", "default", "api", "admin")
 
 	// A file that is not even a config document is not published at all.
-	write(t, f.path, "routes: {not: a list}\n")
+	f.publish("routes: {not: a list}\n")
 	eventually(t, "invalid file reported", func() bool {
 		f.mu.Lock()
 		defer f.mu.Unlock()
@@ -238,8 +240,7 @@ func TestFleetSharesOneSource(t *testing.T) {
 
 	// Server restart: the subscribers reconnect and pick up what changed meanwhile.
 	f.stopServer()
-	write(t, f.path, config("default", "v3"))
-	f.startServer(t)
+	f.startServer(t, config("default", "v3"))
 	both("config from the restarted server", "default", "v3")
 	for i, c := range counters {
 		if c.Reconnects.Load() == 0 {

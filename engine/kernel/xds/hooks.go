@@ -1,7 +1,5 @@
 package xds
 
-import "sync/atomic"
-
 // SubscriberHooks let the caller count what a subscription does (e.g. as Prometheus
 // counters); nil funcs are skipped. They run on the subscription goroutine: keep
 // them quick.
@@ -16,22 +14,4 @@ type ServerHooks struct {
 	OnPublish func(version string, parts int)    // a new snapshot from the config file
 	OnNACK    func(node, version, detail string) // a subscriber rejected a snapshot
 	OnInvalid func(err error)                    // the config file could not be split
-}
-
-// Counters is a ready-made set of hooks backed by atomic counters.
-type Counters struct {
-	Updates, NACKs, Reconnects atomic.Int64
-	Version                    atomic.Value // string: last applied version
-}
-
-// Hooks returns subscriber hooks that update c.
-func (c *Counters) Hooks() SubscriberHooks {
-	return SubscriberHooks{
-		OnUpdate: func(v string) {
-			c.Version.Store(v)
-			c.Updates.Add(1)
-		},
-		OnNACK:      func(string, error) { c.NACKs.Add(1) },
-		OnReconnect: func(error) { c.Reconnects.Add(1) },
-	}
 }

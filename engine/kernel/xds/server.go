@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
-	"time"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
@@ -18,106 +16,72 @@ import (
 	"google.golang.org/grpc/credentials"
 )
 
-// DefaultPollInterval is how often the served config file is checked for changes.
-// Polling (rather than inotify) also sees Kubernetes ConfigMap symlink swaps.
-const DefaultPollInterval = time.Second
-
 // ServerConfig configures a policy discovery server.
 type ServerConfig struct {
-	ConfigPath   string        // the config document to serve
-	PollInterval time.Duration // 0: DefaultPollInterval
-	Hooks        ServerHooks
-	Logger       *slog.Logger
+	Hooks  ServerHooks
+	Logger *slog.Logger
 	// TLS, when set, serves over TLS (with a client CA: mTLS); nil serves plaintext.
 	TLS *tls.Config
 }
 
-// Server serves the config file's parts over ADS, one snapshot version per content
-// change, to every subscriber alike.
+// Server serves the parts of the config document it was last given, one snapshot
+// version per content, to every subscriber alike. The engine's file watcher gives
+// it the config file at start and on every change (Apply).
 type Server struct {
-	cfg   ServerConfig
+	hooks ServerHooks
 	log   *slog.Logger
+	tls   *tls.Config
 	cache cachev3.SnapshotCache
-	last  string // content hash of the file as last read, valid or not
 }
 
-// NewServer loads the config file once; a file that cannot be split is an error here,
-// so a server never starts without something to serve.
-func NewServer(cfg ServerConfig) (*Server, error) {
-	if cfg.PollInterval <= 0 {
-		cfg.PollInterval = DefaultPollInterval
-	}
-	s := &Server{cfg: cfg, log: cfg.Logger, cache: cachev3.NewSnapshotCache(false, fleet{}, nil)}
+// NewServer returns a server with nothing to serve yet: Apply a document first, so
+// that subscribers never connect to an empty server.
+func NewServer(cfg ServerConfig) *Server {
+	s := &Server{hooks: cfg.Hooks, log: cfg.Logger, tls: cfg.TLS, cache: cachev3.NewSnapshotCache(false, fleet{}, nil)}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	if err := s.reload(); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return s
 }
 
-// Serve runs the discovery service on ln and watches the file until ctx is done.
+// Serve runs the discovery service on ln until ctx is done.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	var opts []grpc.ServerOption
-	if s.cfg.TLS != nil {
-		opts = append(opts, grpc.Creds(credentials.NewTLS(s.cfg.TLS)))
+	if s.tls != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(s.tls)))
 	}
 	gs := grpc.NewServer(opts...)
-	xs := serverv3.NewServer(ctx, s.cache, newNackHold(s.cfg.Hooks))
+	xs := serverv3.NewServer(ctx, s.cache, newNackHold(s.hooks))
 	discoveryv3.RegisterAggregatedDiscoveryServiceServer(gs, xs)
-	go s.watch(ctx)
 	go func() {
 		<-ctx.Done()
 		gs.Stop()
 	}()
-	s.log.Info("policy discovery (xDS) serving", "listen", ln.Addr().String(), "config", s.cfg.ConfigPath)
+	s.log.Info("policy discovery (xDS) serving", "listen", ln.Addr().String())
 	return gs.Serve(ln)
 }
 
-// ListenAndServe is Serve on a new TCP listener, e.g. ":9002".
-func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
-	ln, err := net.Listen("tcp", addr)
+// Apply publishes raw, a config document read from source, as a new snapshot whose
+// version is a hash of the content, the same on every server replica. A document
+// that cannot be split is not published (logged, OnInvalid): subscribers keep the
+// previous version.
+func (s *Server) Apply(raw []byte, source string) error {
+	err := s.publish(raw, source)
 	if err != nil {
-		return err
-	}
-	return s.Serve(ctx, ln)
-}
-
-func (s *Server) watch(ctx context.Context) {
-	t := time.NewTicker(s.cfg.PollInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := s.reload(); err != nil {
-				s.log.Error("policy discovery: config file not published; subscribers keep the previous version", "err", err)
-				if s.cfg.Hooks.OnInvalid != nil {
-					s.cfg.Hooks.OnInvalid(err)
-				}
-			}
+		s.log.Error("policy discovery: config file not published; subscribers keep the previous version", "err", err)
+		if s.hooks.OnInvalid != nil {
+			s.hooks.OnInvalid(err)
 		}
 	}
+	return err
 }
 
-// reload publishes the file as a new snapshot when its content changed. A file that
-// cannot be split is reported once per content, not on every tick.
-func (s *Server) reload() error {
-	raw, err := os.ReadFile(s.cfg.ConfigPath)
-	if err != nil {
-		return err
-	}
+func (s *Server) publish(raw []byte, source string) error {
 	sum := sha256.Sum256(raw)
 	version := hex.EncodeToString(sum[:8])
-	if version == s.last {
-		return nil
-	}
-	s.last = version
 	parts, err := Split(raw, version)
 	if err != nil {
-		return fmt.Errorf("%s: %w", s.cfg.ConfigPath, err)
+		return fmt.Errorf("%s: %w", source, err)
 	}
 	snap, err := newSnapshot(version, parts)
 	if err != nil {
@@ -127,8 +91,8 @@ func (s *Server) reload() error {
 		return err
 	}
 	s.log.Info("policy discovery: published", "version", version, "parts", len(parts))
-	if s.cfg.Hooks.OnPublish != nil {
-		s.cfg.Hooks.OnPublish(version, len(parts))
+	if s.hooks.OnPublish != nil {
+		s.hooks.OnPublish(version, len(parts))
 	}
 	return nil
 }

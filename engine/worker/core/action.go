@@ -1,6 +1,7 @@
 package core
 
 import (
+	"fmt"
 	"strconv"
 
 	"github.com/policy-engine-builder/policy-engine/worker/policies"
@@ -12,11 +13,6 @@ type HeaderMutation struct {
 	Set    map[string]string
 	Append map[string][]string
 	Remove map[string]struct{}
-}
-
-// IsEmpty reports whether there is nothing to change.
-func (m *HeaderMutation) IsEmpty() bool {
-	return len(m.Set) == 0 && len(m.Append) == 0 && len(m.Remove) == 0
 }
 
 // merge applies one policy's changes: removals first, then sets, then appends,
@@ -32,7 +28,7 @@ func (m *HeaderMutation) merge(c policies.HeaderChanges) {
 		m.Remove[name] = struct{}{}
 	}
 	for name, value := range c.Set {
-		m.SetHeader(name, value)
+		m.setHeader(name, value)
 	}
 	for name, values := range c.Append {
 		name = policies.CanonicalHeaderName(name)
@@ -44,8 +40,8 @@ func (m *HeaderMutation) merge(c policies.HeaderChanges) {
 	}
 }
 
-// SetHeader replaces every value of name, cancelling earlier appends and removals.
-func (m *HeaderMutation) SetHeader(name, value string) {
+// setHeader replaces every value of name, cancelling earlier appends and removals.
+func (m *HeaderMutation) setHeader(name, value string) {
 	name = policies.CanonicalHeaderName(name)
 	delete(m.Remove, name)
 	delete(m.Append, name)
@@ -63,59 +59,89 @@ type Failure struct {
 	Err    error
 }
 
-// RequestResult is the net outcome of running (part of) a request chain.
-type RequestResult struct {
+// Result is the net outcome of running (part of) a chain in one direction, request
+// or response: what the policies changed, in chain order, or why the chain stopped.
+type Result struct {
 	Headers HeaderMutation
 	// Body is the last body replacement asked for, if any.
 	Body *policies.BodyChange
-	// Path and Method are the last rewrites asked for, if any.
+	// Path and Method (request) and Status (response) are the last rewrites asked
+	// for, if any.
 	Path, Method string
+	Status       int
 	Immediate    *policies.ImmediateResponse
 	Failure      *Failure
 }
 
-// ResponseResult is the net outcome of running (part of) a response chain.
-type ResponseResult struct {
-	Headers   HeaderMutation
-	Body      *policies.BodyChange
-	Status    int
-	Immediate *policies.ImmediateResponse
-	Failure   *Failure
+// change is one policy's action, request or response alike.
+type change struct {
+	headers      policies.HeaderChanges
+	body         *policies.BodyChange
+	path, method string
+	status       int
+	immediate    *policies.ImmediateResponse
+	err          error
 }
 
-// apply adds one policy's action to the result and to rc, so the next policy sees
-// the request as this one left it. It reports whether rc's headers changed.
-func (r *RequestResult) apply(a *policies.RequestPolicyAction, rc *policies.RequestContext) bool {
-	r.Headers.merge(a.Headers)
-	if a.Body != nil {
-		r.Body = a.Body
-		rc.Body = a.Body.Content
+func requestChange(a *policies.RequestPolicyAction) change {
+	if a == nil {
+		return change{}
 	}
-	var pseudo map[string]string
-	if a.Path != "" {
-		r.Path, rc.Path = a.Path, a.Path
-		pseudo = withPseudo(pseudo, ":path", a.Path)
-	}
-	if a.Method != "" {
-		r.Method, rc.Method = a.Method, a.Method
-		pseudo = withPseudo(pseudo, ":method", a.Method)
-	}
-	return updateHeaders(&rc.Headers, a.Headers, pseudo)
+	return change{headers: a.Headers, body: a.Body, path: a.Path, method: a.Method, immediate: a.Immediate, err: a.Error}
 }
 
-// apply adds one policy's action to the result and to rc; see RequestResult.apply.
-func (r *ResponseResult) apply(a *policies.ResponsePolicyAction, rc *policies.ResponseContext) bool {
-	r.Headers.merge(a.Headers)
-	if a.Body != nil {
-		r.Body = a.Body
-		rc.Body = a.Body.Content
+func responseChange(a *policies.ResponsePolicyAction) change {
+	if a == nil {
+		return change{}
+	}
+	return change{headers: a.Headers, body: a.Body, status: a.Status, immediate: a.Immediate, err: a.Error}
+}
+
+// check turns an action the engine cannot carry out into its error.
+func (c *change) check() error {
+	if c.err != nil {
+		return c.err
+	}
+	if c.status != 0 && (c.status < 200 || c.status > 599) {
+		return fmt.Errorf("policy asked for response status %d, outside 200-599", c.status)
+	}
+	if c.immediate != nil && (c.immediate.Status < 200 || c.immediate.Status > 599) {
+		return fmt.Errorf("policy answered with status %d, outside 200-599", c.immediate.Status)
+	}
+	return nil
+}
+
+// view points at the fields of a request or response context that the policies
+// after this one read; path, method and status are nil where the direction has none.
+type view struct {
+	headers      *policies.Headers
+	body         *[]byte
+	path, method *string
+	status       *int
+}
+
+// apply adds c to the result and to v, so the next policy sees the request or
+// response as this one left it. It reports whether v's headers changed.
+func (r *Result) apply(c *change, v view) bool {
+	r.Headers.merge(c.headers)
+	if c.body != nil {
+		r.Body = c.body
+		*v.body = c.body.Content
 	}
 	var pseudo map[string]string
-	if a.Status != 0 {
-		r.Status, rc.Status = a.Status, a.Status
-		pseudo = withPseudo(pseudo, ":status", strconv.Itoa(a.Status))
+	if c.path != "" {
+		r.Path, *v.path = c.path, c.path
+		pseudo = withPseudo(pseudo, ":path", c.path)
 	}
-	return updateHeaders(&rc.Headers, a.Headers, pseudo)
+	if c.method != "" {
+		r.Method, *v.method = c.method, c.method
+		pseudo = withPseudo(pseudo, ":method", c.method)
+	}
+	if c.status != 0 {
+		r.Status, *v.status = c.status, c.status
+		pseudo = withPseudo(pseudo, ":status", strconv.Itoa(c.status))
+	}
+	return updateHeaders(v.headers, c.headers, pseudo)
 }
 
 func withPseudo(m map[string]string, name, value string) map[string]string {

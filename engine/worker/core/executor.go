@@ -51,36 +51,34 @@ type PanicError struct {
 
 func (e *PanicError) Error() string { return fmt.Sprintf("policy panicked: %v", e.Value) }
 
-// RunRequest runs instances (a slice of chain.Request) in order against rc. Each
-// policy sees rc as changed by the policies before it (headers, path, method).
-// vars builds the CEL variables from rc; it is called only when a condition needs
-// them and again only after rc changed, so chains without conditions pay nothing.
-func (e *Executor) RunRequest(ctx context.Context, chain *Chain, instances []*Instance, rc *policies.RequestContext, vars func() map[string]any) RequestResult {
-	p := requestPhase{rc: rc}
-	p.res.Failure = runChain(ctx, e, chain, instances, PhaseRequest, vars, &p)
-	return p.res
+// RunRequest runs instances (a slice of chain.Request) in order against rc and
+// adds their outcome to res. Each policy sees rc as changed by the policies before
+// it (headers, path, method, body). vars builds the CEL variables from rc; it is
+// called only when a condition needs them and again only after rc changed, so
+// chains without conditions pay nothing.
+func (e *Executor) RunRequest(ctx context.Context, chain *Chain, instances []*Instance, rc *policies.RequestContext, vars func() map[string]any, res *Result) {
+	v := view{headers: &rc.Headers, body: &rc.Body, path: &rc.Path, method: &rc.Method}
+	res.Failure = runChain(ctx, e, chain, instances, PhaseRequest, vars, requestPhase{rc}, v, res)
 }
 
-// RunResponse runs instances (a slice of chain.Response) in order against rc.
-// Each policy sees rc as changed by the policies before it (headers, status).
-func (e *Executor) RunResponse(ctx context.Context, chain *Chain, instances []*Instance, rc *policies.ResponseContext, vars func() map[string]any) ResponseResult {
-	p := responsePhase{rc: rc}
-	p.res.Failure = runChain(ctx, e, chain, instances, PhaseResponse, vars, &p)
-	return p.res
+// RunResponse runs instances (a slice of chain.Response) in order against rc and
+// adds their outcome to res. Each policy sees rc as changed by the policies before
+// it (headers, status, body).
+func (e *Executor) RunResponse(ctx context.Context, chain *Chain, instances []*Instance, rc *policies.ResponseContext, vars func() map[string]any, res *Result) {
+	v := view{headers: &rc.Headers, body: &rc.Body, status: &rc.Status}
+	res.Failure = runChain(ctx, e, chain, instances, PhaseResponse, vars, responsePhase{rc}, v, res)
 }
 
 // phase is what differs between running request and response policies: the
-// context (C) and action (A) types and how an action is checked and applied.
-type phase[C, A any] interface {
+// context type C and how a policy is called on it.
+type phase[C any] interface {
 	// fork gives a run its own copy of the context, with its own Shared map, so
 	// that a run abandoned at its deadline shares nothing mutable with what follows.
 	fork() *C
 	// exec runs inst's policy on the fork c with ctx.
-	exec(ctx context.Context, inst *Instance, c *C) A
-	// take checks the action of a completed run and applies it, with the fork's
-	// Shared map, to the context and the result. It returns the decision and
-	// whether the context's headers changed.
-	take(c *C, a A) (decision string, changed bool, err error)
+	exec(ctx context.Context, inst *Instance, c *C) change
+	// adopt takes the Shared map of a completed run's fork back into the context.
+	adopt(c *C)
 }
 
 // runChain runs instances in order until one answers immediately or fails (on a
@@ -93,8 +91,8 @@ type phase[C, A any] interface {
 // or when ctx ends. The cut-off worker is abandoned; it touches no later state
 // (the policy has its own fork of the context), and on a fail-open route a new
 // worker goes on with the rest of the chain.
-func runChain[C, A any](ctx context.Context, e *Executor, chain *Chain, instances []*Instance, name string, vars func() map[string]any, p phase[C, A]) *Failure {
-	r := &chainRun[C, A]{e: e, chain: chain, name: name, cond: conditionVars{build: vars}, p: p}
+func runChain[C any](ctx context.Context, e *Executor, chain *Chain, instances []*Instance, name string, vars func() map[string]any, p phase[C], v view, res *Result) *Failure {
+	r := &chainRun[C]{e: e, chain: chain, name: name, cond: conditionVars{build: vars}, p: p, v: v, res: res}
 	for len(instances) > 0 {
 		w := newWatch(ctx)
 		runs := instances
@@ -114,17 +112,19 @@ func runChain[C, A any](ctx context.Context, e *Executor, chain *Chain, instance
 }
 
 // chainRun is the state of one runChain that outlives a cut-off worker.
-type chainRun[C, A any] struct {
+type chainRun[C any] struct {
 	e     *Executor
 	chain *Chain
 	name  string
 	cond  conditionVars
-	p     phase[C, A]
+	p     phase[C]
+	v     view
+	res   *Result
 }
 
 // work runs instances on the worker goroutine under w. It stops touching
 // anything but its own fork as soon as w cuts the running policy off.
-func (r *chainRun[C, A]) work(w *watch, instances []*Instance) {
+func (r *chainRun[C]) work(w *watch, instances []*Instance) {
 	defer close(w.done)
 	for i, inst := range instances {
 		start := time.Now()
@@ -134,14 +134,14 @@ func (r *chainRun[C, A]) work(w *watch, instances []*Instance) {
 			c := r.p.fork()
 			var pc *policyContext
 			if pc, err = w.begin(i, inst.Timeout, start); err == nil {
-				var action A
-				action, err = call(r.p, pc, inst, c)
+				var ch change
+				ch, err = call(r.p, pc, inst, c)
 				if !w.end(pc) {
 					return
 				}
 				if err == nil {
 					var changed bool
-					decision, changed, err = r.p.take(c, action)
+					decision, changed, err = r.take(c, &ch)
 					if changed {
 						r.cond.vars = nil
 					}
@@ -163,8 +163,23 @@ func (r *chainRun[C, A]) work(w *watch, instances []*Instance) {
 	}
 }
 
+// take checks the change of a completed run and applies it, with the fork's
+// Shared map, to the context and the result. It returns the decision and whether
+// the context's headers changed.
+func (r *chainRun[C]) take(c *C, ch *change) (string, bool, error) {
+	r.p.adopt(c)
+	if err := ch.check(); err != nil {
+		return DecisionError, false, err
+	}
+	if ch.immediate != nil {
+		r.res.Immediate = ch.immediate
+		return DecisionImmediate, false, nil
+	}
+	return DecisionContinue, r.res.apply(ch, r.v), nil
+}
+
 // call runs one policy, turning a panic into a PanicError.
-func call[C, A any](p phase[C, A], ctx context.Context, inst *Instance, c *C) (a A, err error) {
+func call[C any](p phase[C], ctx context.Context, inst *Instance, c *C) (ch change, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = &PanicError{Value: v, Stack: debug.Stack()}
@@ -173,67 +188,35 @@ func call[C, A any](p phase[C, A], ctx context.Context, inst *Instance, c *C) (a
 	return p.exec(ctx, inst, c), nil
 }
 
-type requestPhase struct {
-	rc  *policies.RequestContext
-	res RequestResult
-}
+type requestPhase struct{ rc *policies.RequestContext }
 
-func (p *requestPhase) fork() *policies.RequestContext {
+func (p requestPhase) fork() *policies.RequestContext {
 	c := *p.rc
 	c.Shared = cloneShared(p.rc.Shared)
 	return &c
 }
 
-func (p *requestPhase) exec(ctx context.Context, inst *Instance, c *policies.RequestContext) *policies.RequestPolicyAction {
+func (p requestPhase) exec(ctx context.Context, inst *Instance, c *policies.RequestContext) change {
 	c.Context = ctx
-	return inst.Request.ExecuteRequest(c, inst.Params)
+	return requestChange(inst.Request.ExecuteRequest(c, inst.Params))
 }
 
-func (p *requestPhase) take(c *policies.RequestContext, a *policies.RequestPolicyAction) (string, bool, error) {
-	p.rc.Shared = c.Shared
-	if err := checkRequestAction(a); err != nil {
-		return DecisionError, false, err
-	}
-	switch {
-	case a == nil:
-		return DecisionContinue, false, nil
-	case a.Immediate != nil:
-		p.res.Immediate = a.Immediate
-		return DecisionImmediate, false, nil
-	}
-	return DecisionContinue, p.res.apply(a, p.rc), nil
-}
+func (p requestPhase) adopt(c *policies.RequestContext) { p.rc.Shared = c.Shared }
 
-type responsePhase struct {
-	rc  *policies.ResponseContext
-	res ResponseResult
-}
+type responsePhase struct{ rc *policies.ResponseContext }
 
-func (p *responsePhase) fork() *policies.ResponseContext {
+func (p responsePhase) fork() *policies.ResponseContext {
 	c := *p.rc
 	c.Shared = cloneShared(p.rc.Shared)
 	return &c
 }
 
-func (p *responsePhase) exec(ctx context.Context, inst *Instance, c *policies.ResponseContext) *policies.ResponsePolicyAction {
+func (p responsePhase) exec(ctx context.Context, inst *Instance, c *policies.ResponseContext) change {
 	c.Context = ctx
-	return inst.Response.ExecuteResponse(c, inst.Params)
+	return responseChange(inst.Response.ExecuteResponse(c, inst.Params))
 }
 
-func (p *responsePhase) take(c *policies.ResponseContext, a *policies.ResponsePolicyAction) (string, bool, error) {
-	p.rc.Shared = c.Shared
-	if err := checkResponseAction(a); err != nil {
-		return DecisionError, false, err
-	}
-	switch {
-	case a == nil:
-		return DecisionContinue, false, nil
-	case a.Immediate != nil:
-		p.res.Immediate = a.Immediate
-		return DecisionImmediate, false, nil
-	}
-	return DecisionContinue, p.res.apply(a, p.rc), nil
-}
+func (p responsePhase) adopt(c *policies.ResponseContext) { p.rc.Shared = c.Shared }
 
 // conditionVars caches the CEL variables of one run until the context changes.
 type conditionVars struct {
@@ -289,34 +272,4 @@ func cloneShared(m map[string]any) map[string]any {
 		c[k] = v
 	}
 	return c
-}
-
-func checkRequestAction(a *policies.RequestPolicyAction) error {
-	if a == nil {
-		return nil
-	}
-	if a.Error != nil {
-		return a.Error
-	}
-	return checkImmediate(a.Immediate)
-}
-
-func checkResponseAction(a *policies.ResponsePolicyAction) error {
-	if a == nil {
-		return nil
-	}
-	if a.Error != nil {
-		return a.Error
-	}
-	if a.Status != 0 && (a.Status < 200 || a.Status > 599) {
-		return fmt.Errorf("policy asked for response status %d, outside 200-599", a.Status)
-	}
-	return checkImmediate(a.Immediate)
-}
-
-func checkImmediate(r *policies.ImmediateResponse) error {
-	if r != nil && (r.Status < 200 || r.Status > 599) {
-		return fmt.Errorf("policy answered with status %d, outside 200-599", r.Status)
-	}
-	return nil
 }

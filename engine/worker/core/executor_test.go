@@ -58,6 +58,19 @@ func requestCtx() *policies.RequestContext {
 	}
 }
 
+// runRequest and runResponse run a chain into a fresh Result.
+func runRequest(ex *Executor, ctx context.Context, chain *Chain, instances []*Instance, rc *policies.RequestContext, vars func() map[string]any) Result {
+	var res Result
+	ex.RunRequest(ctx, chain, instances, rc, vars, &res)
+	return res
+}
+
+func runResponse(ex *Executor, ctx context.Context, chain *Chain, instances []*Instance, rc *policies.ResponseContext, vars func() map[string]any) Result {
+	var res Result
+	ex.RunResponse(ctx, chain, instances, rc, vars, &res)
+	return res
+}
+
 func noVars() map[string]any { panic("conditions not expected") }
 
 // The SDK promises policies a non-nil Shared map: a policy that drops it (here
@@ -67,7 +80,7 @@ func TestSharedIsNeverNil(t *testing.T) {
 	ex := &Executor{Logger: discardLogger()}
 	rc := requestCtx()
 	rc.Shared = nil
-	res := ex.RunRequest(context.Background(), chain, chain.Request, rc, noVars)
+	res := runRequest(ex, context.Background(), chain, chain.Request, rc, noVars)
 	if res.Failure != nil {
 		t.Fatalf("a policy saw a nil Shared map: %v", res.Failure.Err)
 	}
@@ -81,7 +94,7 @@ func TestRunRequestInOrderAndMerges(t *testing.T) {
 	obs := &recordingObserver{}
 	ex := &Executor{Logger: discardLogger(), Observer: obs}
 	rc := requestCtx()
-	res := ex.RunRequest(context.Background(), chain, chain.Request, rc, noVars)
+	res := runRequest(ex, context.Background(), chain, chain.Request, rc, noVars)
 	if res.Failure != nil || res.Immediate != nil {
 		t.Fatalf("unexpected stop: %+v", res)
 	}
@@ -103,7 +116,7 @@ func TestRunRequestImmediateStopsChain(t *testing.T) {
 	chain := chainFor(t, false, "a", "b=deny", "c")
 	ex := &Executor{Logger: discardLogger()}
 	rc := requestCtx()
-	res := ex.RunRequest(context.Background(), chain, chain.Request, rc, noVars)
+	res := runRequest(ex, context.Background(), chain, chain.Request, rc, noVars)
 	if res.Immediate == nil || res.Immediate.Status != 401 || string(res.Immediate.Body) != "denied by b" {
 		t.Fatalf("immediate %+v", res.Immediate)
 	}
@@ -118,7 +131,7 @@ func TestRunRequestFailuresBecomeFailures(t *testing.T) {
 			chain := chainFor(t, false, "a", "b="+do, "c")
 			ex := &Executor{Logger: discardLogger()}
 			start := time.Now()
-			res := ex.RunRequest(context.Background(), chain, chain.Request, requestCtx(), noVars)
+			res := runRequest(ex, context.Background(), chain, chain.Request, requestCtx(), noVars)
 			if res.Failure == nil || res.Failure.Policy != "step:v1.0.0" || len(res.Failure.ID) != 16 {
 				t.Fatalf("failure %+v", res.Failure)
 			}
@@ -136,7 +149,7 @@ func TestRunRequestFailOpenSkipsFailedPolicy(t *testing.T) {
 	chain := chainFor(t, true, "a", "b=panic", "c")
 	obs := &recordingObserver{}
 	ex := &Executor{Logger: discardLogger(), Observer: obs}
-	res := ex.RunRequest(context.Background(), chain, chain.Request, requestCtx(), noVars)
+	res := runRequest(ex, context.Background(), chain, chain.Request, requestCtx(), noVars)
 	if res.Failure != nil {
 		t.Fatalf("fail-open route failed: %+v", res.Failure)
 	}
@@ -152,7 +165,7 @@ func TestAbandonedPolicyCannotRaceLaterPolicies(t *testing.T) {
 	chain := chainFor(t, true, "a=scribble", "b", "c")
 	ex := &Executor{Logger: discardLogger()}
 	rc := requestCtx()
-	res := ex.RunRequest(context.Background(), chain, chain.Request, rc, noVars)
+	res := runRequest(ex, context.Background(), chain, chain.Request, rc, noVars)
 	if res.Failure != nil || res.Headers.Set["x-step-c"] != "v" {
 		t.Fatalf("result %+v", res)
 	}
@@ -179,7 +192,7 @@ func TestLaterPoliciesSeeEarlierChanges(t *testing.T) {
 		builds++
 		return cel.RequestVars("r", rc.Method, rc.Path, rc.Headers)
 	}
-	res := ex.RunRequest(context.Background(), chain, chain.Request, rc, vars)
+	res := runRequest(ex, context.Background(), chain, chain.Request, rc, vars)
 	if res.Headers.Set["x-prev-b"] != "a" {
 		t.Errorf("b saw x-last %q, want a's value", res.Headers.Set["x-prev-b"])
 	}
@@ -203,7 +216,7 @@ func TestRunRequestWhenConditions(t *testing.T) {
 		rc := requestCtx()
 		rc.Headers = policies.NewHeaders(map[string][]string{"x-tenant": {tenant}})
 		vars := func() map[string]any { return cel.RequestVars("r", rc.Method, rc.Path, rc.Headers) }
-		res := ex.RunRequest(context.Background(), chain, chain.Request, rc, vars)
+		res := runRequest(ex, context.Background(), chain, chain.Request, rc, vars)
 		if _, ran := res.Headers.Set["x-step-b"]; ran != wantB {
 			t.Errorf("tenant %s: b ran = %v, want %v", tenant, ran, wantB)
 		}
@@ -214,12 +227,12 @@ func TestRunResponse(t *testing.T) {
 	chain := chainFor(t, false, "a", "b")
 	ex := &Executor{Logger: discardLogger()}
 	rc := &policies.ResponseContext{Route: "r", Status: 200, Request: requestCtx(), Shared: map[string]any{}}
-	res := ex.RunResponse(context.Background(), chain, chain.Response, rc, noVars)
+	res := runResponse(ex, context.Background(), chain, chain.Response, rc, noVars)
 	if res.Status != 299 || res.Headers.Set["x-resp-a"] != "1" || res.Headers.Set["x-resp-b"] != "1" {
 		t.Fatalf("result %+v", res)
 	}
 	chain = chainFor(t, false, "a=panic")
-	res = ex.RunResponse(context.Background(), chain, chain.Response, rc, noVars)
+	res = runResponse(ex, context.Background(), chain, chain.Response, rc, noVars)
 	if res.Failure == nil {
 		t.Fatal("panic in a response policy did not fail")
 	}
@@ -253,7 +266,7 @@ func TestHungPolicyThenMoreOnFailOpenRoute(t *testing.T) {
 	ex := &Executor{Logger: discardLogger(), Observer: obs}
 	rc := requestCtx()
 	start := time.Now()
-	res := ex.RunRequest(context.Background(), chain, chain.Request, rc, noVars)
+	res := runRequest(ex, context.Background(), chain, chain.Request, rc, noVars)
 	if elapsed := time.Since(start); elapsed > 250*time.Millisecond {
 		t.Errorf("took %v; the 30ms deadlines were not enforced", elapsed)
 	}
@@ -283,7 +296,7 @@ func TestFailureAttributedToItsPolicy(t *testing.T) {
 				var logs bytes.Buffer
 				obs := &recordingObserver{}
 				ex := &Executor{Logger: slog.New(slog.NewTextHandler(&logs, nil)), Observer: obs}
-				res := ex.RunRequest(context.Background(), chain, chain.Request, requestCtx(), noVars)
+				res := runRequest(ex, context.Background(), chain, chain.Request, requestCtx(), noVars)
 				if failOpen != (res.Failure == nil) {
 					t.Fatalf("failure %+v on a route with failOpen=%v", res.Failure, failOpen)
 				}
@@ -311,7 +324,7 @@ func TestPolicySeesItsDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	rc := requestCtx()
-	if res := ex.RunRequest(ctx, chain, chain.Request, rc, noVars); res.Failure != nil {
+	if res := runRequest(ex, ctx, chain, chain.Request, rc, noVars); res.Failure != nil {
 		t.Fatal(res.Failure.Err)
 	}
 	left, _ := rc.Shared["deadline"].(time.Duration)

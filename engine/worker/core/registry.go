@@ -61,14 +61,6 @@ func (r *Registry) Register(def PolicyDefinition) error {
 	return nil
 }
 
-// Lookup finds a definition by name and version.
-func (r *Registry) Lookup(name, version string) (PolicyDefinition, bool) {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	def, ok := r.defs[name+":"+version]
-	return def, ok
-}
-
 // All returns every definition sorted by name, then version.
 func (r *Registry) All() []PolicyDefinition {
 	r.mu.RLock()

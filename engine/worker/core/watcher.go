@@ -8,29 +8,43 @@ import (
 	"time"
 )
 
-// FileWatcher re-applies a config file when its content changes. It polls: an
-// mtime check each tick, a content hash only when the mtime or size moved. Polling
-// also follows atomic renames and Kubernetes ConfigMap symlink swaps, which
-// inotify-based watching misses unless it re-arms carefully.
+// Applier takes a whole configuration document read from source: the ConfigStore,
+// and the xDS server that serves the file to a fleet.
+type Applier interface {
+	Apply(raw []byte, source string) error
+}
+
+// FileWatcher gives a config file to its targets at start and whenever its content
+// changes. It polls: an mtime check each tick, a content hash only when the mtime or
+// size moved. Polling also follows atomic renames and Kubernetes ConfigMap symlink
+// swaps, which inotify-based watching misses unless it re-arms carefully.
 type FileWatcher struct {
 	Path     string
 	Interval time.Duration
-	Store    *ConfigStore
-	Logger   *slog.Logger
+	// Targets get the content in order; each one validates it, and logs and
+	// counts a rejection itself.
+	Targets []Applier
+	Logger  *slog.Logger
 
 	modTime time.Time
 	size    int64
 	hash    [sha256.Size]byte
 }
 
-// LoadInitial reads and applies the file once; the engine refuses to start on error.
+// LoadInitial reads the file and gives it to every target; the engine refuses to
+// start on the first error.
 func (w *FileWatcher) LoadInitial() error {
 	raw, info, err := w.read()
 	if err != nil {
 		return err
 	}
 	w.remember(raw, info)
-	return w.Store.Apply(raw, w.Path)
+	for _, t := range w.Targets {
+		if err := t.Apply(raw, w.Path); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Run polls until ctx is done.
@@ -67,8 +81,10 @@ func (w *FileWatcher) check() {
 	}
 	w.remember(raw, info)
 	w.Logger.Info("config file changed, reloading", "path", w.Path)
-	// Apply logs and counts a rejection itself; the watcher only moves on.
-	_ = w.Store.Apply(raw, w.Path)
+	for _, t := range w.Targets {
+		// A target logs and counts a rejection itself; the watcher only moves on.
+		_ = t.Apply(raw, w.Path)
+	}
 }
 
 func (w *FileWatcher) read() ([]byte, os.FileInfo, error) {

@@ -2,8 +2,11 @@ package core
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -14,7 +17,7 @@ func TestFileWatcherReloadsAndKeepsLastGood(t *testing.T) {
 	if err := os.WriteFile(path, []byte(goodConfig), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	w := &FileWatcher{Path: path, Interval: 10 * time.Millisecond, Store: store, Logger: discardLogger()}
+	w := &FileWatcher{Path: path, Interval: 10 * time.Millisecond, Targets: []Applier{store}, Logger: discardLogger()}
 	if err := w.LoadInitial(); err != nil {
 		t.Fatal(err)
 	}
@@ -46,5 +49,64 @@ func TestFileWatcherReloadsAndKeepsLastGood(t *testing.T) {
 	waitFor("rejection", func() bool { return obs.rejected.Load() == 1 })
 	if store.Current().Version != 2 {
 		t.Error("invalid file replaced the last good configuration")
+	}
+}
+
+// recordingTarget keeps what it was given and refuses what refuse says.
+type recordingTarget struct {
+	mu     sync.Mutex
+	got    []string
+	refuse string
+}
+
+func (r *recordingTarget) Apply(raw []byte, _ string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = append(r.got, string(raw))
+	if string(raw) == r.refuse {
+		return errors.New("refused")
+	}
+	return nil
+}
+
+func (r *recordingTarget) seen() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return strings.Join(r.got, "|")
+}
+
+// Every target gets every content once, whatever the others make of it. The
+// contents differ in size, so a coarse file system clock cannot hide a change.
+func TestFileWatcherFeedsEveryTarget(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "engine.yaml")
+	if err := os.WriteFile(path, []byte("a"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	first, second := &recordingTarget{refuse: "bb"}, &recordingTarget{}
+	w := &FileWatcher{Path: path, Interval: 10 * time.Millisecond, Targets: []Applier{first, second}, Logger: discardLogger()}
+	if err := w.LoadInitial(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	for _, content := range []string{"bb", "ccc"} {
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(3 * time.Second)
+		for !strings.HasSuffix(second.seen(), content) {
+			if time.Now().After(deadline) {
+				t.Fatalf("second target never got %q: %q", content, second.seen())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	if first.seen() != "a|bb|ccc" || second.seen() != "a|bb|ccc" {
+		t.Errorf("targets got %q and %q, want a|bb|ccc each", first.seen(), second.seen())
+	}
+	if err := (&FileWatcher{Path: path, Targets: []Applier{&recordingTarget{refuse: "ccc"}, second}}).LoadInitial(); err == nil {
+		t.Error("LoadInitial accepted a file a target refused")
 	}
 }
