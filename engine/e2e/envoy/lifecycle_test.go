@@ -3,8 +3,10 @@
 package envoy
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -82,6 +84,9 @@ func TestFailClosedWhenTheEngineIsTooSlow(t *testing.T) {
 	if err := e.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
+	// kill(2) returns before every thread has stopped; a request sent in that window
+	// is answered by a still-running engine (seen as a 200 on a busy machine).
+	waitFor(t, "the engine's threads to stop", func() bool { return stopped(t, e.Pid()) })
 	n := s.echo.Count()
 	start := time.Now()
 	resp, body := do(t, "GET", s.url+"/api/items", nil, "x-api-key", "k1")
@@ -153,4 +158,24 @@ func TestSIGTERMDrainUnderTraffic(t *testing.T) {
 		t.Error("no request succeeded after the drain")
 	}
 	tr.finish(t)
+}
+
+// stopped reports whether every thread of pid is in the stopped state (T in
+// /proc/PID/task/TID/stat, the field after the parenthesised command name).
+func stopped(t *testing.T, pid int) bool {
+	stats, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(stats) == 0 {
+		t.Fatalf("threads of %d: %v", pid, err)
+	}
+	for _, f := range stats {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			return false
+		}
+		i := bytes.LastIndexByte(raw, ')')
+		if i < 0 || i+2 >= len(raw) || raw[i+2] != 'T' {
+			return false
+		}
+	}
+	return true
 }
