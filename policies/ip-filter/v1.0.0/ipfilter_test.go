@@ -116,7 +116,7 @@ func TestRejectedParameters(t *testing.T) {
 		{map[string]interface{}{"allow": list("10.0.0.0/8", "example.com")}, `parameter "allow": item 1 "example.com": not a CIDR or an address`},
 		{map[string]interface{}{"allow": list("::ffff:10.0.0.1")}, `parameter "allow": item 0 "::ffff:10.0.0.1": write IPv4-mapped addresses in IPv4 form`},
 		{map[string]interface{}{"allow": list("10.0.0.0/8"), "trustedProxies": list("fe80::1%eth0")}, `parameter "trustedProxies": item 0 "fe80::1%eth0": zones are not allowed`},
-		{map[string]interface{}{"allow": list("")}, `parameter "allow"`},
+		{map[string]interface{}{"allow": list("")}, `parameter "allow": at /0: minLength: got 0, want 1`},
 		{map[string]interface{}{"allow": "10.0.0.0/8"}, `parameter "allow"`},
 		{map[string]interface{}{"allow": list("10.0.0.0/8"), "trustHops": 1.0}, `parameter "trustHops"`},
 	}

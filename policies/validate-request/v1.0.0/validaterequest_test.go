@@ -162,7 +162,7 @@ func TestRejectedParameters(t *testing.T) {
 		{map[string]interface{}{"schema": schema(`{}`), "maxBodyBytes": 0.0}, `parameter "maxBodyBytes"`},
 		{map[string]interface{}{"schema": schema(`{}`), "maxBodyBytes": 9e6}, `parameter "maxBodyBytes"`},
 		{map[string]interface{}{"schema": schema(`{}`), "methods": []interface{}{}}, `parameter "methods": must list at least one method`},
-		{map[string]interface{}{"schema": schema(`{}`), "methods": []interface{}{"POST", "PO ST"}}, `parameter "methods": item 1 "PO ST": not an HTTP method`},
+		{map[string]interface{}{"schema": schema(`{}`), "methods": []interface{}{"POST", "PO ST"}}, `parameter "methods": at /1: 'PO ST' does not match pattern`},
 		{map[string]interface{}{"schema": schema(`{}`), "maxBytes": 1.0}, `parameter "maxBytes"`},
 	}
 	for _, tc := range tests {
