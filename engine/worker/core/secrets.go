@@ -279,16 +279,7 @@ type SecretFileWatcher struct {
 
 // Run polls until ctx is done.
 func (w *SecretFileWatcher) Run(ctx context.Context) {
-	ticker := time.NewTicker(w.Interval)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-			w.check()
-		}
-	}
+	poll(ctx, w.Interval, w.check)
 }
 
 func (w *SecretFileWatcher) check() {

@@ -49,16 +49,7 @@ func (w *FileWatcher) LoadInitial() error {
 
 // Run polls until ctx is done.
 func (w *FileWatcher) Run(ctx context.Context) {
-	ticker := time.NewTicker(w.Interval)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-			w.check()
-		}
-	}
+	poll(ctx, w.Interval, w.check)
 }
 
 func (w *FileWatcher) check() {
@@ -101,4 +92,19 @@ func (w *FileWatcher) read() ([]byte, os.FileInfo, error) {
 
 func (w *FileWatcher) remember(raw []byte, info os.FileInfo) {
 	w.modTime, w.size, w.hash = info.ModTime(), info.Size(), sha256.Sum256(raw)
+}
+
+// poll calls check every interval until ctx is done: the one loop behind the config
+// file's watcher and the secret files' watcher.
+func poll(ctx context.Context, interval time.Duration, check func()) {
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+			check()
+		}
+	}
 }
