@@ -13,6 +13,7 @@ TOOLS_DIR := $(CURDIR)/.tools
 POLICIES ?= policies
 OUTPUT ?= output
 
+include mk/system.mk
 include mk/python.mk
 include mk/go.mk
 include mk/bazel.mk
@@ -32,10 +33,18 @@ help:
 	@echo "make bench   run the benchmarks (Go, builder scale, generate vs Gazelle, load tests with and without Envoy)"
 	@echo "make bazel-real MIRROR=<dir>   real Bazel 7.7.1 in a sid chroot (root; tools/bazel_real)"
 
-build: $(VENV)/.installed go-mod-download
+build: build-deps
 	$(POLICY_BUILDER) build --policies $(POLICIES) --output $(OUTPUT)
 
-test: lint check-proto check-generated test-python test-go test-bazel test-e2e test-envoy test-image
+# What the builder needs, made side by side (pip works while Go builds the helper): its
+# virtualenv, the Go modules and its Go helper. Under `make -jN` the jobserver decides.
+.PHONY: build-deps build-deps-parallel
+build-deps:
+	@$(MAKE) --no-print-directory $(if $(findstring jobserver,$(MAKEFLAGS)),,-j3) build-deps-parallel
+build-deps-parallel: $(VENV)/.builder go-mod-download gocheck-helper
+
+# system-packages first: it installs what the machine lacks (mk/system.mk).
+test: system-packages lint check-proto check-generated test-python test-go test-bazel test-e2e test-envoy test-image
 
 lint: lint-python lint-go lint-bazel lint-image
 

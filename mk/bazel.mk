@@ -1,6 +1,6 @@
 # Bazel files: checked with buildifier, a Starlark interpreter (starlark-pyo3) and Bazel 4.2.3
 # loading/analysis with stand-in rule sets (see docs/bazel.md, "What was verified here").
-# buildifier comes from npm into .tools/; bazel-bootstrap from apt (.ci/run installs it).
+# buildifier comes from npm into .tools/; bazel-bootstrap from apt (mk/system.mk installs it).
 
 BUILDIFIER_VERSION := 8.2.1
 BUILDIFIER := $(TOOLS_DIR)/node_modules/.bin/buildifier
@@ -13,7 +13,7 @@ STARLARK_FILES = $(shell find . \( -path ./.git -o -path ./.venv -o -path ./.too
 
 buildifier: $(BUILDIFIER)
 
-$(BUILDIFIER):
+$(BUILDIFIER): | system-packages
 	@command -v npm >/dev/null || { echo "npm is needed to install buildifier (apt-get install npm)"; exit 1; }
 	npm install --prefix $(TOOLS_DIR) --no-save --no-audit --no-fund --silent @bazel/buildifier@$(BUILDIFIER_VERSION)
 	@test -x $@
@@ -22,7 +22,7 @@ lint-bazel: $(BUILDIFIER)
 	$(BUILDIFIER) --mode=check --lint=warn $(STARLARK_FILES)
 
 # The go_deps checks read the Go module cache (go-mod-download fills it).
-test-bazel: $(VENV)/.installed $(BUILDIFIER) go-mod-download
+test-bazel: system-packages $(VENV)/.installed $(BUILDIFIER) go-mod-download
 	BUILDIFIER=$(BUILDIFIER) POLICY_BUILDER_BAZEL4=1 $(VENV)/bin/pytest -q -rA tests/bazel
 
 # The CI guard for committed generated files (BUILD files, the registry package, go.work,

@@ -19,7 +19,7 @@ $(TOOLS_DIR)/protoc-gen-go:
 proto: need-protoc $(TOOLS_DIR)/protoc-gen-go
 	PATH=$(TOOLS_DIR):$$PATH $(PROTOC) -I engine/api --go_out=engine/api --go_opt=paths=source_relative $(PROTO_SRC)
 
-check-proto: need-protoc $(TOOLS_DIR)/protoc-gen-go
+check-proto: system-packages need-protoc $(TOOLS_DIR)/protoc-gen-go
 	PATH=$(TOOLS_DIR):$$PATH $(GO) test -count=1 -run TestGeneratedCodeIsCurrent ./engine/api/...
 
 test-edge:

@@ -33,7 +33,7 @@ check-envoy-config: envoy-engine
 # Try it: the engine from `make build`, a real Envoy configured for it and an echo
 # upstream on loopback (engine/tryit); prints curl lines; Ctrl-C stops all of it.
 RUN_LISTEN ?= 127.0.0.1:8080
-run: build
+run: build $(VENV)/.installed
 	$(GO) build -C engine -o $(CURDIR)/.build/tryit ./tryit
 	.build/tryit --engine-bin $(OUTPUT)/policy-engine --envoy $(ENVOY) \
 		--config examples/envoy/engine-config.yaml --listen $(RUN_LISTEN) \

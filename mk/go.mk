@@ -10,16 +10,16 @@ FUZZ_TIME ?= 10s
 
 .PHONY: go-mod-download lint-go test-go fuzz-go bench-go
 
+# Every module the workspace (go.work: the engine and every policy) needs, in one command.
 go-mod-download:
-	$(GO) mod download -C engine
-	@for d in $$(find policies -name go.mod -printf '%h\n' | sort); do $(GO) mod download -C $$d || exit 1; done
+	$(GO) mod download
 
 lint-go:
 	@out=$$(gofmt -l engine policies); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(GO_DIRS)
 	$(GO) vet -tags e2e ./engine/e2e/
 
-test-go:
+test-go: system-packages
 	$(GO) test -race -count=1 $(GO_DIRS)
 	$(MAKE) --no-print-directory fuzz-go
 

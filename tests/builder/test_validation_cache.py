@@ -6,6 +6,9 @@ with the real helper; the helper is spied on, not replaced."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,7 @@ from policy_builder import gocheck
 from policy_builder.cache import CACHE_ENV
 from policy_builder.cli import main
 from policy_builder.errors import EXIT_INVALID
+from policy_builder.home import find_engine_sources
 
 from tests.builder.policytree import (
     ENGINE_REQUIRE,
@@ -212,3 +216,23 @@ def test_policies_using_local_sources_elsewhere_are_always_checked(
     assert _validate(root) == EXIT_INVALID
     errors = report_errors(tmp_path / "out", "uses-lib/v1.0.0")
     assert [e["code"] for e in errors] == ["go-type"]
+
+
+def test_helper_built_ahead_with_the_standard_library_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`python -m policy_builder.gocheck` (what `make build` runs while pip installs the
+    virtualenv) needs no third-party package, and builds the binary validation then uses."""
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    package_parent = str(Path(gocheck.__file__).resolve().parents[1])
+    # -S: no site-packages, so only the standard library and policy_builder are importable.
+    proc = subprocess.run(
+        [sys.executable, "-S", "-m", "policy_builder.gocheck"],
+        env={**os.environ, "PYTHONPATH": package_parent},
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    built = [p.name for p in tmp_path.iterdir()]
+    assert len(built) == 1 and built[0].startswith("gocheck-")
+    assert gocheck.build_helper(find_engine_sources()).name == built[0]

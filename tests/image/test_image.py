@@ -2,7 +2,7 @@
 unpacked with umoci and run with runc (root, host network namespace, read-only root,
 uid 65532), a real Envoy on the host sending requests through the engine in it.
 
-Needs root, runc and umoci (`make image-deps`); skipped with the reason otherwise."""
+Needs root, runc and umoci (`make test` installs them as root); skipped with the reason otherwise."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ ENGINE_CONFIG = REPO / "examples" / "envoy" / "engine-config.yaml"
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("runc") or not shutil.which("umoci"),
-    reason="needs root, runc and umoci: run `make image-deps` (apt-get install runc umoci)",
+    reason="needs root, runc and umoci (make system-packages installs them as root)",
 )
 
 

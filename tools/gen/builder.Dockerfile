@@ -34,7 +34,7 @@ RUN python3 -m venv /opt/venv \
     && pip install --no-cache-dir ./tools/gen \
     && (cd engine && go mod download) \
     && (cd tools/gen/gocheck && GOWORK=off go mod download) \
-    && python -c "from policy_builder.gocheck import helper_binary; from policy_builder.home import find_home; helper_binary(find_home())" \
+    && python -m policy_builder.gocheck \
     && mkdir -p /output
 
 ENTRYPOINT ["policy-builder"]

@@ -96,7 +96,7 @@ func typeCheck(req Request, engine *Module, healthy map[string]*Result, inputs m
 		return nil
 	}
 	// GOTOOLCHAIN=local in env: a policy must never make the builder download another Go.
-	pkgs, err := loadPolicies(req.WorkDir, env, unknown)
+	pkgs, err := loadPolicies(req.WorkDir, env, req.BuildFlags, unknown)
 	if err != nil {
 		return fmt.Errorf("loading packages: %w", err)
 	}

@@ -21,10 +21,10 @@ import (
 // type check from source then ignores. So the policies are listed without export data,
 // the packages they import are loaded from export data (built or found in Go's build
 // cache) in a second call, and the policies are type-checked here.
-func loadPolicies(dir string, env []string, paths []string) ([]*packages.Package, error) {
+func loadPolicies(dir string, env, buildFlags []string, paths []string) ([]*packages.Package, error) {
 	listMode := packages.NeedName | packages.NeedFiles | packages.NeedCompiledGoFiles |
 		packages.NeedImports | packages.NeedDeps
-	listed, err := packages.Load(&packages.Config{Mode: listMode, Dir: dir, Env: env}, paths...)
+	listed, err := packages.Load(&packages.Config{Mode: listMode, Dir: dir, Env: env, BuildFlags: buildFlags}, paths...)
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +42,7 @@ func loadPolicies(dir string, env []string, paths []string) ([]*packages.Package
 		// NeedImports shares one types.Package per path across all export data read, so
 		// a type reached through two imports is one type.
 		depMode := packages.NeedName | packages.NeedImports | packages.NeedTypes | packages.NeedTypesSizes
-		loaded, err := packages.Load(&packages.Config{Mode: depMode, Dir: dir, Env: env}, sortedSet(imported)...)
+		loaded, err := packages.Load(&packages.Config{Mode: depMode, Dir: dir, Env: env, BuildFlags: buildFlags}, sortedSet(imported)...)
 		if err != nil {
 			return nil, err
 		}

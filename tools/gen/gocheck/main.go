@@ -29,8 +29,12 @@ type Request struct {
 	// PoliciesDir is the policies root; local replace targets must stay inside it.
 	PoliciesDir string `json:"policies_dir"`
 	// GoVersion is the installed toolchain's version, e.g. "go1.26.8".
-	GoVersion string        `json:"go_version"`
-	Policies  []PolicyInput `json:"policies"`
+	GoVersion string `json:"go_version"`
+	// BuildFlags are the build's own flags (-trimpath): with them, and the build's
+	// environment (CGO_ENABLED=0), the packages compiled for their export data are the
+	// ones the build then finds in Go's build cache.
+	BuildFlags []string      `json:"build_flags"`
+	Policies   []PolicyInput `json:"policies"`
 }
 
 // PolicyInput is one policy directory and the phases its policy.yaml declares.

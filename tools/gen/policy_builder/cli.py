@@ -147,12 +147,16 @@ def _options(args: argparse.Namespace) -> Options:
     else:
         engine = find_engine_sources(args.engine_dir)
         base = Path()
+    policies_dir = _dir(args.policies, "POLICIES_DIR", str(base / "policies"))
+    # What a build stamps (version, commit) says where it came from: the policies' git
+    # work tree, else the engine's, unless a flag or the environment says otherwise.
+    stamp_from = (policies_dir, engine.root) if args.command in ("build", "package") else ()
     return Options(
-        policies_dir=_dir(args.policies, "POLICIES_DIR", str(base / "policies")),
+        policies_dir=policies_dir,
         output_dir=_dir(args.output, "OUTPUT_DIR", str(base / "output")),
         engine=engine,
         workspace=workspace,
-        settings=load_settings(os.environ, flags),
+        settings=load_settings(os.environ, flags, stamp_from),
         build_dir=Path(build_dir) if build_dir else None,
         dry_run=bool(getattr(args, "check", False)),
     )

@@ -16,7 +16,7 @@ from typing import Any
 from policy_builder.bazel.gowork import go_work
 from policy_builder.errors import CompileFailed, EngineDependencyConflict, ToolMissing
 from policy_builder.generate_go import GO_FILES
-from policy_builder.gotool import GoMod, go_binary, run_tool
+from policy_builder.gotool import BUILD_FLAGS, GoMod, build_env, go_binary, run_tool
 from policy_builder.home import BUILDINFO_PACKAGE, EngineSources
 from policy_builder.manifest import Manifest
 from policy_builder.settings import Settings
@@ -49,9 +49,8 @@ def _ignore_hidden(_dir: str, names: list[str]) -> set[str]:
 
 
 def _go_env(ws: Workspace, settings: Settings | None = None) -> dict[str, str]:
-    env = dict(os.environ)
     # Hermetic: the user's GOFLAGS (say -mod=mod) and GOTOOLCHAIN must not change the build.
-    env.update(GOWORK=str(ws.go_work), GOFLAGS="", GOTOOLCHAIN="local", CGO_ENABLED="0")
+    env = build_env(GOWORK=str(ws.go_work))
     if settings is not None:
         env.update(GOOS=settings.goos, GOARCH=settings.goarch)
     return env
@@ -230,7 +229,7 @@ def build_command(settings: Settings, output: Path) -> list[str]:
     return [
         go_binary(),
         "build",
-        "-trimpath",
+        *BUILD_FLAGS,
         "-buildvcs=false",
         "-ldflags",
         ldflags(settings),

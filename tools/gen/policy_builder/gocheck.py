@@ -1,11 +1,13 @@
 """Runs the Go helper (tools/gen/gocheck) that answers Go questions with Go's own tools.
 
-The helper is built once per source content into the user cache directory, so repeated
-validations pay only for running it. Its answer for a policy is kept in the cache too,
-under a hash of every input that can change it (see gocheck_cache), so a validation with
-nothing new runs no helper at all, and one with a few changed policies type-checks only
-those.
-"""
+The helper is built once per source content and toolchain into the builder's cache
+directory, so repeated validations pay only for running it; `python -m
+policy_builder.gocheck` builds it ahead (`make build` does, while pip installs the
+virtualenv: this module needs the standard library only). Its answer for a policy is kept
+in the cache too, under a hash of every input that can change it (see gocheck_cache), so a
+validation with nothing new runs no helper at all, and one with a few changed policies
+type-checks only those. The type check compiles what the policies import with the build's
+own settings, so the compile phase finds those packages in Go's build cache."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from typing import Any
 from policy_builder import gocheck_cache
 from policy_builder.cache import Store, cache_dir
 from policy_builder.errors import ToolFailed
-from policy_builder.gotool import GoMod, go_binary, run_go, run_tool
+from policy_builder.gotool import BUILD_FLAGS, GoMod, build_env, go_binary, run_go, run_tool
 from policy_builder.home import SDK_PACKAGE, EngineSources
 from policy_builder.manifest import GoModInfo, GoPackageInfo, Problem
 
@@ -45,14 +47,16 @@ class GoCheckResult:
 
 
 def _helper_env() -> dict[str, str]:
-    """The helper's go/packages runs `go` from PATH: make that the builder's own `go`."""
+    """The helper's go/packages runs `go` from PATH: make that the builder's own `go`. The
+    type check compiles what the policies import with the build's settings (gotool), so
+    the build that follows finds those packages in Go's build cache."""
     go_dir = str(Path(go_binary()).parent)
-    return {**os.environ, "PATH": os.pathsep.join([go_dir, os.environ.get("PATH", "")])}
+    return build_env(PATH=os.pathsep.join([go_dir, os.environ.get("PATH", "")]))
 
 
 def go_env(*names: str) -> dict[str, str]:
-    """The values of the named `go env` settings ("" when unset)."""
-    out = run_go(["env", "-json", *names], "reading the Go environment")
+    """The values of the named `go env` settings ("" when unset), as the helper sees them."""
+    out = run_go(["env", "-json", *names], "reading the Go environment", env=_helper_env())
     try:
         values: dict[str, str] = json.loads(out)
     except ValueError as error:
@@ -76,17 +80,21 @@ def helper_binary(home: EngineSources, helper: str) -> Path:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + f".{os.getpid()}.tmp")
-    env = dict(os.environ, GOWORK="off", GOFLAGS="", CGO_ENABLED="0", GOTOOLCHAIN="local")
     proc = run_tool(
-        [go_binary(), "build", "-trimpath", "-o", str(tmp), "."],
+        [go_binary(), "build", *BUILD_FLAGS, "-buildvcs=false", "-o", str(tmp), "."],
         "building the Go helper",
         cwd=home.gocheck_dir,
-        env=env,
+        env=build_env(GOWORK="off"),
     )
     if proc.returncode != 0:
         raise ToolFailed(f"cannot build the Go helper in {home.gocheck_dir}:\n{proc.stderr}")
     tmp.replace(target)
     return target
+
+
+def build_helper(home: EngineSources) -> Path:
+    """The helper binary for home's sources and the toolchain, built if needed."""
+    return helper_binary(home, helper_id(home, go_env("GOVERSION")["GOVERSION"]))
 
 
 def run_gocheck(
@@ -150,6 +158,7 @@ def _ask(
             "work_dir": work,
             "policies_dir": str(root),
             "go_version": toolchain,
+            "build_flags": list(BUILD_FLAGS),
             "policies": [
                 {
                     "id": i.rel_path,
@@ -217,3 +226,22 @@ def _result(r: dict[str, Any]) -> GoCheckResult:
         for p in r["problems"]
     )
     return GoCheckResult(go_mod, go_package, problems)
+
+
+def main() -> int:
+    """Build the helper for the checkout (or POLICY_ENGINE_HOME) this module belongs to."""
+    import sys
+
+    from policy_builder.errors import BuilderError
+    from policy_builder.home import find_engine_sources
+
+    try:
+        build_helper(find_engine_sources(None))
+    except BuilderError as error:
+        print(f"policy-builder: error: {error}", file=sys.stderr)
+        return error.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

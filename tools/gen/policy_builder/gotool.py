@@ -113,3 +113,17 @@ def read_go_mod(module_dir: Path) -> GoMod:
         )
     except (ValueError, KeyError, TypeError) as error:
         raise ToolFailed(f"{what}: `go mod edit -json` answered unreadably: {error}") from error
+
+
+# The settings of every `go` command that compiles for the builder: the engine's build,
+# the type check's `go list -export` and the Go helper's own build. Identical settings give
+# identical action keys, so what one compiles, the others find in Go's build cache (a
+# first build compiles each package once). GOFLAGS and GOTOOLCHAIN are fixed so that the
+# user's (say GOFLAGS=-mod=mod) cannot change a build.
+BUILD_ENV = {"CGO_ENABLED": "0", "GOFLAGS": "", "GOTOOLCHAIN": "local"}
+BUILD_FLAGS = ("-trimpath",)
+
+
+def build_env(**extra: str) -> dict[str, str]:
+    """The process environment with BUILD_ENV and extra on top."""
+    return {**os.environ, **BUILD_ENV, **extra}

@@ -21,7 +21,7 @@ from policy_builder.cache import cache_dir
 from policy_builder.compile import BINARY
 from policy_builder.errors import BuilderError, ToolMissing, UsageError
 from policy_builder.gocheck import go_env
-from policy_builder.gotool import go_binary, run_tool
+from policy_builder.gotool import build_env, go_binary, run_tool
 from policy_builder.home import ENGINE_MODULE, EngineSources
 from policy_builder.image_config import ImageConfig, read_image_config
 from policy_builder.manifest import Manifest
@@ -63,7 +63,7 @@ def tool_binary(sources: EngineSources) -> Path:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + f".{os.getpid()}.tmp")
-    env = dict(os.environ, GOWORK="off", GOFLAGS="", CGO_ENABLED="0", GOTOOLCHAIN="local")
+    env = build_env(GOWORK="off")
     proc = run_tool(
         [go_binary(), "build", "-trimpath", "-o", str(tmp), "."],
         "the image tool",

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from policy_builder.errors import UsageError
 
@@ -143,14 +146,60 @@ def _image_base(image: str) -> str:
     return image
 
 
-def load_settings(env: Mapping[str, str], flags: Mapping[str, str | bool | None]) -> Settings:
-    """Settings from env, overridden by the flags that were given (non-None)."""
+def _git(directory: Path, *args: str) -> str | None:
+    """`git -C directory args` stripped; None when git is missing or answers with an error."""
+    try:
+        proc = subprocess.run(
+            ["git", "-C", str(directory), *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            # Read only: --dirty must not refresh the index of the user's repository.
+            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    out = proc.stdout.strip()
+    return out if proc.returncode == 0 and out else None
 
-    def pick(flag: str, var: str, default: str) -> str:
+
+def git_stamps(directories: Sequence[Path]) -> tuple[str, str] | None:
+    """(version, commit) from git for the first directory in a work tree with a commit:
+    `git describe --tags --always --dirty` and `git rev-parse HEAD`, as
+    tools/workspace_status.sh stamps Bazel builds. None when no directory is in one."""
+    for directory in directories:
+        commit = _git(directory, "rev-parse", "HEAD")
+        if commit is None:
+            continue
+        version = _git(directory, "describe", "--tags", "--always", "--dirty")
+        return version or commit[:12], commit
+    return None
+
+
+def load_settings(
+    env: Mapping[str, str],
+    flags: Mapping[str, str | bool | None],
+    stamp_from: Sequence[Path] = (),
+) -> Settings:
+    """Settings from env, overridden by the flags that were given (non-None). The version
+    and commit that neither gives come from git when a directory of stamp_from (the
+    policies, the engine) is in a git work tree, else they stay dev and unknown."""
+    git: list[tuple[str, str] | None] = []
+
+    def from_git(index: int, default: str) -> str:
+        if not git:
+            git.append(git_stamps(stamp_from))
+        found = git[0]
+        # A tag git accepts but a stamp cannot carry keeps the plain default.
+        return found[index] if found and _STAMP.match(found[index]) else default
+
+    def pick(flag: str, var: str, default: str, git_index: int | None = None) -> str:
         value = flags.get(flag)
         if value is not None and not isinstance(value, bool):
             return value
-        return env.get(var, default)
+        if var in env or git_index is None:
+            return env.get(var, default)
+        return from_git(git_index, default)
 
     upx_flag = flags.get("upx")
     upx = (
@@ -168,8 +217,8 @@ def load_settings(env: Mapping[str, str], flags: Mapping[str, str | bool | None]
             raise UsageError(f"SOURCE_DATE_EPOCH={epoch_text!r}: use seconds since 1970")
         epoch = int(epoch_text)
     return Settings(
-        build_version=_stamp("BUILD_VERSION", pick("build_version", "BUILD_VERSION", "dev")),
-        git_commit=_stamp("GIT_COMMIT", pick("git_commit", "GIT_COMMIT", "unknown")),
+        build_version=_stamp("BUILD_VERSION", pick("build_version", "BUILD_VERSION", "dev", 0)),
+        git_commit=_stamp("GIT_COMMIT", pick("git_commit", "GIT_COMMIT", "unknown", 1)),
         upx=upx,
         go_build_flags=go_flags,
         extra_ldflags=ld,
