@@ -29,6 +29,8 @@ REPO = Path(__file__).resolve().parents[2]
 TOOL_DIR = REPO / "tools" / "gen" / "image"
 ENVOY = REPO / ".venv" / "bin" / "envoy"
 EPOCH = "1700000000"
+# The version stamped, so the image's tag does not depend on the checkout's git state.
+VERSION = "v0.0.0-test"
 ENGINE_CONFIG = REPO / "examples" / "envoy" / "engine-config.yaml"
 
 pytestmark = pytest.mark.skipif(
@@ -43,7 +45,7 @@ def _builder(
     return subprocess.run(
         [sys.executable, "-m", "policy_builder", "build", "--policies", str(REPO / "policies"),
          "--output", str(output), "--json", "--quiet", *extra],
-        env={**os.environ, "SOURCE_DATE_EPOCH": EPOCH, **env},
+        env={**os.environ, "SOURCE_DATE_EPOCH": EPOCH, "BUILD_VERSION": VERSION, **env},
         capture_output=True, text=True, cwd=cwd,
     )  # fmt: skip
 
@@ -88,7 +90,7 @@ def test_outputs_and_reproducible(built: Path, registry: Registry, tmp_path: Pat
         assert (built / name).is_file(), name
     tar = subprocess.run(["tar", "-xOf", str(built / "policy-engine.tar"), "manifest.json"],
                          capture_output=True, text=True, check=True)  # fmt: skip
-    assert json.loads(tar.stdout)[0]["RepoTags"] == ["policy-engine:dev"]
+    assert json.loads(tar.stdout)[0]["RepoTags"] == [f"policy-engine:{VERSION}"]
     first = json.loads((built / "image" / "index.json").read_text())["manifests"][0]["digest"]
     # Again into a relative output folder, as `make build` gives it.
     again = _builder(Path("again"), {"FINAL_IMAGE_BASE": registry.base}, cwd=tmp_path)
@@ -115,7 +117,7 @@ class Bundle:
 
 def _bundle(built: Path, tmp: Path, args: list[str], mounts: list[tuple[Path, str]]) -> Path:
     bundle = tmp / "bundle"
-    subprocess.run(["umoci", "unpack", "--image", f"{built / 'image'}:dev", str(bundle)],
+    subprocess.run(["umoci", "unpack", "--image", f"{built / 'image'}:{VERSION}", str(bundle)],
                    check=True, capture_output=True)  # fmt: skip
     config = json.loads((bundle / "config.json").read_text())
     process = config["process"]
