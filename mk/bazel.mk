@@ -18,8 +18,17 @@ $(BUILDIFIER): | system-packages
 	npm install --prefix $(TOOLS_DIR) --no-save --no-audit --no-fund --silent @bazel/buildifier@$(BUILDIFIER_VERSION)
 	@test -x $@
 
+# The golden BUILD files and MODULE.bazel edits (tests/data/golden) are what generate
+# writes, so they must pass too; their .golden suffix hides their type from buildifier.
+GOLDEN_BUILD_FILES = $(shell find tests/data/golden -name 'BUILD.bazel.golden' | sort)
+GOLDEN_MODULE_FILES = $(shell find tests/data/golden -name 'MODULE.bazel.golden' | sort)
+GOLDEN_BZL_FILES = $(shell find tests/data/golden -name '*.bzl.golden' | sort)
+
 lint-bazel: $(BUILDIFIER)
 	$(BUILDIFIER) --mode=check --lint=warn $(STARLARK_FILES)
+	$(BUILDIFIER) --mode=check --lint=warn --type=build $(GOLDEN_BUILD_FILES)
+	$(BUILDIFIER) --mode=check --lint=warn --type=module $(GOLDEN_MODULE_FILES)
+	$(BUILDIFIER) --mode=check --lint=warn --type=bzl $(GOLDEN_BZL_FILES)
 
 # The go_deps checks read the Go module cache (go-mod-download fills it).
 test-bazel: system-packages $(VENV)/.installed $(BUILDIFIER) go-mod-download

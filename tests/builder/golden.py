@@ -1,7 +1,8 @@
 """Whole-file golden cases, in the style of Gazelle's merger tests and
 datamodel-code-generator's expected outputs: each case is a directory under
 tests/data/golden/ holding its input files in `in/` and every file it produces in
-`out/`. tests/builder/test_golden.py compares each case whole (the same files, byte for
+`out/`, named with a `.golden` suffix (as Go's testdata does; Gazelle's tests say
+`BUILD.want`) so that no tool takes an expectation for a source file. tests/builder/test_golden.py compares each case whole (the same files, byte for
 byte, nothing missing and nothing extra) and fails on any directory no case owns.
 
 Regenerate every `out/` after an intended change, then read the diff:
@@ -16,7 +17,7 @@ the templates are the repository's own.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from tests.bazel import fixtures
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = REPO / "tests" / "data" / "golden"
 SOURCES = EngineSources(REPO)
+SUFFIX = ".golden"
 # Where the policies of a case are said to be, so no output holds this machine's paths.
 POLICIES_ROOT = Path("/policies")
 
@@ -38,12 +40,16 @@ POLICIES_ROOT = Path("/policies")
 def workspace(case_in: Path) -> dict[str, str]:
     """Every file `generate` writes into a workspace whose current files are case_in/
     (MODULE.bazel, hand-edited BUILD files), for the fixtures' engine and policies."""
+    return workspace_over(read_tree(case_in))
+
+
+def workspace_over(existing: Mapping[str, str]) -> dict[str, str]:
+    """Every file `generate` writes into a workspace holding existing (path -> text)."""
     manifest = fixtures.tested_manifest(POLICIES_ROOT)
     go_files = generate_go.go_files(manifest, SOURCES)
 
     def read_existing(rel: str) -> str:
-        path = case_in / rel
-        return path.read_text() if path.is_file() else ""
+        return existing.get(rel, "")
 
     return bazel_outputs(
         manifest,
@@ -122,9 +128,10 @@ def produce(case: str) -> dict[str, str]:
 
 
 def read_tree(directory: Path) -> dict[str, str]:
-    """Every file under directory, by POSIX path relative to it."""
+    """Every file under directory, by POSIX path relative to it (the golden suffix of an
+    expected file taken off, so the path is the produced file's)."""
     return {
-        p.relative_to(directory).as_posix(): p.read_text()
+        p.relative_to(directory).as_posix().removesuffix(SUFFIX): p.read_text()
         for p in sorted(directory.rglob("*"))
         if p.is_file()
     }
@@ -135,8 +142,9 @@ def main() -> None:
         out = GOLDEN / case / "out"
         shutil.rmtree(out, ignore_errors=True)
         for rel, text in produce(case).items():
-            (out / rel).parent.mkdir(parents=True, exist_ok=True)
-            (out / rel).write_text(text)
+            target = out / (rel + SUFFIX)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
         print(f"wrote {out.relative_to(REPO)}")
 
 
