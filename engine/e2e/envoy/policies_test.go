@@ -65,7 +65,7 @@ routes:
       - {name: testRewrite, version: v1.0.0, parameters: {path: /moved/here, method: PUT}}
   - name: fail-closed
     policies:
-      - {name: testFault, version: v1.0.0}
+      - {name: testFault, version: v1.0.0, parameters: {secret: ` + panicCanary + `}}
   - name: fail-open
     failOpen: true
     policies:
@@ -75,6 +75,10 @@ noRouteAction: deny
 phaseTimeout: 5s
 mutationRules: {allowAllRouting: true}
 `
+
+// panicCanary is the sensitive parameter testFault quotes when it panics: the panic
+// report must not carry it.
+const panicCanary = "canary-panic-7c2d9e41"
 
 var policyRoutes = []string{"/api-key=api-key", "/custom-auth=custom-auth", "/rate-limit=rate-limit",
 	"/jwt-v1=jwt-v1", "/jwt-v2=jwt-v2", "/request-body=request-body", "/response-body=response-body",
@@ -311,8 +315,20 @@ func TestPoliciesThroughEnvoy(t *testing.T) {
 			n := count()
 			resp, body := do(t, "GET", s.url+"/fail-closed", nil, "x-fault", fault)
 			expect(t, s, fault, resp, body, 500, false, n)
+			if strings.Contains(body, panicCanary) {
+				t.Errorf("%s: the error response shows the sensitive parameter", fault)
+			}
 			if id := resp.Header.Get("x-policy-engine-error-id"); id == "" || !strings.Contains(body, id) {
 				t.Errorf("%s: error id header %q, body %q", fault, id, body)
+			}
+		}
+		logs := e.Log.String()
+		if !strings.Contains(logs, "testFault: panic on request") {
+			t.Fatalf("the panic was not reported in the engine's log:\n%s", logs)
+		}
+		for what, text := range map[string]string{"engine log": logs, "Envoy log": s.envoy.Log.String()} {
+			if strings.Contains(text, panicCanary) {
+				t.Errorf("the %s shows the sensitive parameter the panic quoted", what)
 			}
 		}
 	})

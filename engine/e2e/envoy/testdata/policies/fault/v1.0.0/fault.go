@@ -9,7 +9,10 @@ import (
 )
 
 // Policy is the testFault policy.
-type Policy struct{ sleep time.Duration }
+type Policy struct {
+	sleep  time.Duration
+	secret string
+}
 
 // GetPolicy is the policy's factory.
 func GetPolicy(_ policies.PolicyMetadata, params map[string]interface{}) (policies.Policy, error) {
@@ -18,7 +21,8 @@ func GetPolicy(_ policies.PolicyMetadata, params map[string]interface{}) (polici
 	if err != nil {
 		return nil, err
 	}
-	return Policy{sleep: d}, nil
+	secret, _ := params["secret"].(string)
+	return Policy{sleep: d, secret: secret}, nil
 }
 
 // Name returns the name in policy.yaml.
@@ -31,7 +35,7 @@ func (Policy) Validate(map[string]interface{}) error { return nil }
 func (p Policy) ExecuteRequest(ctx *policies.RequestContext, _ map[string]interface{}) *policies.RequestPolicyAction {
 	switch ctx.Headers.Get("x-fault") {
 	case "panic":
-		panic("testFault: panic on request")
+		panic("testFault: panic on request, secret " + p.secret)
 	case "sleep":
 		time.Sleep(p.sleep)
 	}
