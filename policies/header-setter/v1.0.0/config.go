@@ -3,7 +3,6 @@ package headersetter
 import (
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -16,23 +15,6 @@ import (
 type params struct {
 	Headers map[string]string `param:"headers"`
 }
-
-// forbidden lists headers this policy refuses to set, with the reason shown to the
-// operator. Envoy ignores mutations of host and x-envoy-* unless its mutation_rules allow
-// them, and framing / hop-by-hop headers would corrupt the request if changed.
-var forbidden = map[string]string{
-	"host":              "Envoy ignores changes to the host header by default; rewrite the authority in the route instead",
-	"content-length":    "it describes the body framing; Envoy manages it",
-	"transfer-encoding": "it describes the body framing; Envoy manages it",
-	"connection":        "hop-by-hop headers are not forwarded",
-	"keep-alive":        "hop-by-hop headers are not forwarded",
-	"proxy-connection":  "hop-by-hop headers are not forwarded",
-	"te":                "hop-by-hop headers are not forwarded",
-	"upgrade":           "hop-by-hop headers are not forwarded",
-}
-
-// headerName is an HTTP field name (RFC 9110 token).
-var headerName = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 // parseHeaders returns the "headers" parameter with lower-cased names. Every error
 // names the parameter and header at fault.
@@ -48,7 +30,7 @@ func parseHeaders(raw map[string]interface{}) (map[string]string, error) {
 	// Sorted so that, with several errors, the same one is reported every time.
 	for _, name := range slices.Sorted(maps.Keys(p.Headers)) {
 		lower := strings.ToLower(name)
-		if err := checkName(lower); err != nil {
+		if err := policies.CheckHeaderChange(lower); err != nil {
 			return nil, fmt.Errorf("parameter %q: header %q: %w", "headers", name, err)
 		}
 		if _, dup := out[lower]; dup {
@@ -61,22 +43,6 @@ func parseHeaders(raw map[string]interface{}) (map[string]string, error) {
 		out[lower] = value
 	}
 	return out, nil
-}
-
-func checkName(name string) error {
-	switch {
-	case name == "":
-		return fmt.Errorf("name must not be empty")
-	case name[0] == ':':
-		return fmt.Errorf("pseudo-headers cannot be set by this policy")
-	case !headerName.MatchString(name):
-		return fmt.Errorf("not a valid header name (must match %s)", headerName)
-	case forbidden[name] != "":
-		return fmt.Errorf("cannot be set: %s", forbidden[name])
-	case strings.HasPrefix(name, "x-envoy-"):
-		return fmt.Errorf("cannot be set: Envoy ignores changes to x-envoy-* headers by default")
-	}
-	return nil
 }
 
 // checkValue rejects control characters (CR and LF above all, which would allow header

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -130,11 +129,8 @@ var reservedHeaders = map[string]bool{
 	"transfer-encoding": true, "upgrade": true,
 }
 
-// headerName is an HTTP field name (RFC 9110 token), as the header parameter's
-// pattern in policy.yaml; claimHeaders' values are checked here, since policy.yaml
-// cannot describe an object's values.
-var headerName = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-
+// checkClaimHeaders checks claimHeaders' values, header names, here: policy.yaml cannot
+// describe an object's values.
 func checkClaimHeaders(in map[string]string, tokenHeader string) ([]claimHeader, error) {
 	var out []claimHeader
 	seen := map[string]string{}
@@ -144,7 +140,7 @@ func checkClaimHeaders(in map[string]string, tokenHeader string) ([]claimHeader,
 		switch {
 		case claim == "" || header == "":
 			return nil, fmt.Errorf("parameter %q: claim %q: claim and header name must be non-empty", "claimHeaders", claim)
-		case !headerName.MatchString(header):
+		case !policies.IsHeaderName(header):
 			return nil, fmt.Errorf("parameter %q: claim %q: %q is not a valid header name", "claimHeaders", claim, in[claim])
 		case reservedHeaders[header], header == tokenHeader, strings.HasPrefix(header, "x-envoy-"):
 			return nil, fmt.Errorf("parameter %q: claim %q: header %q cannot carry claims", "claimHeaders", claim, header)

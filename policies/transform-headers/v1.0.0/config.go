@@ -3,7 +3,6 @@ package transformheaders
 import (
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -68,7 +67,7 @@ func parsePhase(param string, c changes) (*phase, error) {
 	owner := map[string]string{}
 	claim := func(kind, name string) (string, error) {
 		lower := strings.ToLower(name)
-		if err := checkName(lower); err != nil {
+		if err := policies.CheckHeaderChange(lower); err != nil {
 			return "", fmt.Errorf("parameter %q: %s: header %q: %w", param, kind, name, err)
 		}
 		if prev, dup := owner[lower]; dup {
@@ -117,37 +116,4 @@ func parsePhase(param string, c changes) (*phase, error) {
 		out.rename = append(out.rename, renaming{lowerFrom, lowerTo})
 	}
 	return out, nil
-}
-
-// forbidden lists headers this policy refuses to touch, with the reason. Envoy ignores
-// mutations of host and x-envoy-* unless its mutation_rules allow them, and framing or
-// hop-by-hop headers would corrupt the message if changed.
-var forbidden = map[string]string{
-	"host":              "Envoy ignores changes to the host header by default; rewrite the authority in the route instead",
-	"content-length":    "it describes the body framing; Envoy manages it",
-	"transfer-encoding": "it describes the body framing; Envoy manages it",
-	"connection":        "hop-by-hop headers are not forwarded",
-	"keep-alive":        "hop-by-hop headers are not forwarded",
-	"proxy-connection":  "hop-by-hop headers are not forwarded",
-	"te":                "hop-by-hop headers are not forwarded",
-	"upgrade":           "hop-by-hop headers are not forwarded",
-}
-
-// headerName is an HTTP field name (RFC 9110 token).
-var headerName = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-
-func checkName(name string) error {
-	switch {
-	case name == "":
-		return fmt.Errorf("name must not be empty")
-	case name[0] == ':':
-		return fmt.Errorf("pseudo-headers cannot be changed by this policy")
-	case !headerName.MatchString(name):
-		return fmt.Errorf("not a valid header name (must match %s)", headerName)
-	case forbidden[name] != "":
-		return fmt.Errorf("cannot be changed: %s", forbidden[name])
-	case strings.HasPrefix(name, "x-envoy-"):
-		return fmt.Errorf("cannot be changed: Envoy ignores changes to x-envoy-* headers by default")
-	}
-	return nil
 }

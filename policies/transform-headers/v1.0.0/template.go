@@ -78,7 +78,7 @@ func parseVariable(v string) (segment, error) {
 		}
 		return segment{kind: name}, nil
 	case "header":
-		if !headerName.MatchString(arg) {
+		if !policies.IsHeaderName(arg) {
 			return segment{}, fmt.Errorf("variable ${%s}: want ${header:NAME} with an HTTP header name", v)
 		}
 		return segment{kind: name, text: strings.ToLower(arg)}, nil
