@@ -54,9 +54,17 @@ func runEnvoyConfig(_ context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&opts.Upstream, "upstream", "127.0.0.1:8000", "upstream of routes that name none (host:port)")
 	fs.Var(&routes, "route", "/prefix=route-name[=host:port]: an Envoy route, matched in order; its name selects the engine's chain (repeatable)")
 	fs.DurationVar(&opts.HealthCheckInterval, "health-check-interval", envoyconfig.DefaultHealthCheckInterval, "how often Envoy checks each engine's gRPC health")
+	var engineTLS envoyconfig.EngineTLS
+	fs.StringVar(&engineTLS.CA, "engine-ca", "", "the engines serve ext_proc over TLS (serve --tls-cert): PEM CA their certificates chain to")
+	fs.StringVar(&engineTLS.Cert, "engine-client-cert", "", "Envoy's PEM client certificate for engines that require one (serve --tls-client-ca); needs --engine-client-key")
+	fs.StringVar(&engineTLS.Key, "engine-client-key", "", "PEM private key of --engine-client-cert")
+	fs.StringVar(&engineTLS.SNI, "engine-sni", "", "server name Envoy sends to the engines and requires in their certificates")
 	output := fs.String("output", "", "write to this file instead of stdout")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
+	}
+	if engineTLS != (envoyconfig.EngineTLS{}) {
+		opts.EngineTLS = &engineTLS
 	}
 	switch {
 	case fs.NArg() > 0:

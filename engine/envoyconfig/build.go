@@ -18,7 +18,9 @@ import (
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	upstreamhttpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
+	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -76,6 +78,21 @@ type Options struct {
 	// MaxBodyBytes is the largest body the engine buffers for its policies; routes
 	// whose chain reads the request body let Envoy buffer that much.
 	MaxBodyBytes uint64
+	// EngineTLS, when set, makes Envoy speak TLS to the engines (serve --tls-cert).
+	EngineTLS *EngineTLS
+}
+
+// EngineTLS is how Envoy reaches engines that serve ext_proc over TLS. Paths are
+// Envoy's: it reads (and re-reads) the files itself.
+type EngineTLS struct {
+	// CA is the PEM file of the CA the engines' certificates must chain to.
+	CA string
+	// Cert and Key are Envoy's client certificate, for engines that require one
+	// (serve --tls-client-ca); both or neither.
+	Cert, Key string
+	// SNI is the server name Envoy sends and checks the engines' certificates
+	// against; empty checks only the chain.
+	SNI string
 }
 
 // Build returns the Envoy bootstrap for the engine configuration snap, checked with
@@ -193,6 +210,10 @@ func (o Options) check() error {
 		return errors.New("no engine address")
 	case len(o.Routes) == 0:
 		return errors.New("no route")
+	case o.EngineTLS != nil && o.EngineTLS.CA == "":
+		return errors.New("TLS to the engines needs the CA their certificates chain to")
+	case o.EngineTLS != nil && (o.EngineTLS.Cert == "") != (o.EngineTLS.Key == ""):
+		return errors.New("Envoy's client certificate for the engines needs both a certificate and a key file")
 	}
 	for _, r := range o.Routes {
 		if r.Name == "" || !strings.HasPrefix(r.Prefix, "/") {
@@ -285,6 +306,9 @@ func engineCluster(opts Options) (*clusterv3.Cluster, error) {
 		HealthChecker:      &corev3.HealthCheck_GrpcHealthCheck_{GrpcHealthCheck: &corev3.HealthCheck_GrpcHealthCheck{}},
 	}}
 	c.CommonLbConfig = &clusterv3.Cluster_CommonLbConfig{HealthyPanicThreshold: &typev3.Percent{Value: 0}}
+	if opts.EngineTLS != nil {
+		c.TransportSocket = engineTLSSocket(opts.EngineTLS)
+	}
 	// Each ext_proc stream is one request to this cluster: Envoy's default limit of
 	// 1024 at once would fail requests (closed) under load long before the engines
 	// are busy.
@@ -293,6 +317,34 @@ func engineCluster(opts Options) (*clusterv3.Cluster, error) {
 		MaxPendingRequests: wrapperspb.UInt32(1 << 16),
 	}}}
 	return c, nil
+}
+
+// engineTLSSocket verifies the engines' certificates against the CA (and the SNI name
+// when given) and offers Envoy's own certificate when one is configured; ALPN h2, as
+// gRPC over TLS expects.
+func engineTLSSocket(t *EngineTLS) *corev3.TransportSocket {
+	file := func(path string) *corev3.DataSource {
+		return &corev3.DataSource{Specifier: &corev3.DataSource_Filename{Filename: path}}
+	}
+	common := &tlsv3.CommonTlsContext{
+		AlpnProtocols: []string{"h2"},
+		ValidationContextType: &tlsv3.CommonTlsContext_ValidationContext{
+			ValidationContext: &tlsv3.CertificateValidationContext{TrustedCa: file(t.CA)},
+		},
+	}
+	if t.Cert != "" {
+		common.TlsCertificates = []*tlsv3.TlsCertificate{{CertificateChain: file(t.Cert), PrivateKey: file(t.Key)}}
+	}
+	if t.SNI != "" {
+		common.GetValidationContext().MatchTypedSubjectAltNames = []*tlsv3.SubjectAltNameMatcher{{
+			SanType: tlsv3.SubjectAltNameMatcher_DNS,
+			Matcher: &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: t.SNI}},
+		}}
+	}
+	return &corev3.TransportSocket{
+		Name:       "envoy.transport_sockets.tls",
+		ConfigType: &corev3.TransportSocket_TypedConfig{TypedConfig: mustAny(&tlsv3.UpstreamTlsContext{CommonTlsContext: common, Sni: t.SNI})},
+	}
 }
 
 func protocolOptions(explicit *upstreamhttpv3.HttpProtocolOptions_ExplicitHttpConfig) map[string]*anypb.Any {

@@ -11,6 +11,7 @@ import (
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -189,10 +190,64 @@ func TestBuildRejects(t *testing.T) {
 			"bad port":     {Listen: "127.0.0.1:0", Engines: []string{"127.0.0.1:2"}, Upstream: "127.0.0.1:3", Routes: opts.Routes},
 			"no upstream":  {Listen: "127.0.0.1:1", Engines: []string{"127.0.0.1:2"}, Routes: []Route{{Prefix: "/", Name: "x"}}},
 			"empty prefix": {Listen: "127.0.0.1:1", Engines: []string{"127.0.0.1:2"}, Upstream: "127.0.0.1:3", Routes: []Route{{Name: "x"}}},
+			"TLS, no CA":   withTLS(EngineTLS{Cert: "c.pem", Key: "k.pem"}),
+			"TLS, no key":  withTLS(EngineTLS{CA: "ca.pem", Cert: "c.pem"}),
 		} {
 			if _, err := Build(snap, o); err == nil {
 				t.Errorf("%s: built without an error", name)
 			}
+		}
+	})
+}
+
+func withTLS(t EngineTLS) Options {
+	o := opts
+	o.EngineTLS = &t
+	return o
+}
+
+func TestEngineTLS(t *testing.T) {
+	inspect(t, config, func(snap *core.Snapshot) {
+		plain, err := Build(snap, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range plain.GetStaticResources().GetClusters() {
+			if c.GetTransportSocket() != nil {
+				t.Fatalf("%s: a transport socket without EngineTLS", c.GetName())
+			}
+		}
+		b, err := Build(snap, withTLS(EngineTLS{CA: "/etc/ca.pem", Cert: "/etc/envoy.pem", Key: "/etc/envoy-key.pem", SNI: "engine.internal"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range b.GetStaticResources().GetClusters() {
+			socket := c.GetTransportSocket()
+			if c.GetName() != EngineCluster {
+				if socket != nil {
+					t.Errorf("%s: TLS to the engines must not change the upstreams", c.GetName())
+				}
+				continue
+			}
+			ctx := &tlsv3.UpstreamTlsContext{}
+			if socket.GetName() != "envoy.transport_sockets.tls" || socket.GetTypedConfig().UnmarshalTo(ctx) != nil {
+				t.Fatalf("engine cluster socket: %v", socket)
+			}
+			common := ctx.GetCommonTlsContext()
+			san := common.GetValidationContext().GetMatchTypedSubjectAltNames()
+			switch {
+			case ctx.GetSni() != "engine.internal", len(san) != 1 || san[0].GetMatcher().GetExact() != "engine.internal":
+				t.Errorf("SNI and the name checked: %v", ctx)
+			case common.GetValidationContext().GetTrustedCa().GetFilename() != "/etc/ca.pem":
+				t.Errorf("CA: %v", common.GetValidationContext())
+			case len(common.GetTlsCertificates()) != 1 || common.GetTlsCertificates()[0].GetPrivateKey().GetFilename() != "/etc/envoy-key.pem":
+				t.Errorf("client certificate: %v", common.GetTlsCertificates())
+			case len(common.GetAlpnProtocols()) != 1 || common.GetAlpnProtocols()[0] != "h2":
+				t.Errorf("ALPN: %v", common.GetAlpnProtocols())
+			}
+		}
+		if _, err := Render(b, snap, "TLS"); err != nil {
+			t.Errorf("render: %v", err)
 		}
 	})
 }

@@ -106,6 +106,12 @@ type stack struct {
 // second upstream's address.
 func envoyFor(t *testing.T, config string, engines []string, hcInterval time.Duration, routes ...string) *stack {
 	t.Helper()
+	return envoyWith(t, config, engines, hcInterval, nil, routes...)
+}
+
+// envoyWith is envoyFor with extra envoy-config flags.
+func envoyWith(t *testing.T, config string, engines []string, hcInterval time.Duration, extra []string, routes ...string) *stack {
+	t.Helper()
 	bin, envoyBin := binaries(t)
 	s := &stack{}
 	var err error
@@ -119,6 +125,7 @@ func envoyFor(t *testing.T, config string, engines []string, hcInterval time.Dur
 	listen, admin := freeAddr(t), freeAddr(t)
 	args := []string{"envoy-config", "--config", config, "--listen", listen, "--admin", admin,
 		"--upstream", s.echo.Addr, "--health-check-interval", hcInterval.String()}
+	args = append(args, extra...)
 	for _, e := range engines {
 		args = append(args, "--engine", e)
 	}
