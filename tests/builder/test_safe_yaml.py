@@ -82,3 +82,21 @@ def test_the_alias_limit_holds_on_every_path(monkeypatch: pytest.MonkeyPatch) ->
             load_yaml(too_many)
         assert info.value.code == "yaml-aliases"
         assert info.value.line == MAX_ALIASES + 2
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_nesting_has_a_limit(fast: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deep nesting is refused with its own problem, never a RecursionError, whichever
+    parser runs: just past the limit (with the line it starts at) and far past it."""
+    if not fast:
+        monkeypatch.setattr(safe_yaml, "_fast_loader", None)
+    at_limit = "a:\n" + "  " + "[" * (safe_yaml.MAX_DEPTH - 1) + "]" * (safe_yaml.MAX_DEPTH - 1)
+    assert load_yaml(at_limit.encode()).data is not None
+    past = b"a: 1\nb: " + b"[" * safe_yaml.MAX_DEPTH + b"]" * safe_yaml.MAX_DEPTH + b"\n"
+    with pytest.raises(YamlProblem) as problem:
+        load_yaml(past)
+    assert problem.value.code == "yaml-too-deep"
+    assert problem.value.line == 2
+    with pytest.raises(YamlProblem) as problem:
+        load_yaml(b"a: " + b"[" * 5000 + b"]" * 5000 + b"\n")
+    assert problem.value.code == "yaml-too-deep"

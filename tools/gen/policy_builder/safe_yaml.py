@@ -15,6 +15,9 @@ MAX_YAML_BYTES = 256 * 1024
 # Aliases have no use in policy.yaml beyond sharing a default; many aliases are the
 # signature of an alias ("billion laughs") bomb.
 MAX_ALIASES = 16
+# policy.yaml needs a handful of levels (parameters, items, enum lists); a deeper document
+# is a mistake or an attack on the recursive parsers and validators that read it.
+MAX_DEPTH = 32
 
 
 class YamlProblem(Exception):
@@ -192,6 +195,44 @@ def load_yaml(raw: bytes) -> LoadedYaml:
         ) from None
     if text.startswith("\ufeff"):
         text = text[1:]
+    try:
+        loaded = _load(text)
+    except RecursionError:
+        raise YamlProblem(
+            "yaml-too-deep",
+            f"policy.yaml nests too deeply to load; the limit is {MAX_DEPTH} levels",
+        ) from None
+    depth, line = _deepest(loaded.node)
+    if depth > MAX_DEPTH:
+        raise YamlProblem(
+            "yaml-too-deep", f"policy.yaml nests {depth} levels; the limit is {MAX_DEPTH}", line
+        )
+    return loaded
+
+
+def _deepest(root: yaml.Node | None) -> tuple[int, int]:
+    """How many collections deep the node tree goes, and the 1-based line where it does;
+    iterative, so a deep tree cannot exhaust the stack here."""
+    best, line = 0, 0
+    stack = [(root, 1)] if root is not None else []
+    seen: set[int] = set()
+    while stack:
+        node, depth = stack.pop()
+        if id(node) in seen or not isinstance(node, yaml.CollectionNode):
+            continue
+        seen.add(id(node))
+        if depth > best:
+            best, line = depth, node.start_mark.line + 1
+        children = (
+            [n for pair in node.value for n in pair]
+            if isinstance(node, yaml.MappingNode)
+            else list(node.value)
+        )
+        stack.extend((child, depth + 1) for child in children)
+    return best, line
+
+
+def _load(text: str) -> LoadedYaml:
     fast = _load_fast(text)
     if fast is not None:
         return fast
