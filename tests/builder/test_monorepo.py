@@ -172,6 +172,21 @@ def test_a_bad_policy_is_reported_and_nothing_is_written(
     assert tree_state(repo) == before
 
 
+def test_check_tells_the_findings_it_writes_no_report_of(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--check writes nothing, so its error cannot send the user to validation_report.json:
+    under --quiet the findings are in the error itself."""
+    write_policy(repo / "policies", "broken/v1.0.0", "broken", "v1.0.0", go_text="package x\n{")
+    out = repo.parent / "out"
+    assert main([*_args(repo, "--check", output=out), "--quiet"]) == EXIT_INVALID
+    err = capsys.readouterr().err
+    assert "validation_report.json" not in err
+    assert "Validation failed for broken:v1.0.0" in err
+    assert "policy.go:2: expected declaration" in err
+    assert not out.exists()
+
+
 def test_an_unreadable_build_file_stops_generate_before_any_write(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

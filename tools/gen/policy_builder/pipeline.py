@@ -87,10 +87,16 @@ class Pipeline:
                     {reports.BUILD_ERROR: reports.to_json(reports.validation_error(result.report))}
                 )
                 bad = sum(1 for r in result.report.policies if not r.valid)
-                raise ValidationFailed(
-                    f"validation failed: {bad} of {len(result.report.policies)} policies "
-                    f"are invalid (see {self.output / reports.VALIDATION_REPORT})"
-                )
+                total = len(result.report.policies)
+                head = f"validation failed: {bad} of {total} policies are invalid"
+                if not self.options.dry_run:
+                    report = self.output / reports.VALIDATION_REPORT
+                    raise ValidationFailed(f"{head} (see {report})")
+                # A dry run (generate --check) writes no report: the findings are told here
+                # unless they were printed above.
+                if not self.progress.quiet:
+                    raise ValidationFailed(f"{head} (listed above)")
+                raise ValidationFailed(f"{head}:\n{reports.summary(result.report, False)}")
         return result
 
     def generate_build_sources(self, validation: Validation) -> tuple[str, ...]:
