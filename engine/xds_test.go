@@ -185,7 +185,7 @@ func TestServeXDSFleet(t *testing.T) {
 func TestServeXDSSeedConfig(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "seed.yaml")
 	writeConfig(t, path, "seed")
-	// No management server is listening: the seed file alone makes the engine ready,
+	// No management server is listening: the --config file alone makes the engine ready,
 	// and the subscription keeps retrying in the background.
 	sub := startEngine(t, serveOptions{config: path, xdsServer: freeAddr(t), nodeID: "n"})
 	waitFor(t, "seeded engine ready", func() bool { code, _ := get(t, "http://"+sub.admin+"/readyz"); return code == http.StatusOK })

@@ -1,4 +1,4 @@
-# Builder image (seed section 4): the engine sources, the templates, the Go toolchain and
+# Builder image: the engine sources, the templates, the Go toolchain and
 # the policy-builder tool. Users mount their policies and get an engine out:
 #
 #   docker build -f tools/gen/builder.Dockerfile -t policy-engine-builder:dev .
