@@ -35,6 +35,10 @@ func TestUnknownCommandAndBadFlags(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "log-format") || !errors.As(err, &usage) {
 		t.Errorf("bad log format: %v (want a usage error)", err)
 	}
+	err = dispatch(context.Background(), []string{"serve", "--stream-workers", "-1"}, &out)
+	if err == nil || !strings.Contains(err.Error(), "stream-workers") || !errors.As(err, &usage) {
+		t.Errorf("negative stream workers: %v (want a usage error)", err)
+	}
 }
 
 func TestValidateCommand(t *testing.T) {

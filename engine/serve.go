@@ -37,6 +37,12 @@ import (
 // with the example chain by about 15% (docs/load-test.md), for ~10 MB more RSS.
 const defaultGCPercent = 400
 
+// defaultStreamWorkers: Envoy opens one ext_proc stream per request, and gRPC serves each
+// new stream on a new goroutine whose stack then grows, copied each time, to the depth
+// of a policy chain: about a tenth of the engine's CPU under load. Long-lived workers
+// keep their grown stacks; streams beyond them still get a goroutine each.
+const defaultStreamWorkers = 256
+
 // serveOptions are the serve command's flags.
 type serveOptions struct {
 	config         string
@@ -55,6 +61,7 @@ type serveOptions struct {
 	drainTimeout   time.Duration
 	drainDelay     time.Duration
 	gcPercent      int
+	streamWorkers  int
 }
 
 func (o *serveOptions) register(fs *flag.FlagSet) {
@@ -78,6 +85,7 @@ func (o *serveOptions) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.drainTimeout, "drain-timeout", 15*time.Second, "on SIGTERM, how long in-flight streams may finish")
 	fs.DurationVar(&o.drainDelay, "drain-delay", 0, "on SIGTERM, how long to keep accepting streams while gRPC health says NOT_SERVING, so that Envoy's health checks move traffic away first")
 	fs.IntVar(&o.gcPercent, "gc-percent", defaultGCPercent, "Go GC target percentage; the GOGC environment variable, when set, wins")
+	fs.IntVar(&o.streamWorkers, "stream-workers", defaultStreamWorkers, "long-lived goroutines that serve ext_proc streams (more streams at once get a goroutine each); 0: one new goroutine per stream")
 }
 
 func runServe(ctx context.Context, args []string, _ io.Writer) error {
@@ -128,6 +136,8 @@ func (o *serveOptions) check() error {
 		return errors.New("--xds-insecure and --xds-cert/--xds-key/--xds-ca exclude each other")
 	case o.tls.Enabled() && (o.tls.Cert == "" || o.tls.Key == ""):
 		return errors.New("ext_proc over TLS needs --tls-cert and --tls-key")
+	case o.streamWorkers < 0:
+		return fmt.Errorf("--stream-workers %d: give 0 (a goroutine per stream) or more", o.streamWorkers)
 	}
 	return nil
 }
@@ -271,6 +281,9 @@ func serve(ctx context.Context, opts serveOptions, logger *slog.Logger) error {
 		return fmt.Errorf("ext_proc listener: %w", err)
 	}
 	grpcOpts := []grpc.ServerOption{grpc.MaxRecvMsgSize(kernel.MaxMessageBytes)}
+	if opts.streamWorkers > 0 {
+		grpcOpts = append(grpcOpts, grpc.NumStreamWorkers(uint32(opts.streamWorkers)))
+	}
 	if opts.tls.Enabled() {
 		tlsConfig, err := tlsfiles.ServerConfig(opts.tls)
 		if err != nil {
