@@ -11,7 +11,6 @@ own settings, so the compile phase finds those packages in Go's build cache."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -24,7 +23,16 @@ from typing import Any
 from policy_builder import gocheck_cache
 from policy_builder.cache import Store, cache_dir
 from policy_builder.errors import ToolFailed
-from policy_builder.gotool import BUILD_FLAGS, GoMod, build_env, go_binary, run_go, run_tool
+from policy_builder.gotool import (
+    BUILD_FLAGS,
+    GoMod,
+    build_env,
+    cached_go_binary,
+    go_binary,
+    go_source_id,
+    run_go,
+    run_tool,
+)
 from policy_builder.home import SDK_PACKAGE, EngineSources
 from policy_builder.manifest import GoModInfo, GoPackageInfo, Problem
 
@@ -66,30 +74,12 @@ def go_env(*names: str) -> dict[str, str]:
 
 def helper_id(home: EngineSources, toolchain: str) -> str:
     """A hash of the helper sources under home and the toolchain that builds them."""
-    digest = hashlib.sha256(toolchain.encode())
-    for f in sorted(home.gocheck_dir.iterdir()):
-        if f.suffix in (".go", ".mod", ".sum"):
-            digest.update(f.name.encode() + b"\0" + f.read_bytes())
-    return digest.hexdigest()
+    return go_source_id(home.gocheck_dir, toolchain)
 
 
 def helper_binary(home: EngineSources, helper: str) -> Path:
     """The helper binary named by helper (a helper_id), built if needed."""
-    target = cache_dir() / f"gocheck-{helper[:16]}"
-    if target.is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + f".{os.getpid()}.tmp")
-    proc = run_tool(
-        [go_binary(), "build", *BUILD_FLAGS, "-buildvcs=false", "-o", str(tmp), "."],
-        "building the Go helper",
-        cwd=home.gocheck_dir,
-        env=build_env(GOWORK="off"),
-    )
-    if proc.returncode != 0:
-        raise ToolFailed(f"cannot build the Go helper in {home.gocheck_dir}:\n{proc.stderr}")
-    tmp.replace(target)
-    return target
+    return cached_go_binary(home.gocheck_dir, "gocheck", helper, "the Go helper")
 
 
 def build_helper(home: EngineSources) -> Path:

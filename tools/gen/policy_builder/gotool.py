@@ -3,6 +3,7 @@ on PATH), how it is run, and the one reader of a go.mod on the Python side."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from policy_builder.bazel_run import bazel_go
+from policy_builder.cache import cache_dir
 from policy_builder.errors import ToolFailed, ToolMissing
 
 
@@ -127,3 +129,34 @@ BUILD_FLAGS = ("-trimpath",)
 def build_env(**extra: str) -> dict[str, str]:
     """The process environment with BUILD_ENV and extra on top."""
     return {**os.environ, **BUILD_ENV, **extra}
+
+
+def go_source_id(src: Path, toolchain: str) -> str:
+    """A hash of the Go sources under src (.go, go.mod, go.sum, by relative path) and of
+    the toolchain that builds them: what a binary built from src depends on."""
+    digest = hashlib.sha256(toolchain.encode())
+    for f in sorted(src.rglob("*")):
+        if f.is_file() and f.suffix in (".go", ".mod", ".sum"):
+            digest.update(f.relative_to(src).as_posix().encode() + b"\0" + f.read_bytes())
+    return digest.hexdigest()
+
+
+def cached_go_binary(src: Path, name: str, source_id: str, what: str) -> Path:
+    """The main package in src built with the build's settings into the cache directory
+    as NAME-<source_id prefix>, once per source_id; a concurrent build of the same one
+    is harmless (each writes its own temporary file, then renames it into place)."""
+    target = cache_dir() / f"{name}-{source_id[:16]}"
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + f".{os.getpid()}.tmp")
+    proc = run_tool(
+        [go_binary(), "build", *BUILD_FLAGS, "-buildvcs=false", "-o", str(tmp), "."],
+        f"building {what}",
+        cwd=src,
+        env=build_env(GOWORK="off"),
+    )
+    if proc.returncode != 0:
+        raise ToolFailed(f"cannot build {what} in {src}:\n{proc.stderr}")
+    tmp.replace(target)
+    return target

@@ -8,9 +8,7 @@ The tool is built once per source content into the cache directory, like the Go 
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +17,9 @@ from typing import Any
 from policy_builder import __version__
 from policy_builder.cache import cache_dir
 from policy_builder.compile import BINARY
-from policy_builder.errors import BuilderError, ToolMissing, UsageError
+from policy_builder.errors import BuilderError, UsageError
 from policy_builder.gocheck import go_env
-from policy_builder.gotool import build_env, go_binary, run_tool
+from policy_builder.gotool import cached_go_binary, go_binary, go_source_id, run_tool
 from policy_builder.home import ENGINE_MODULE, EngineSources
 from policy_builder.image_config import ImageConfig, read_image_config
 from policy_builder.manifest import Manifest
@@ -47,35 +45,10 @@ def binary_name(platform: str, first: bool) -> str:
     return BINARY if first else f"{BINARY}-{platform.replace('/', '-')}"
 
 
-def tool_id(sources: EngineSources, toolchain: str) -> str:
-    digest = hashlib.sha256(toolchain.encode())
-    for f in sorted(sources.image_tool_dir.rglob("*")):
-        if f.is_file() and f.suffix in (".go", ".mod", ".sum"):
-            rel = f.relative_to(sources.image_tool_dir).as_posix()
-            digest.update(rel.encode() + b"\0" + f.read_bytes())
-    return digest.hexdigest()
-
-
 def tool_binary(sources: EngineSources) -> Path:
     toolchain = go_env("GOVERSION")["GOVERSION"]
-    target = cache_dir() / f"policy-image-{tool_id(sources, toolchain)[:16]}"
-    if target.is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + f".{os.getpid()}.tmp")
-    env = build_env(GOWORK="off")
-    proc = run_tool(
-        [go_binary(), "build", "-trimpath", "-o", str(tmp), "."],
-        "the image tool",
-        cwd=sources.image_tool_dir,
-        env=env,
-    )
-    if proc.returncode != 0:
-        raise ToolMissing(
-            f"cannot build the image tool in {sources.image_tool_dir}:\n{proc.stderr}"
-        )
-    tmp.replace(target)
-    return target
+    source_id = go_source_id(sources.image_tool_dir, toolchain)
+    return cached_go_binary(sources.image_tool_dir, "policy-image", source_id, "the image tool")
 
 
 def build_info(binary: Path) -> dict[str, Any]:
