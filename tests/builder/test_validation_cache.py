@@ -31,10 +31,25 @@ from tests.builder.policytree import (
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # One per module: the helper binary is built once; trees in new directories never
-    # share keys, so the tests cannot see each other's answers.
-    return tmp_path_factory.mktemp("cache")
+def helpers(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cache directory holding the Go helper binary, built once per module."""
+    directory = tmp_path_factory.mktemp("helpers")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(CACHE_ENV, str(directory))
+        gocheck.build_helper(find_engine_sources(None))
+    return directory
+
+
+@pytest.fixture
+def cache(helpers: Path, tmp_path: Path) -> Path:
+    """An answer cache of the test's own (keys hash contents, not places, so tests with
+    the same tree would otherwise see each other's answers) with the module's helper."""
+    own = tmp_path / "cache"
+    own.mkdir()
+    for binary in helpers.iterdir():
+        if binary.is_file():
+            (own / binary.name).symlink_to(binary)
+    return own
 
 
 @pytest.fixture
@@ -78,6 +93,21 @@ def test_nothing_changed_asks_the_helper_nothing(tmp_path: Path, asked: list[lis
     assert _validate(root) == 0
     assert asked == [["alpha/v1.0.0", "beta/v1.0.0", "gamma/v1.0.0"]]
     assert (tmp_path / "out" / "validation_report.json").read_text() == report
+
+
+def test_a_second_checkout_elsewhere_asks_the_helper_nothing(
+    tmp_path: Path, asked: list[list[str]]
+) -> None:
+    # Keys hash what the policies contain, not where they are: a CI runner's or a git
+    # worktree's copy of the same tree finds the answers the first checkout kept.
+    first, second = tmp_path / "a" / "policies", tmp_path / "b" / "policies"
+    _tree(first)
+    _tree(second)
+    assert _validate(first) == 0
+    assert _validate(second) == 0
+    assert asked == [["alpha/v1.0.0", "beta/v1.0.0", "gamma/v1.0.0"]]
+    reports = [(r.parent / "out" / "policies.json").read_text() for r in (first, second)]
+    assert reports[0] == reports[1].replace(str(tmp_path / "b"), str(tmp_path / "a"))
 
 
 def test_a_changed_policy_source_is_checked_again(tmp_path: Path, asked: list[list[str]]) -> None:

@@ -101,7 +101,6 @@ def run_gocheck(
     helper = helper_id(home, env["GOVERSION"])
     keys = gocheck_cache.answer_keys(
         home.engine_dir,
-        root,
         ((i.rel_path, i.path, i.request, i.response) for i in inputs),
         helper,
         env,

@@ -6,14 +6,18 @@ The key of a policy's answer hashes
 - the engine's Go sources, go.mod and go.sum (the SDK the type check reads);
 - every policy's go.mod and go.sum with its place: together they decide the module
   versions every policy is checked with, and which module paths are duplicates;
-- the policies root (local replace targets are checked against it) and the policy itself:
-  its place, the phases its policy.yaml declares, and the name and bytes of every file in
-  its directory, except the BUILD files `generate` writes there.
+- the policy itself: its place under the policies root, the phases its policy.yaml
+  declares, and the name and bytes of every file in its directory, except the BUILD files
+  `generate` writes there.
+
+No absolute path is hashed, so a second checkout of the same tree (a CI runner, a git
+worktree) finds the answers the first one kept.
 
 An answer is kept only when it found no problem (a problem may come from the network or
 the module cache, which no key sees, and an invalid policy stops the run anyway) and when
 no Go source outside the policy's directory and the engine can change it: a policy with a
-local `replace`, or importing another policy's module, is checked every time.
+local `replace` (whose target the helper checks against the policies root), or importing
+another policy's module, is checked every time.
 """
 
 from __future__ import annotations
@@ -60,7 +64,6 @@ def _not_generated(name: str) -> bool:
 
 def answer_keys(
     engine_dir: Path,
-    root: Path,
     policies: Iterable[tuple[str, Path, bool, bool]],
     helper: str,
     go_env: Mapping[str, str],
@@ -81,7 +84,6 @@ def answer_keys(
         *(f"{name}={go_env.get(name, '')}" for name in GO_ENV),
         tree_digest(engine_dir, _engine_source),
         workspace,
-        str(root),
     )
     return {
         rel: digest(shared, rel, str(request), str(response), tree_digest(path, _not_generated))
