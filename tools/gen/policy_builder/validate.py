@@ -11,6 +11,7 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -214,17 +215,10 @@ def _phases(candidate: Candidate) -> tuple[bool, bool]:
     return req is True, resp is True
 
 
-@dataclass(frozen=True)
-class Validation:
-    manifest: Manifest
-    report: ValidationReport
-
-
-def validate(
-    discovery: Discovery, sources: EngineSources, engine_go_mod: Callable[[], GoMod]
-) -> Validation:
-    """Validate every candidate; the manifest holds the valid policies only. engine_go_mod
-    gives the engine's go.mod when the Go helper needs it (not when every answer is kept)."""
+def _yaml_problems(
+    discovery: Discovery,
+) -> tuple[dict[str, list[Problem]], dict[str, list[Problem]]]:
+    """The errors and warnings of every candidate's policy.yaml, by relative path."""
     errors: dict[str, list[Problem]] = defaultdict(list)
     warnings: dict[str, list[Problem]] = defaultdict(list)
     by_key: dict[str, list[Candidate]] = defaultdict(list)
@@ -255,14 +249,33 @@ def validate(
                     POLICY_FILE,
                 )
             )
+    return errors, warnings
+
+
+@dataclass(frozen=True)
+class Validation:
+    manifest: Manifest
+    report: ValidationReport
+
+
+def validate(
+    discovery: Discovery, sources: EngineSources, engine_go_mod: Callable[[], GoMod]
+) -> Validation:
+    """Validate every candidate; the manifest holds the valid policies only. engine_go_mod
+    gives the engine's go.mod when the Go helper needs it (not when every answer is kept)."""
     inputs = [
         GoCheckInput(c.rel_path, c.path, *_phases(c))
         for c in discovery.candidates
         if c.path.is_dir()
     ]
-    go_results: dict[str, GoCheckResult] = run_gocheck(
-        sources, discovery.root, inputs, engine_go_mod
-    )
+    # The schema checks run while the Go helper waits on `go list`. The helper stays on
+    # this thread, so Ctrl-C reaches the subprocess call that stops it.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        checked = pool.submit(_yaml_problems, discovery)
+        go_results: dict[str, GoCheckResult] = run_gocheck(
+            sources, discovery.root, inputs, engine_go_mod
+        )
+        errors, warnings = checked.result()
     for rel, result in go_results.items():
         errors[rel].extend(result.problems)
     reports: list[PolicyReport] = []
