@@ -130,41 +130,40 @@ def test_a_bazel_version_below_a_selected_module_compatibility_fails(tmp_path: P
 TAR_LOAD = 'load("@tar.bzl//tar:tar.bzl", "tar")'
 
 
-def test_a_load_of_a_symbol_the_file_does_not_export_fails(tmp_path: Path) -> None:
-    copy_checkout(tmp_path)
-    _edit(
-        tmp_path / "rules/engine_image.bzl",
-        TAR_LOAD,
-        'load("@tar.bzl//tar:tar.bzl", "mutate", "tar")',
-    )
-    with pytest.raises(EvalError, match=(
+BASE_ATTR = '            base = "%s_%s" % (base, platform),\n'
+
+# Each row: an edit of rules/engine_image.bzl (old text, new text) and the error loading
+# the workspace must then raise.
+_BAD_IMAGE_RULES = [
+    pytest.param(
+        TAR_LOAD, 'load("@tar.bzl//tar:tar.bzl", "mutate", "tar")',
         r"rules/engine_image\.bzl:\d+: load\('@tar\.bzl//tar:tar\.bzl', 'mutate'\): the file does "
         r"not export 'mutate'; its exports, read from bazel-contrib/tar\.bzl@v0\.10\.5:tar/tar\.bzl: "
-        r"tar, tar_lib, tar_rule"
-    )):  # fmt: skip
-        Workspace(tmp_path).load_all()
-
-
-def test_a_load_of_a_file_without_facts_fails(tmp_path: Path) -> None:
-    copy_checkout(tmp_path)
-    _edit(tmp_path / "rules/engine_image.bzl", TAR_LOAD,
-          TAR_LOAD + '\nload("@tar.bzl//tar:mtree.bzl", "mutate")')  # fmt: skip
-    with pytest.raises(EvalError, match=(
-        r"rules/engine_image\.bzl:\d+: load\('@tar\.bzl//tar:mtree\.bzl'\): no facts for this file"
-    )):  # fmt: skip
-        Workspace(tmp_path).load_all()
-
-
-def test_os_and_architecture_beside_base_fail_the_oci_image_precondition(tmp_path: Path) -> None:
-    copy_checkout(tmp_path)
-    _edit(tmp_path / "rules/engine_image.bzl", '            base = "%s_%s" % (base, platform),\n',
-          '            base = "%s_%s" % (base, platform),\n            os = "linux",\n'
-          "            architecture = arch,\n")  # fmt: skip
-    with pytest.raises(EvalError, match=(
+        r"tar, tar_lib, tar_rule",
+        id="a load of a symbol the file does not export",
+    ),
+    pytest.param(
+        TAR_LOAD, TAR_LOAD + '\nload("@tar.bzl//tar:mtree.bzl", "mutate")',
+        r"rules/engine_image\.bzl:\d+: load\('@tar\.bzl//tar:mtree\.bzl'\): no facts for this file",
+        id="a load of a file without facts",
+    ),
+    pytest.param(
+        BASE_ATTR, BASE_ATTR + '            os = "linux",\n            architecture = arch,\n',
         r"//:engine_image_linux_amd64: oci_image fails: \"'os', 'architecture' and 'variant' come "
         r"from the image provided by 'base' and cannot be overridden\.\" because ctx\.attr\.base "
-        r"and .* \(bazel-contrib/rules_oci@v2\.3\.0:oci/private/image\.bzl:\d+\)"
-    )):  # fmt: skip
+        r"and .* \(bazel-contrib/rules_oci@v2\.3\.0:oci/private/image\.bzl:\d+\)",
+        id="os and architecture beside base fail the oci_image precondition",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("old", "new", "error"), _BAD_IMAGE_RULES)
+def test_a_bad_edit_of_the_image_rules_fails_loading(
+    tmp_path: Path, old: str, new: str, error: str
+) -> None:
+    copy_checkout(tmp_path)
+    _edit(tmp_path / "rules/engine_image.bzl", old, new)
+    with pytest.raises(EvalError, match=error):
         Workspace(tmp_path).load_all()
 
 

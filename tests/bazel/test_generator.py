@@ -14,6 +14,7 @@ import pytest
 import starlark
 from policy_builder.bazel import (
     BazelGenError,
+    EngineModule,
     GoPackage,
     MissingGoSumError,
     StarlarkEditError,
@@ -35,18 +36,21 @@ from tooling import REPO_ROOT, buildifier_check, buildifier_format
 STARLARK_SUFFIXES = ("BUILD.bazel", ".bzl", "MODULE.bazel")
 
 
-def generate(tmp_path: Path, existing: dict[str, str] | None = None) -> dict[str, str]:
-    files = {"MODULE.bazel": (REPO_ROOT / "MODULE.bazel").read_text()}
-    files.update(existing or {})
-    manifest = fixtures.manifest(tmp_path / "policies")
+def _generated(manifest: Manifest, engine: EngineModule, files: dict[str, str]) -> dict[str, str]:
+    """The Bazel files of manifest and engine over files (path -> text)."""
     return bazel_outputs(
         manifest,
-        engine=fixtures.engine_module(),
+        engine=engine,
         registry_go=fixtures.registry_go(manifest),
         build_info_go=fixtures.BUILD_INFO_GO,
         read_existing=lambda path: files.get(path, ""),
         file_exists=lambda path: True,
     )
+
+
+def generate(tmp_path: Path, existing: dict[str, str] | None = None) -> dict[str, str]:
+    files = {"MODULE.bazel": (REPO_ROOT / "MODULE.bazel").read_text(), **(existing or {})}
+    return _generated(fixtures.manifest(tmp_path / "policies"), fixtures.engine_module(), files)
 
 
 def test_same_input_gives_same_output_and_a_second_run_changes_nothing(
@@ -163,14 +167,10 @@ def test_longest_require_wins(tmp_path: Path) -> None:
 
 def _tested(tmp_path: Path, existing: dict[str, str] | None = None) -> dict[str, str]:
     """The Bazel files of the fixtures with tests (fixtures.tested_manifest)."""
-    manifest = fixtures.tested_manifest(tmp_path / "policies")
-    return bazel_outputs(
-        manifest,
-        engine=fixtures.tested_engine_module(),
-        registry_go=fixtures.registry_go(manifest),
-        build_info_go=fixtures.BUILD_INFO_GO,
-        read_existing=lambda path: {"MODULE.bazel": MODULE, **(existing or {})}.get(path, ""),
-        file_exists=lambda path: True,
+    return _generated(
+        fixtures.tested_manifest(tmp_path / "policies"),
+        fixtures.tested_engine_module(),
+        {"MODULE.bazel": MODULE, **(existing or {})},
     )
 
 
