@@ -12,7 +12,6 @@ per-path defaults and fallbacks, the go_deps tag classes) and the Go module cach
 from __future__ import annotations
 
 import ast
-import json
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import Any
 from bazel_facts.model import Facts
 from calls import EvalError
 from evaluator import ModuleFile, Workspace
+from policy_builder.bazel.gopackages import json_objects
 from policy_builder.bazel.naming import repo_name
 
 GO_DEPS = ("@gazelle//:extensions.bzl", "go_deps")
@@ -35,18 +35,6 @@ class GoModule:
     version: str
     dir: Path | None
     main: bool
-
-
-def _json_stream(text: str) -> list[dict[str, Any]]:
-    decoder = json.JSONDecoder()
-    items, pos = [], 0
-    while pos < len(text.rstrip()):
-        item, end = decoder.raw_decode(text, pos)
-        items.append(item)
-        pos = end
-        while pos < len(text) and text[pos].isspace():
-            pos += 1
-    return items
 
 
 def _go(root: Path, *args: str) -> str:
@@ -67,7 +55,7 @@ def go_modules(root: Path) -> dict[str, GoModule]:
             Path(m["Dir"]) if m.get("Dir") else None,
             bool(m.get("Main")),
         )
-        for m in _json_stream(_go(root, "list", "-m", "-json", "all"))
+        for m in json_objects(_go(root, "list", "-m", "-json", "all"))
     }
 
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
 from bazel_facts.checks import check_bazel_version, check_current, check_published, check_selection
 from bazel_facts.errors import FactsError
+from bazel_facts.model import Dep, Facts
 from bazel_facts.project import read_project
 from evaluator import EvalError, Workspace, facts
 from gomodules import check_proto_rules, check_shipped_build_files, compiled_packages, go_modules
@@ -75,38 +77,40 @@ def test_the_committed_checkout_keeps_go_deps_and_outputs_sound() -> None:
 # --- registry and resolution -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("module", "version"), [("bazel_skylib", "1.9.1"), ("rules_oci", "2.3.2")])
-def test_a_pin_the_registry_never_published_fails(
-    tmp_path: Path, module: str, version: str
+# Each row: a pin set to a version the facts reject, the check that must reject it, and the
+# message after "MODULE.bazel:<line of the pin>: ".
+_BAD_PINS = [
+    pytest.param("bazel_skylib", "1.9.1", check_published,
+                 rf"bazel_skylib 1\.9\.1 is not published; .*"
+                 rf"\({BCR}:modules/bazel_skylib/metadata\.json:\d+\)$", id="unpublished-skylib"),
+    pytest.param("rules_oci", "2.3.2", check_published,
+                 rf"rules_oci 2\.3\.2 is not published; .*"
+                 rf"\({BCR}:modules/rules_oci/metadata\.json:\d+\)$", id="unpublished-rules_oci"),
+    pytest.param("gazelle", "0.28.0", check_published,
+                 rf"gazelle 0\.28\.0 is yanked: Obsolete .*"
+                 rf"\({BCR}:modules/gazelle/metadata\.json:\d+\)$", id="yanked"),
+    pytest.param("platforms", "1.0.0", check_selection,
+                 r"platforms is pinned at 1\.0\.0, but minimal version selection picks 1\.1\.0 "
+                 rf"\(asked for by {BCR}:modules/.+/MODULE\.bazel:\d+", id="raised-by-selection"),
+    pytest.param("rules_go", "0.61.0", check_current,
+                 r"rules_go is pinned at 0\.61\.0, but tests/bazel/facts\.json was made for "
+                 r"0\.62\.0; refresh it: make bazel-facts ", id="facts-not-refreshed"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("module", "version", "check", "message"), _BAD_PINS)
+def test_a_bad_pin_fails_naming_its_line(
+    tmp_path: Path,
+    module: str,
+    version: str,
+    check: Callable[[Facts, Mapping[str, Dep]], object],
+    message: str,
 ) -> None:
     root = _module_only(tmp_path)
     _repin(root, module, version)
     line = _pin_line(root, module)
-    with pytest.raises(FactsError, match=(
-        rf"^MODULE\.bazel:{line}: {module} {version} is not published; .*"
-        rf"\({BCR}:modules/{module}/metadata\.json:\d+\)$"
-    )):  # fmt: skip
-        check_published(facts(), read_project(root).pins)
-
-
-def test_a_yanked_pin_fails(tmp_path: Path) -> None:
-    root = _module_only(tmp_path)
-    _repin(root, "gazelle", "0.28.0")
-    with pytest.raises(FactsError, match=(
-        rf"^MODULE\.bazel:{_pin_line(root, 'gazelle')}: gazelle 0\.28\.0 is yanked: Obsolete .*"
-        rf"\({BCR}:modules/gazelle/metadata\.json:\d+\)$"
-    )):  # fmt: skip
-        check_published(facts(), read_project(root).pins)
-
-
-def test_a_pin_that_minimal_version_selection_raises_fails(tmp_path: Path) -> None:
-    root = _module_only(tmp_path)
-    _repin(root, "platforms", "1.0.0")
-    with pytest.raises(FactsError, match=(
-        rf"^MODULE\.bazel:{_pin_line(root, 'platforms')}: platforms is pinned at 1\.0\.0, but "
-        rf"minimal version selection picks 1\.1\.0 \(asked for by {BCR}:modules/.+/MODULE\.bazel:\d+"
-    )):  # fmt: skip
-        check_selection(facts(), read_project(root).pins)
+    with pytest.raises(FactsError, match=rf"^MODULE\.bazel:{line}: " + message):
+        check(facts(), read_project(root).pins)
 
 
 def test_a_bazel_version_below_a_selected_module_compatibility_fails(tmp_path: Path) -> None:
@@ -121,56 +125,45 @@ def test_a_bazel_version_below_a_selected_module_compatibility_fails(tmp_path: P
         check_bazel_version(facts(), selection, project.bazel_version)
 
 
-def test_a_pin_changed_without_refreshing_the_facts_fails(tmp_path: Path) -> None:
-    root = _module_only(tmp_path)
-    _repin(root, "rules_go", "0.61.0")
-    with pytest.raises(FactsError, match=(
-        rf"^MODULE\.bazel:{_pin_line(root, 'rules_go')}: rules_go is pinned at 0\.61\.0, but "
-        r"tests/bazel/facts\.json was made for 0\.62\.0; refresh it: make bazel-facts "
-    )):  # fmt: skip
-        check_current(facts(), read_project(root).pins)
-
-
 # --- loading and analysis ----------------------------------------------------------------------
 
 TAR_LOAD = 'load("@tar.bzl//tar:tar.bzl", "tar")'
 
 
-def test_a_load_of_a_symbol_the_file_does_not_export_fails(tmp_path: Path) -> None:
-    copy_checkout(tmp_path)
-    _edit(
-        tmp_path / "rules/engine_image.bzl",
-        TAR_LOAD,
-        'load("@tar.bzl//tar:tar.bzl", "mutate", "tar")',
-    )
-    with pytest.raises(EvalError, match=(
+BASE_ATTR = '            base = "%s_%s" % (base, platform),\n'
+
+# Each row: an edit of rules/engine_image.bzl (old text, new text) and the error loading
+# the workspace must then raise.
+_BAD_IMAGE_RULES = [
+    pytest.param(
+        TAR_LOAD, 'load("@tar.bzl//tar:tar.bzl", "mutate", "tar")',
         r"rules/engine_image\.bzl:\d+: load\('@tar\.bzl//tar:tar\.bzl', 'mutate'\): the file does "
         r"not export 'mutate'; its exports, read from bazel-contrib/tar\.bzl@v0\.10\.5:tar/tar\.bzl: "
-        r"tar, tar_lib, tar_rule"
-    )):  # fmt: skip
-        Workspace(tmp_path).load_all()
-
-
-def test_a_load_of_a_file_without_facts_fails(tmp_path: Path) -> None:
-    copy_checkout(tmp_path)
-    _edit(tmp_path / "rules/engine_image.bzl", TAR_LOAD,
-          TAR_LOAD + '\nload("@tar.bzl//tar:mtree.bzl", "mutate")')  # fmt: skip
-    with pytest.raises(EvalError, match=(
-        r"rules/engine_image\.bzl:\d+: load\('@tar\.bzl//tar:mtree\.bzl'\): no facts for this file"
-    )):  # fmt: skip
-        Workspace(tmp_path).load_all()
-
-
-def test_os_and_architecture_beside_base_fail_the_oci_image_precondition(tmp_path: Path) -> None:
-    copy_checkout(tmp_path)
-    _edit(tmp_path / "rules/engine_image.bzl", '            base = "%s_%s" % (base, platform),\n',
-          '            base = "%s_%s" % (base, platform),\n            os = "linux",\n'
-          "            architecture = arch,\n")  # fmt: skip
-    with pytest.raises(EvalError, match=(
+        r"tar, tar_lib, tar_rule",
+        id="a load of a symbol the file does not export",
+    ),
+    pytest.param(
+        TAR_LOAD, TAR_LOAD + '\nload("@tar.bzl//tar:mtree.bzl", "mutate")',
+        r"rules/engine_image\.bzl:\d+: load\('@tar\.bzl//tar:mtree\.bzl'\): no facts for this file",
+        id="a load of a file without facts",
+    ),
+    pytest.param(
+        BASE_ATTR, BASE_ATTR + '            os = "linux",\n            architecture = arch,\n',
         r"//:engine_image_linux_amd64: oci_image fails: \"'os', 'architecture' and 'variant' come "
         r"from the image provided by 'base' and cannot be overridden\.\" because ctx\.attr\.base "
-        r"and .* \(bazel-contrib/rules_oci@v2\.3\.0:oci/private/image\.bzl:\d+\)"
-    )):  # fmt: skip
+        r"and .* \(bazel-contrib/rules_oci@v2\.3\.0:oci/private/image\.bzl:\d+\)",
+        id="os and architecture beside base fail the oci_image precondition",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("old", "new", "error"), _BAD_IMAGE_RULES)
+def test_a_bad_edit_of_the_image_rules_fails_loading(
+    tmp_path: Path, old: str, new: str, error: str
+) -> None:
+    copy_checkout(tmp_path)
+    _edit(tmp_path / "rules/engine_image.bzl", old, new)
+    with pytest.raises(EvalError, match=error):
         Workspace(tmp_path).load_all()
 
 

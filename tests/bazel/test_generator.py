@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 import starlark
 from policy_builder.bazel import (
     BazelGenError,
+    EngineModule,
     GoPackage,
     MissingGoSumError,
     StarlarkEditError,
@@ -34,18 +36,21 @@ from tooling import REPO_ROOT, buildifier_check, buildifier_format
 STARLARK_SUFFIXES = ("BUILD.bazel", ".bzl", "MODULE.bazel")
 
 
-def generate(tmp_path: Path, existing: dict[str, str] | None = None) -> dict[str, str]:
-    files = {"MODULE.bazel": (REPO_ROOT / "MODULE.bazel").read_text()}
-    files.update(existing or {})
-    manifest = fixtures.manifest(tmp_path / "policies")
+def _generated(manifest: Manifest, engine: EngineModule, files: dict[str, str]) -> dict[str, str]:
+    """The Bazel files of manifest and engine over files (path -> text)."""
     return bazel_outputs(
         manifest,
-        engine=fixtures.engine_module(),
+        engine=engine,
         registry_go=fixtures.registry_go(manifest),
         build_info_go=fixtures.BUILD_INFO_GO,
         read_existing=lambda path: files.get(path, ""),
         file_exists=lambda path: True,
     )
+
+
+def generate(tmp_path: Path, existing: dict[str, str] | None = None) -> dict[str, str]:
+    files = {"MODULE.bazel": (REPO_ROOT / "MODULE.bazel").read_text(), **(existing or {})}
+    return _generated(fixtures.manifest(tmp_path / "policies"), fixtures.engine_module(), files)
 
 
 def test_same_input_gives_same_output_and_a_second_run_changes_nothing(
@@ -113,19 +118,29 @@ def test_go_work_quotes_what_go_would_misread(tmp_path: Path) -> None:
     assert uses == ["./engine", *(f"./policies/{d}" for d in sorted(odd))]
 
 
+def _outputs(
+    manifest: Manifest,
+    file_exists: Callable[[str], bool] = lambda path: True,
+    policies_dir: str = "policies",
+) -> dict[str, str]:
+    """The Bazel files of manifest over MODULE, with placeholder Go sources for the registry
+    package (what these tests check does not depend on them)."""
+    return bazel_outputs(
+        manifest,
+        engine=fixtures.engine_module(),
+        registry_go="package main\n",
+        build_info_go="package main\n",
+        read_existing=lambda path: MODULE if path == "MODULE.bazel" else "",
+        file_exists=file_exists,
+        policies_dir=policies_dir,
+    )
+
+
 @pytest.mark.parametrize("policies_dir", ["", ".", "/abs/policies", "../outside", "a//b", "a/./b"])
 def test_policies_outside_the_workspace_are_refused(tmp_path: Path, policies_dir: str) -> None:
     manifest = fixtures.manifest(tmp_path)
     with pytest.raises(BazelGenError, match="sub-directory"):
-        bazel_outputs(
-            manifest,
-            engine=fixtures.engine_module(),
-            registry_go="package main\n",
-            build_info_go="package main\n",
-            read_existing=lambda path: MODULE if path == "MODULE.bazel" else "",
-            file_exists=lambda path: True,
-            policies_dir=policies_dir,
-        )
+        _outputs(manifest, policies_dir=policies_dir)
 
 
 def test_longest_require_wins(tmp_path: Path) -> None:
@@ -143,14 +158,7 @@ def test_longest_require_wins(tmp_path: Path) -> None:
         ),
         go_package=replace(entry.go_package, imports=("github.com/golang-jwt/jwt/v5/request",)),
     )
-    out = bazel_outputs(
-        replace(manifest, policies=(entry,)),
-        engine=fixtures.engine_module(),
-        registry_go="package main\n",
-        build_info_go="package main\n",
-        read_existing=lambda path: MODULE if path == "MODULE.bazel" else "",
-        file_exists=lambda path: True,
-    )
+    out = _outputs(replace(manifest, policies=(entry,)))
     assert (
         '"@com_github_golang_jwt_jwt_v5//request"'
         in out["policies/jwt-validation/v1.0.0/BUILD.bazel"]
@@ -159,14 +167,10 @@ def test_longest_require_wins(tmp_path: Path) -> None:
 
 def _tested(tmp_path: Path, existing: dict[str, str] | None = None) -> dict[str, str]:
     """The Bazel files of the fixtures with tests (fixtures.tested_manifest)."""
-    manifest = fixtures.tested_manifest(tmp_path / "policies")
-    return bazel_outputs(
-        manifest,
-        engine=fixtures.tested_engine_module(),
-        registry_go=fixtures.registry_go(manifest),
-        build_info_go=fixtures.BUILD_INFO_GO,
-        read_existing=lambda path: {"MODULE.bazel": MODULE, **(existing or {})}.get(path, ""),
-        file_exists=lambda path: True,
+    return _generated(
+        fixtures.tested_manifest(tmp_path / "policies"),
+        fixtures.tested_engine_module(),
+        {"MODULE.bazel": MODULE, **(existing or {})},
     )
 
 
@@ -187,14 +191,7 @@ def test_a_module_with_requires_and_no_go_sum_is_an_error(tmp_path: Path) -> Non
     manifest = fixtures.manifest(tmp_path)
     present = {"policies/rate-limiting/v1.0.0/go.sum"}
     with pytest.raises(MissingGoSumError) as error:
-        bazel_outputs(
-            manifest,
-            engine=fixtures.engine_module(),
-            registry_go="package main\n",
-            build_info_go="package main\n",
-            read_existing=lambda path: MODULE if path == "MODULE.bazel" else "",
-            file_exists=lambda path: path in present,
-        )
+        _outputs(manifest, file_exists=lambda path: path in present)
     assert error.value.go_sums == ["policies/jwt-validation/v1.0.0/go.sum"]
     assert "policies/jwt-validation/v1.0.0/go.sum" in str(error.value)
 
@@ -212,14 +209,7 @@ def test_an_import_no_module_provides_is_an_error(tmp_path: Path) -> None:
     assert entry.go_package is not None
     entry = replace(entry, go_package=replace(entry.go_package, imports=("example.com/missing",)))
     with pytest.raises(UnresolvedImportError, match=r"example\.com/missing"):
-        bazel_outputs(
-            replace(manifest, policies=(entry,)),
-            engine=fixtures.engine_module(),
-            registry_go="package main\n",
-            build_info_go="package main\n",
-            read_existing=lambda path: MODULE if path == "MODULE.bazel" else "",
-            file_exists=lambda path: True,
-        )
+        _outputs(replace(manifest, policies=(entry,)))
 
 
 _LOADS = {"go_library": "@rules_go//go:def.bzl", "policy_library": "//rules:policy_library.bzl"}
@@ -239,18 +229,79 @@ def _lib(
     )
 
 
-def test_a_rule_whose_kind_the_user_changed_is_merged_not_duplicated() -> None:
-    rule = _lib(["a.go"], ["//dep"], kind="policy_library")
-    existing = (
+# Each row: the rule the generator wants, the BUILD file as it stands, the merged file.
+MERGES = [
+    pytest.param(
+        _lib(["a.go"], ["//dep"], kind="policy_library"),
         'load("//tools:my_go.bzl", "my_go_library")\n\n'
-        'my_go_library(\n    name = "lib",\n    srcs = ["old.go"],\n)\n'
-    )
-    merged = merge_build_file(existing, [rule])
-    assert merged == (
+        'my_go_library(\n    name = "lib",\n    srcs = ["old.go"],\n)\n',
         'load("//tools:my_go.bzl", "my_go_library")\n\n'
         'my_go_library(\n    name = "lib",\n    srcs = ["a.go"],\n'
-        '    importpath = "example.com/lib",\n    deps = ["//dep"],\n)\n'
+        '    importpath = "example.com/lib",\n    deps = ["//dep"],\n)\n',
+        id="a rule whose kind the user changed is merged, not duplicated",
+    ),
+    pytest.param(
+        _lib(["new.go"], ["//new"]),
+        'load("@rules_go//go:def.bzl", "go_library")\n\n'
+        'go_library(\n    name = "lib",\n    srcs = ["old.go"],  # keep\n'
+        '    importpath = "example.com/lib",\n)\n',
+        'load("@rules_go//go:def.bzl", "go_library")\n\n'
+        'go_library(\n    name = "lib",\n    srcs = ["old.go"],  # keep\n'
+        '    importpath = "example.com/lib",\n    deps = ["//new"],\n)\n',
+        id="keep on an attribute is a veto",
+    ),
+    pytest.param(
+        _lib(["a.go"], [], kind="policy_library", name="v2_0_0", importpath="example.com/p/v2.0.0"),
+        'load("//rules:policy_library.bzl", "policy_library")\n\n'
+        "# Old name.\n"
+        'policy_library(\n    name = "v1_0_0",\n    srcs = ["a.go"],\n'
+        '    importpath = "example.com/p/v1.0.0",\n)\n\n'
+        'policy_library(\n    name = "mine",\n    srcs = ["other.go"],\n'
+        '    importpath = "example.com/mine",\n)\n',
+        'load("//rules:policy_library.bzl", "policy_library")\n\n'
+        'policy_library(\n    name = "mine",\n    srcs = ["other.go"],\n'
+        '    importpath = "example.com/mine",\n)\n\n'
+        'policy_library(\n    name = "v2_0_0",\n    srcs = ["a.go"],\n'
+        '    importpath = "example.com/p/v2.0.0",\n)\n',
+        id="a library renamed by a new module path leaves no stale rule",
+    ),
+    pytest.param(
+        _lib(["a.go"], ["//dep"]),
+        'load("@rules_go//go:def.bzl", "go_library")\n\n'
+        'go_library(\n    name = "lib",\n    # Sources.\n    srcs = ["old.go"],\n'
+        '    importpath = "example.com/lib",\n    # Tuned for size.\n'
+        '    gc_goopts = ["-l"],\n    # Trailing note.\n)\n',
+        'load("@rules_go//go:def.bzl", "go_library")\n\n'
+        'go_library(\n    name = "lib",\n    # Sources.\n    srcs = ["a.go"],\n'
+        '    # Tuned for size.\n    gc_goopts = ["-l"],\n    importpath = "example.com/lib",\n'
+        '    deps = ["//dep"],\n    # Trailing note.\n)\n',
+        id="comment lines inside a rule stay with their attribute",
+    ),
+    pytest.param(
+        _lib(["a.go"], []),
+        '# Hand-written.\n\nexports_files(["a.txt"])\n',
+        '# Hand-written.\n\nload("@rules_go//go:def.bzl", "go_library")\n\n'
+        'exports_files(["a.txt"])\n\n'
+        'go_library(\n    name = "lib",\n    srcs = ["a.go"],\n'
+        '    importpath = "example.com/lib",\n)\n',
+        id="a missing load is added and the new rule appended",
+    ),
+]
+
+
+@pytest.mark.parametrize(("rule", "existing", "expected"), MERGES)
+def test_merge_keeps_what_the_user_wrote(rule: Rule, existing: str, expected: str) -> None:
+    merged = merge_build_file(existing, [rule])
+    assert merged == expected
+    assert buildifier_format(merged, "p/BUILD.bazel") == merged
+
+
+def test_keep_on_a_rule_is_a_veto() -> None:
+    rule_kept = (
+        'load("@rules_go//go:def.bzl", "go_library")\n\n'
+        'go_library(  # keep\n    name = "lib",\n    srcs = ["old.go"],\n)\n'
     )
+    assert merge_build_file(rule_kept, [_lib(["new.go"], ["//new"])]) == rule_kept
 
 
 def test_a_new_load_goes_where_buildifier_sorts_it() -> None:
@@ -266,79 +317,6 @@ def test_a_new_load_goes_where_buildifier_sorts_it() -> None:
         'load("//tools:z.bzl", "z")\n'
     )
     assert buildifier_format(merged, "p/BUILD.bazel") == merged
-
-
-def test_keep_on_attribute_and_rule_is_a_veto() -> None:
-    rule = _lib(["new.go"], ["//new"])
-    attr_kept = merge_build_file(
-        'load("@rules_go//go:def.bzl", "go_library")\n\n'
-        'go_library(\n    name = "lib",\n    srcs = ["old.go"],  # keep\n'
-        '    importpath = "example.com/lib",\n)\n',
-        [rule],
-    )
-    assert attr_kept == (
-        'load("@rules_go//go:def.bzl", "go_library")\n\n'
-        'go_library(\n    name = "lib",\n    srcs = ["old.go"],  # keep\n'
-        '    importpath = "example.com/lib",\n    deps = ["//new"],\n)\n'
-    )
-    rule_kept = (
-        'load("@rules_go//go:def.bzl", "go_library")\n\n'
-        'go_library(  # keep\n    name = "lib",\n    srcs = ["old.go"],\n)\n'
-    )
-    assert merge_build_file(rule_kept, [rule]) == rule_kept
-
-
-def test_a_library_renamed_by_a_new_module_path_leaves_no_stale_rule() -> None:
-    rule = _lib(
-        ["a.go"], [], kind="policy_library", name="v2_0_0", importpath="example.com/p/v2.0.0"
-    )
-    existing = (
-        'load("//rules:policy_library.bzl", "policy_library")\n\n'
-        "# Old name.\n"
-        'policy_library(\n    name = "v1_0_0",\n    srcs = ["a.go"],\n'
-        '    importpath = "example.com/p/v1.0.0",\n)\n\n'
-        'policy_library(\n    name = "mine",\n    srcs = ["other.go"],\n'
-        '    importpath = "example.com/mine",\n)\n'
-    )
-    merged = merge_build_file(existing, [rule])
-    assert merged == (
-        'load("//rules:policy_library.bzl", "policy_library")\n\n'
-        'policy_library(\n    name = "mine",\n    srcs = ["other.go"],\n'
-        '    importpath = "example.com/mine",\n)\n\n'
-        'policy_library(\n    name = "v2_0_0",\n    srcs = ["a.go"],\n'
-        '    importpath = "example.com/p/v2.0.0",\n)\n'
-    )
-    assert buildifier_format(merged, "p/BUILD.bazel") == merged
-
-
-def test_comment_lines_inside_a_rule_stay_with_their_attribute() -> None:
-    rule = _lib(["a.go"], ["//dep"])
-    existing = (
-        'load("@rules_go//go:def.bzl", "go_library")\n\n'
-        'go_library(\n    name = "lib",\n    # Sources.\n    srcs = ["old.go"],\n'
-        '    importpath = "example.com/lib",\n    # Tuned for size.\n'
-        '    gc_goopts = ["-l"],\n    # Trailing note.\n)\n'
-    )
-    merged = merge_build_file(existing, [rule])
-    assert merged == (
-        'load("@rules_go//go:def.bzl", "go_library")\n\n'
-        'go_library(\n    name = "lib",\n    # Sources.\n    srcs = ["a.go"],\n'
-        '    # Tuned for size.\n    gc_goopts = ["-l"],\n    importpath = "example.com/lib",\n'
-        '    deps = ["//dep"],\n    # Trailing note.\n)\n'
-    )
-    assert buildifier_format(merged, "p/BUILD.bazel") == merged
-
-
-def test_missing_load_is_added_and_new_rule_appended() -> None:
-    rule = _lib(["a.go"], [])
-    merged = merge_build_file('# Hand-written.\n\nexports_files(["a.txt"])\n', [rule])
-    assert merged == (
-        '# Hand-written.\n\nload("@rules_go//go:def.bzl", "go_library")\n\n'
-        'exports_files(["a.txt"])\n\n'
-        'go_library(\n    name = "lib",\n    srcs = ["a.go"],\n'
-        '    importpath = "example.com/lib",\n)\n'
-    )
-    assert buildifier_format(merged, "x/BUILD.bazel") == merged
 
 
 MODULE = """\

@@ -126,6 +126,12 @@ def test_base_image_is_pinned_by_digest_for_both_platforms(
     assert bases == {"@distroless_static_linux_amd64", "@distroless_static_linux_arm64"}
 
 
+def _status_keys(workspace: Workspace) -> set[str]:
+    """The keys tools/workspace_status.sh emits (what stamping can substitute)."""
+    status = (workspace.root / "tools/workspace_status.sh").read_text()
+    return set(re.findall(r'^echo "([A-Z_]+) ', status, re.MULTILINE))
+
+
 def test_engine_binary_is_pure_static_and_stamped(
     evaluated: tuple[Workspace, ModuleFile, Manifest],
 ) -> None:
@@ -140,8 +146,7 @@ def test_engine_binary_is_pure_static_and_stamped(
         BUILDINFO + ".Commit": "{STABLE_GIT_COMMIT}",
         BUILDINFO + ".BuildTime": "{STABLE_BUILD_TIME}",
     }
-    status = (workspace.root / "tools/workspace_status.sh").read_text()
-    emitted = set(re.findall(r'^echo "([A-Z_]+) ', status, re.MULTILINE))
+    emitted = _status_keys(workspace)
     # BUILD_HOST and BUILD_USER are Bazel's own keys, which the script only pins.
     assert {v.strip("{}") for v in x_defs.values()} == emitted - {"BUILD_HOST", "BUILD_USER"}
     source = (REPO_ROOT / "engine/pkg/buildinfo/buildinfo.go").read_text()
@@ -208,8 +213,7 @@ def test_image_labels_are_stamped_only_from_status_keys_the_script_emits(
 ) -> None:
     workspace, _, _ = evaluated
     labels = workspace.targets["//:engine_image_labels"]
-    status = (workspace.root / "tools/workspace_status.sh").read_text()
-    emitted = set(re.findall(r'^echo "([A-Z_]+) ', status, re.MULTILINE))
+    emitted = _status_keys(workspace)
     stamped = labels.attrs["stamp_substitutions"]
     assert {re.sub(r"[{}]", "", v) for v in stamped.values()} <= emitted
     assert set(stamped) == set(labels.attrs["substitutions"])

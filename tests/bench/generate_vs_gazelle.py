@@ -106,19 +106,20 @@ def mtimes(root: Path) -> dict[str, int]:
     }
 
 
+def _timed(
+    argv: list[str], cwd: Path, env: dict[str, str] | None = None
+) -> tuple[float, subprocess.CompletedProcess[str]]:
+    """Run argv in cwd; the wall time it took (seconds) and its captured output."""
+    start = time.perf_counter()
+    proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
+    return time.perf_counter() - start, proc
+
+
 def run_ours(tree: Path, cache: Path) -> tuple[float, dict[str, float]]:
     env = {k: v for k, v in os.environ.items() if k not in _NAMING_ENV}
     env["POLICY_BUILDER_CACHE"] = str(cache)
     tool = Path(sys.executable).with_name("policy-builder")
-    start = time.perf_counter()
-    proc = subprocess.run(
-        [str(tool), "generate", "--json", "--quiet"],
-        cwd=tree,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    took = time.perf_counter() - start
+    took, proc = _timed([str(tool), "generate", "--json", "--quiet"], tree, env)
     if proc.returncode != 0:
         raise SystemExit(f"policy-builder generate failed in {tree}:\n{proc.stdout}{proc.stderr}")
     timings: dict[str, float] = json.loads(proc.stdout)["timings"]
@@ -127,14 +128,7 @@ def run_ours(tree: Path, cache: Path) -> tuple[float, dict[str, float]]:
 
 def run_gazelle(gazelle: Path, tree: Path, config: Path) -> float:
     argv = [str(gazelle), "-repo_root", str(tree), "-repo_config", str(config)]
-    start = time.perf_counter()
-    proc = subprocess.run(
-        [*argv, str(tree / "engine"), str(tree / "policies")],
-        cwd=tree,
-        capture_output=True,
-        text=True,
-    )
-    took = time.perf_counter() - start
+    took, proc = _timed([*argv, str(tree / "engine"), str(tree / "policies")], tree)
     if proc.returncode != 0:
         raise SystemExit(f"gazelle failed in {tree}:\n{proc.stderr}")
     return took

@@ -132,6 +132,18 @@ def copy_engine_sources(dest: Path) -> None:
             shutil.copy2(f, gocheck / f.name)
 
 
+def write_monorepo(root: Path) -> None:
+    """A monorepo `generate` runs in: the engine sources, a MODULE.bazel whose go_deps reads
+    go.work, and one policy, hello/v1.0.0."""
+    copy_engine_sources(root)
+    (root / "MODULE.bazel").write_text(
+        'module(name = "mono")\n\n'
+        'go_deps = use_extension("@gazelle//:extensions.bzl", "go_deps")\n'
+        'go_deps.from_file(go_work = "//:go.work")\n'
+    )
+    write_policy(root / "policies", "hello/v1.0.0", "hello", "v1.0.0")
+
+
 def tree_state(root: Path) -> dict[str, tuple[str, int]]:
     """Every entry under root with a content hash and mtime: proof nothing was written."""
     state: dict[str, tuple[str, int]] = {}

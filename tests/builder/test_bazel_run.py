@@ -13,7 +13,7 @@ from policy_builder.bazel_run import GO_ENV, bazel_go
 from policy_builder.cli import main
 from policy_builder.errors import UsageError
 
-from tests.builder.policytree import copy_engine_sources, write_policy
+from tests.builder.policytree import write_monorepo
 
 RLOCATION = "rules_go~/go/tools/go_bin_runner/bin/go"
 
@@ -42,13 +42,7 @@ def test_generate_needs_no_go_on_path_under_bazel_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     repo = tmp_path / "repo"
-    copy_engine_sources(repo)
-    (repo / "MODULE.bazel").write_text(
-        'module(name = "mono")\n\n'
-        'go_deps = use_extension("@gazelle//:extensions.bzl", "go_deps")\n'
-        'go_deps.from_file(go_work = "//:go.work")\n'
-    )
-    write_policy(repo / "policies", "hello/v1.0.0", "hello", "v1.0.0")
+    write_monorepo(repo)
     log = tmp_path / "go-calls"
     runfiles = tmp_path / "runfiles"
     _runfiles_go(runfiles, log)

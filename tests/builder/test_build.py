@@ -4,7 +4,6 @@ reproducibility, and the policies directory left alone."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -20,12 +19,20 @@ from tests.builder.policytree import run_json, tree_state
 KEYS = "bothPhases:v1.0.0, clash:v1.0.0, hello:v1.0.0, usesLib:v1.0.0"
 
 
-def test_binary_lists_the_policies(built: Built) -> None:
-    out = subprocess.run(
-        [str(built.output / "policy-engine"), "--version"],
-        capture_output=True,
-        text=True,
+def _build(built: Built, output: Path, *flags: str) -> list[str]:
+    """`policy-builder build` of the test policies into `output`, with `flags`."""
+    return ["build", "--policies", str(built.policies), "--output", str(output), *flags]
+
+
+def _version(output: Path) -> subprocess.CompletedProcess[str]:
+    """`policy-engine --version` of the binary built into `output`."""
+    return subprocess.run(
+        [str(output / "policy-engine"), "--version"], capture_output=True, text=True
     )
+
+
+def test_binary_lists_the_policies(built: Built) -> None:
+    out = _version(built.output)
     assert out.returncode == 0
     assert out.stdout == (
         f"policy-engine v9.9.9 (commit abc123, built {EPOCH_TEXT})\npolicies: {KEYS}\n"
@@ -94,25 +101,13 @@ def test_dockerfile(built: Built) -> None:
 def test_second_generate_phase_rewrites_nothing(built: Built) -> None:
     gen = built.output / "generated"
     before = {p.name: p.stat().st_mtime_ns for p in gen.iterdir()}
-    args = ["--policies", str(built.policies), "--output", str(built.output), "--quiet"]
-    assert main(["build", *args, "--skip-compilation", "--skip-package"]) == 0
+    assert main(_build(built, built.output, "--quiet", "--skip-compilation", "--skip-package")) == 0
     assert {p.name: p.stat().st_mtime_ns for p in gen.iterdir()} == before
 
 
 def test_skip_phases(built: Built, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out_dir = tmp_path / "o"
-    code, out = run_json(
-        [
-            "build",
-            "--policies",
-            str(built.policies),
-            "--output",
-            str(out_dir),
-            "--skip-compilation",
-            "--skip-package",
-        ],
-        capsys,
-    )
+    code, out = run_json(_build(built, out_dir, "--skip-compilation", "--skip-package"), capsys)
     assert code == 0
     assert sorted(p.name for p in out_dir.iterdir()) == [
         "generated",
@@ -122,51 +117,26 @@ def test_skip_phases(built: Built, tmp_path: Path, capsys: pytest.CaptureFixture
     assert set(out["timings"]) == {"discover", "validate", "generate"}  # type: ignore[arg-type]
 
 
-def test_go_build_flags_are_appended(built: Built, tmp_path: Path) -> None:
-    env_flags = (
-        "-ldflags='-X github.com/policy-engine-builder/policy-engine/pkg/buildinfo.Commit=fromenv'"
+def test_go_build_flags_are_appended(
+    built: Built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "GO_BUILD_FLAGS",
+        "-ldflags='-X github.com/policy-engine-builder/policy-engine/pkg/buildinfo.Commit=fromenv'",
     )
-    os.environ["GO_BUILD_FLAGS"] = env_flags
-    try:
-        code = main(
-            [
-                "build",
-                "--policies",
-                str(built.policies),
-                "--output",
-                str(tmp_path),
-                "--quiet",
-                "--build-version",
-                "v1.2.3",
-                "--skip-package",
-            ]
-        )
-    finally:
-        del os.environ["GO_BUILD_FLAGS"]
-    assert code == 0
-    out = subprocess.run(
-        [str(tmp_path / "policy-engine"), "--version"], capture_output=True, text=True
+    assert (
+        main(_build(built, tmp_path, "--quiet", "--build-version", "v1.2.3", "--skip-package")) == 0
     )
+    out = _version(tmp_path)
     # Our -X (version) survives; the user's -X is applied after ours.
     assert out.stdout.startswith("policy-engine v1.2.3 (commit fromenv,")
 
 
 def test_upx(built: Built, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    args = [
-        "build",
-        "--policies",
-        str(built.policies),
-        "--output",
-        str(tmp_path),
-        "--upx",
-    ]
+    args = _build(built, tmp_path, "--upx")
     if shutil.which("upx") or shutil.which("upx-ucl"):
         assert main([*args, "--quiet"]) == 0
-        out = subprocess.run(
-            [str(tmp_path / "policy-engine"), "--version"],
-            capture_output=True,
-            text=True,
-        )
+        out = _version(tmp_path)
         assert f"policies: {KEYS}" in out.stdout
         assert (tmp_path / "policy-engine").stat().st_size < (
             built.output / "policy-engine"
@@ -180,19 +150,7 @@ def test_upx(built: Built, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 
 
 def test_cross_compile_arm64(built: Built, tmp_path: Path) -> None:
-    code = main(
-        [
-            "build",
-            "--policies",
-            str(built.policies),
-            "--output",
-            str(tmp_path),
-            "--quiet",
-            "--platform",
-            "linux/arm64",
-        ]
-    )
-    assert code == 0
+    assert main(_build(built, tmp_path, "--quiet", "--platform", "linux/arm64")) == 0
     header = (tmp_path / "policy-engine").read_bytes()[:20]
     assert header[:4] == b"\x7fELF"
     assert int.from_bytes(header[18:20], "little") == 183  # EM_AARCH64
@@ -200,8 +158,7 @@ def test_cross_compile_arm64(built: Built, tmp_path: Path) -> None:
 
 
 def test_closing_summary(built: Built, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["build", "--policies", str(built.policies), "--output", str(tmp_path)]
-    assert main([*args, "--skip-compilation"]) == 0
+    assert main(_build(built, tmp_path, "--skip-compilation")) == 0
     err = capsys.readouterr().err
     listed = "".join(f"  - {key}\n" for key in KEYS.split(", "))
     assert f"Loaded policies: 4\n{listed}Dockerfile: {tmp_path / 'Dockerfile'}\n" in err
@@ -214,10 +171,7 @@ def test_go_build_error_is_shown_plainly(
     shutil.copytree(built.output / "generated", tmp_path / "generated")
     registry = tmp_path / "generated" / "plugin_registry.go"
     registry.write_text(registry.read_text() + "\nfunc broken() { return 1 }\n")
-    code, out = run_json(
-        ["build", "--policies", str(built.policies), "--output", str(tmp_path), "--skip-generate"],
-        capsys,
-    )
+    code, out = run_json(_build(built, tmp_path, "--skip-generate"), capsys)
     assert code == EXIT_TOOL
     assert out["phase"] == "compilation"
     message = str(out["error"])

@@ -23,14 +23,9 @@ from policy_builder.errors import (
 from policy_builder.gocheck import go_env, helper_id
 from policy_builder.home import EngineSources
 
-from tests.builder.policytree import copy_engine_sources, write_policy
+from tests.builder.policytree import write_monorepo, write_policy
 
 REPO = Path(__file__).resolve().parents[2]
-MODULE = (
-    'module(name = "mono")\n\n'
-    'go_deps = use_extension("@gazelle//:extensions.bzl", "go_deps")\n'
-    'go_deps.from_file(go_work = "//:go.work")\n'
-)
 
 
 def cli(
@@ -81,9 +76,7 @@ def test_success_is_0(policies: Path, tmp_path: Path) -> None:
 
 def test_stale_generated_files_are_1_and_print_the_diff(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
-    copy_engine_sources(repo)
-    (repo / "MODULE.bazel").write_text(MODULE)
-    write_policy(repo / "policies", "hello/v1.0.0", "hello", "v1.0.0")
+    write_monorepo(repo)
     env = {**os.environ, "POLICY_BUILDER_CACHE": str(tmp_path / "cache")}
     proc = cli("generate", "--check", "--quiet", cwd=repo, env=env)
     plain_failure(proc, EXIT_STALE, "out of date")
@@ -147,9 +140,7 @@ def test_no_go_at_all_is_4(policies: Path, tmp_path: Path) -> None:
 
 def test_generate_with_a_failing_go_is_4(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
-    copy_engine_sources(repo)
-    (repo / "MODULE.bazel").write_text(MODULE)
-    write_policy(repo / "policies", "hello/v1.0.0", "hello", "v1.0.0")
+    write_monorepo(repo)
     env = fake_go(tmp_path, 'echo "go: no network" >&2\nexit 1\n')
     env["POLICY_BUILDER_CACHE"] = str(tmp_path / "cache")
     plain_failure(cli("generate", "--quiet", cwd=repo, env=env), EXIT_TOOL, "go: no network")

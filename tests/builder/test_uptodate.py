@@ -15,7 +15,7 @@ from policy_builder import uptodate
 from policy_builder.cache import CACHE_ENV, Store
 from policy_builder.cli import main
 
-from tests.builder.policytree import copy_engine_sources, tree_state, write_policy
+from tests.builder.policytree import tree_state, write_monorepo, write_policy
 
 RESULT: dict[str, Any] = {"output": "out", "written": []}
 
@@ -34,12 +34,20 @@ def _age(root: Path, seconds: int = 60) -> None:
         os.utime(path, (past, past))
 
 
-def _recorded(tmp_path: Path) -> tuple[uptodate.Stamps, uptodate.Scope]:
+def _run_started(
+    tmp_path: Path,
+) -> tuple[uptodate.Stamps, uptodate.Scope, uptodate.Files, int]:
+    """An aged tree and a run that has just started on it: its stamps, scope, the snapshot
+    it took before its phases and when."""
     scope = _tree(tmp_path / "ws")
     _age(tmp_path / "ws")
     stamps = uptodate.Stamps(Store(tmp_path / "cache"))
     taken = time.time_ns()
-    before = uptodate.snapshot(scope)
+    return stamps, scope, uptodate.snapshot(scope), taken
+
+
+def _recorded(tmp_path: Path) -> tuple[uptodate.Stamps, uptodate.Scope]:
+    stamps, scope, before, taken = _run_started(tmp_path)
     stamps.record("k", scope, before, [], RESULT, taken)
     return stamps, scope
 
@@ -93,22 +101,14 @@ def test_a_touched_file_with_the_same_bytes_is_current_and_the_stamp_renewed(
 
 
 def test_an_input_changed_during_the_run_is_never_recorded(tmp_path: Path) -> None:
-    scope = _tree(tmp_path / "ws")
-    _age(tmp_path / "ws")
-    stamps = uptodate.Stamps(Store(tmp_path / "cache"))
-    taken = time.time_ns()
-    before = uptodate.snapshot(scope)
+    stamps, scope, before, taken = _run_started(tmp_path)
     (tmp_path / "ws/policies/a/policy.go").write_text("package a // edited meanwhile\n")
     stamps.record("k", scope, before, [], RESULT, taken)
     assert stamps.store.get("k") is None
 
 
 def test_what_the_run_wrote_itself_is_recorded_as_written(tmp_path: Path) -> None:
-    scope = _tree(tmp_path / "ws")
-    _age(tmp_path / "ws")
-    stamps = uptodate.Stamps(Store(tmp_path / "cache"))
-    taken = time.time_ns()
-    before = uptodate.snapshot(scope)
+    stamps, scope, before, taken = _run_started(tmp_path)
     build = tmp_path / "ws/policies/a/BUILD.bazel"
     build.write_text("# generated\n")
     stamps.record("k", scope, before, [build], RESULT, taken)
@@ -136,13 +136,7 @@ def test_the_settings_key_covers_arguments_environment_and_go(tmp_path: Path) ->
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "repo"
-    copy_engine_sources(root)
-    (root / "MODULE.bazel").write_text(
-        'module(name = "mono")\n\n'
-        'go_deps = use_extension("@gazelle//:extensions.bzl", "go_deps")\n'
-        'go_deps.from_file(go_work = "//:go.work")\n'
-    )
-    write_policy(root / "policies", "hello/v1.0.0", "hello", "v1.0.0")
+    write_monorepo(root)
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     monkeypatch.chdir(root)
     return root

@@ -85,10 +85,16 @@ def _tree(root: Path) -> None:
         write_policy(root, f"{name}/v1.0.0", name, "v1.0.0")
 
 
-def test_nothing_changed_asks_the_helper_nothing(tmp_path: Path, asked: list[list[str]]) -> None:
+def _validated_tree(tmp_path: Path) -> Path:
+    """Three valid policies, validated once (so their answers are in the cache)."""
     root = tmp_path / "policies"
     _tree(root)
     assert _validate(root) == 0
+    return root
+
+
+def test_nothing_changed_asks_the_helper_nothing(tmp_path: Path, asked: list[list[str]]) -> None:
+    root = _validated_tree(tmp_path)
     report = (tmp_path / "out" / "validation_report.json").read_text()
     assert _validate(root) == 0
     assert asked == [["alpha/v1.0.0", "beta/v1.0.0", "gamma/v1.0.0"]]
@@ -111,9 +117,7 @@ def test_a_second_checkout_elsewhere_asks_the_helper_nothing(
 
 
 def test_a_changed_policy_source_is_checked_again(tmp_path: Path, asked: list[list[str]]) -> None:
-    root = tmp_path / "policies"
-    _tree(root)
-    assert _validate(root) == 0
+    root = _validated_tree(tmp_path)
     go = root / "beta" / "v1.0.0" / "policy.go"
     go.write_text(go.read_text().replace("return &policy{}, nil", "return undefinedThing, nil"))
     assert _validate(root) == EXIT_INVALID
@@ -128,9 +132,7 @@ def test_a_changed_policy_source_is_checked_again(tmp_path: Path, asked: list[li
 def test_a_new_file_and_a_changed_phase_are_new_inputs(
     tmp_path: Path, asked: list[list[str]]
 ) -> None:
-    root = tmp_path / "policies"
-    _tree(root)
-    assert _validate(root) == 0
+    root = _validated_tree(tmp_path)
     (root / "alpha" / "v1.0.0" / "more.go").write_text("package policy\n\nconst more = 1\n")
     yaml = root / "gamma" / "v1.0.0" / "policy.yaml"
     yaml.write_text(
@@ -150,9 +152,7 @@ def test_a_new_file_and_a_changed_phase_are_new_inputs(
 
 def test_a_changed_go_mod_checks_every_policy_again(tmp_path: Path, asked: list[list[str]]) -> None:
     # Every go.mod decides the versions all policies build with, and duplicates.
-    root = tmp_path / "policies"
-    _tree(root)
-    assert _validate(root) == 0
+    root = _validated_tree(tmp_path)
     mod = root / "gamma" / "v1.0.0" / "go.mod"
     mod.write_text(mod.read_text().replace("example.com/test/gamma", "example.com/test/alpha"))
     assert _validate(root) == EXIT_INVALID

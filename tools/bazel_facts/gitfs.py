@@ -4,17 +4,42 @@ work), each with the provenance prefix `owner/repo@ref:path`."""
 from __future__ import annotations
 
 import subprocess
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import FactsError
 
 
-@dataclass
-class GitTree:
-    git_dir: Path
+class SourceTree(ABC):
+    """Files of one version of a repository, each named `owner/repo@ref:path`."""
+
     ref: str
     # "owner/repo", as provenance names it.
+    repo: str
+
+    @abstractmethod
+    def read(self, path: str) -> str | None:
+        """The file's text, or None if there is no such file."""
+
+    @abstractmethod
+    def _origin(self) -> str:
+        """Where the files are read from, for the error on a missing one."""
+
+    def must_read(self, path: str) -> str:
+        text = self.read(path)
+        if text is None:
+            raise FactsError(f"{self.where(path)}: no such file {self._origin()}")
+        return text
+
+    def where(self, path: str, line: int | None = None) -> str:
+        return f"{self.repo}@{self.ref}:{path}" + (f":{line}" if line is not None else "")
+
+
+@dataclass
+class GitTree(SourceTree):
+    git_dir: Path
+    ref: str
     repo: str
     _cache: dict[str, str | None] = field(default_factory=dict, repr=False)
 
@@ -33,14 +58,8 @@ class GitTree:
             self._cache[path] = result.stdout if result.returncode == 0 else None
         return self._cache[path]
 
-    def must_read(self, path: str) -> str:
-        text = self.read(path)
-        if text is None:
-            raise FactsError(f"{self.where(path)}: no such file in the snapshot {self.git_dir}")
-        return text
-
-    def where(self, path: str, line: int | None = None) -> str:
-        return f"{self.repo}@{self.ref}:{path}" + (f":{line}" if line is not None else "")
+    def _origin(self) -> str:
+        return f"in the snapshot {self.git_dir}"
 
     def has_ref(self) -> bool:
         return (
@@ -57,7 +76,7 @@ class GitTree:
 
 
 @dataclass
-class DirTree:
+class DirTree(SourceTree):
     """A source directory (Bazel's own sources), read like a snapshot at `ref`."""
 
     root: Path
@@ -68,11 +87,5 @@ class DirTree:
         file = self.root / path
         return file.read_text() if file.is_file() else None
 
-    def must_read(self, path: str) -> str:
-        text = self.read(path)
-        if text is None:
-            raise FactsError(f"{self.where(path)}: no such file under {self.root}")
-        return text
-
-    def where(self, path: str, line: int | None = None) -> str:
-        return f"{self.repo}@{self.ref}:{path}" + (f":{line}" if line is not None else "")
+    def _origin(self) -> str:
+        return f"under {self.root}"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import FactsError
-from .gitfs import DirTree, GitTree
+from .gitfs import SourceTree
 
 # Names every .bzl file may use without a load(): Starlark's and Bazel's globals. Their values
 # are opaque here except for the constructors handled in Reader._builtin.
@@ -176,7 +176,7 @@ class Repo:
 
     module: str
     version: str
-    tree: GitTree | DirTree
+    tree: SourceTree
     mapping: dict[str, str]
 
 

@@ -108,7 +108,7 @@ func platformImage(spec *Spec, p Platform, baseImg v1.Image, sbom []byte, create
 	if err != nil {
 		return nil, err
 	}
-	img, err := mutate.Append(baseImg, mutate.Addendum{
+	add := mutate.Addendum{
 		Layer:     l,
 		MediaType: layerType,
 		History: v1.History{
@@ -116,7 +116,29 @@ func platformImage(spec *Spec, p Platform, baseImg v1.Image, sbom []byte, create
 			CreatedBy: "policy-builder " + spec.Builder,
 			Comment:   "the policy engine and its SBOM",
 		},
+	}
+	return appendLayer(baseImg, add, p, func(cfg *v1.ConfigFile) {
+		cfg.Created = created
+		c := &cfg.Config
+		c.User, c.WorkingDir = spec.Config.User, spec.Config.WorkDir
+		c.Entrypoint, c.Cmd = spec.Config.Entrypoint, spec.Config.Cmd
+		c.ExposedPorts = map[string]struct{}{}
+		for _, port := range spec.Config.Ports {
+			c.ExposedPorts[port] = struct{}{}
+		}
+		if c.Labels == nil {
+			c.Labels = map[string]string{}
+		}
+		for k, v := range p.Labels {
+			c.Labels[k] = v
+		}
 	})
+}
+
+// appendLayer adds one layer to img and sets its config for platform p, changed by edit;
+// img itself is left as it was (edit sees a copy of its config).
+func appendLayer(img v1.Image, add mutate.Addendum, p Platform, edit func(*v1.ConfigFile)) (v1.Image, error) {
+	img, err := mutate.Append(img, add)
 	if err != nil {
 		return nil, err
 	}
@@ -125,21 +147,8 @@ func platformImage(spec *Spec, p Platform, baseImg v1.Image, sbom []byte, create
 		return nil, err
 	}
 	cfg = cfg.DeepCopy()
-	cfg.Created = created
 	cfg.OS, cfg.Architecture = p.OS, p.Arch
-	c := &cfg.Config
-	c.User, c.WorkingDir = spec.Config.User, spec.Config.WorkDir
-	c.Entrypoint, c.Cmd = spec.Config.Entrypoint, spec.Config.Cmd
-	c.ExposedPorts = map[string]struct{}{}
-	for _, port := range spec.Config.Ports {
-		c.ExposedPorts[port] = struct{}{}
-	}
-	if c.Labels == nil {
-		c.Labels = map[string]string{}
-	}
-	for k, v := range p.Labels {
-		c.Labels[k] = v
-	}
+	edit(cfg)
 	return mutate.ConfigFile(img, cfg)
 }
 

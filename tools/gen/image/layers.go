@@ -129,25 +129,18 @@ func builtinBase(spec *Spec) (*base, error) {
 	b := &base{images: map[string]v1.Image{}}
 	for _, p := range spec.Platforms {
 		img := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
-		img, err := mutate.Append(img, mutate.Addendum{
+		add := mutate.Addendum{
 			Layer:     l,
 			MediaType: types.OCILayer,
 			History:   v1.History{CreatedBy: "policy-builder: builtin base (passwd, group, CA certificates, /tmp)"},
+		}
+		img, err := appendLayer(img, add, p, func(cfg *v1.ConfigFile) {
+			cfg.Config.Env = []string{
+				"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+				"SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt",
+			}
 		})
 		if err != nil {
-			return nil, err
-		}
-		cfg, err := img.ConfigFile()
-		if err != nil {
-			return nil, err
-		}
-		cfg = cfg.DeepCopy()
-		cfg.OS, cfg.Architecture = p.OS, p.Arch
-		cfg.Config.Env = []string{
-			"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-			"SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt",
-		}
-		if img, err = mutate.ConfigFile(img, cfg); err != nil {
 			return nil, err
 		}
 		b.images[p.String()] = img

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from policy_builder.bazel.errors import UnresolvedImportError
 from policy_builder.bazel.naming import library_name, package_label, repo_name
@@ -67,17 +68,22 @@ class EngineModule:
     packages: tuple[GoPackage, ...]
 
 
-def parse_go_list(stream: str, repo_root: Path) -> tuple[GoPackage, ...]:
-    """Turn the concatenated JSON objects printed by `go list -json ./...` into packages."""
+def json_objects(stream: str) -> Iterator[dict[str, Any]]:
+    """The objects of a `go list -json` output: concatenated, not a JSON array."""
     decoder = json.JSONDecoder()
-    packages = []
     pos = 0
     text = stream.strip()
     while pos < len(text):
-        obj, end = decoder.raw_decode(text, pos)
-        pos = end
+        obj, pos = decoder.raw_decode(text, pos)
         while pos < len(text) and text[pos].isspace():
             pos += 1
+        yield obj
+
+
+def parse_go_list(stream: str, repo_root: Path) -> tuple[GoPackage, ...]:
+    """Turn the concatenated JSON objects printed by `go list -json ./...` into packages."""
+    packages = []
+    for obj in json_objects(stream):
         test_files = obj.get("TestGoFiles", []) + obj.get("XTestGoFiles", [])
         test_imports = set(obj.get("TestImports", []) + obj.get("XTestImports", []))
         if not obj.get("GoFiles") and not test_files:
