@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/policy-engine-builder/policy-engine/internal/testproc"
 )
 
 // A chain that any request to /api passes with the key; its header shows which
@@ -47,9 +49,9 @@ func configSeen(t *testing.T, s *stack) string {
 func TestFailClosedWhenTheEngineIsDown(t *testing.T) {
 	bin, _ := binaries(t)
 	config := filepath.Join(t.TempDir(), "engine.yaml")
-	writeFile(t, config, fmt.Sprintf(lifecycleConfig, "one", "180ms"))
-	e := startEngine(t, bin, true, "--config", config)
-	s := envoyFor(t, config, []string{e.extproc}, 200*time.Millisecond, "/api=api")
+	testproc.WriteFile(t, config, fmt.Sprintf(lifecycleConfig, "one", "180ms"))
+	e := startEngine(t, bin, "--config", config)
+	s := envoyFor(t, config, []string{e.Extproc}, 200*time.Millisecond, "/api=api")
 	if got := configSeen(t, s); got != "one" {
 		t.Fatalf("before: %s", got)
 	}
@@ -72,11 +74,11 @@ func TestFailClosedWhenTheEngineIsTooSlow(t *testing.T) {
 	bin, _ := binaries(t)
 	config := filepath.Join(t.TempDir(), "engine.yaml")
 	// message_timeout is phaseTimeout + 100ms = 600ms.
-	writeFile(t, config, fmt.Sprintf(lifecycleConfig, "one", "500ms"))
-	e := startEngine(t, bin, true, "--config", config)
+	testproc.WriteFile(t, config, fmt.Sprintf(lifecycleConfig, "one", "500ms"))
+	e := startEngine(t, bin, "--config", config)
 	// Health checks far apart, so that the request meets a stopped engine, not
 	// one already marked down.
-	s := envoyFor(t, config, []string{e.extproc}, time.Hour, "/api=api")
+	s := envoyFor(t, config, []string{e.Extproc}, time.Hour, "/api=api")
 	if got := configSeen(t, s); got != "one" {
 		t.Fatalf("before: %s", got)
 	}
@@ -86,7 +88,7 @@ func TestFailClosedWhenTheEngineIsTooSlow(t *testing.T) {
 	}
 	// kill(2) returns before every thread has stopped; a request sent in that window
 	// is answered by a still-running engine (seen as a 200 on a busy machine).
-	waitFor(t, "the engine's threads to stop", func() bool { return stopped(t, e.Pid()) })
+	testproc.Eventually(t, "the engine's threads to stop", testproc.StartTimeout, func() bool { return stopped(t, e.Pid()) })
 	n := s.echo.Count()
 	start := time.Now()
 	resp, body := do(t, "GET", s.url+"/api/items", nil, "x-api-key", "k1")
@@ -105,13 +107,13 @@ func TestFailClosedWhenTheEngineIsTooSlow(t *testing.T) {
 func TestReloadUnderTraffic(t *testing.T) {
 	bin, _ := binaries(t)
 	config := filepath.Join(t.TempDir(), "engine.yaml")
-	writeFile(t, config, fmt.Sprintf(lifecycleConfig, "one", "2s"))
-	e := startEngine(t, bin, true, "--config", config)
-	s := envoyFor(t, config, []string{e.extproc}, time.Second, "/api=api")
+	testproc.WriteFile(t, config, fmt.Sprintf(lifecycleConfig, "one", "2s"))
+	e := startEngine(t, bin, "--config", config)
+	s := envoyFor(t, config, []string{e.Extproc}, time.Second, "/api=api")
 	tr := startTraffic(t, 8, apiRequest(s.url))
 	time.Sleep(300 * time.Millisecond)
-	writeFile(t, config, fmt.Sprintf(lifecycleConfig, "two", "2s"))
-	waitFor(t, "the reloaded configuration", func() bool { return configSeen(t, s) == "two" })
+	testproc.WriteFile(t, config, fmt.Sprintf(lifecycleConfig, "two", "2s"))
+	testproc.Eventually(t, "the reloaded configuration", testproc.StartTimeout, func() bool { return configSeen(t, s) == "two" })
 	time.Sleep(300 * time.Millisecond)
 	tr.finish(t)
 }
@@ -119,19 +121,19 @@ func TestReloadUnderTraffic(t *testing.T) {
 func TestXDSPushUnderTraffic(t *testing.T) {
 	bin, _ := binaries(t)
 	config := filepath.Join(t.TempDir(), "engine.yaml")
-	writeFile(t, config, fmt.Sprintf(lifecycleConfig, "one", "2s"))
-	xdsAddr := freeAddr(t)
-	startEngine(t, bin, true, "--config", config, "--xds-listen", xdsAddr)
+	testproc.WriteFile(t, config, fmt.Sprintf(lifecycleConfig, "one", "2s"))
+	xdsAddr := testproc.FreeAddr(t)
+	startEngine(t, bin, "--config", config, "--xds-listen", xdsAddr)
 	// The engine behind Envoy takes its configuration from the other over xDS only.
-	sub := startEngine(t, bin, true, "--xds-server", xdsAddr, "--node-id", "e2e")
-	s := envoyFor(t, config, []string{sub.extproc}, time.Second, "/api=api")
+	sub := startEngine(t, bin, "--xds-server", xdsAddr, "--node-id", "e2e")
+	s := envoyFor(t, config, []string{sub.Extproc}, time.Second, "/api=api")
 	if got := configSeen(t, s); got != "one" {
 		t.Fatalf("before: %s", got)
 	}
 	tr := startTraffic(t, 8, apiRequest(s.url))
 	time.Sleep(300 * time.Millisecond)
-	writeFile(t, config, fmt.Sprintf(lifecycleConfig, "two", "2s"))
-	waitFor(t, "the pushed configuration", func() bool { return configSeen(t, s) == "two" })
+	testproc.WriteFile(t, config, fmt.Sprintf(lifecycleConfig, "two", "2s"))
+	testproc.Eventually(t, "the pushed configuration", testproc.StartTimeout, func() bool { return configSeen(t, s) == "two" })
 	time.Sleep(300 * time.Millisecond)
 	tr.finish(t)
 }
@@ -139,12 +141,12 @@ func TestXDSPushUnderTraffic(t *testing.T) {
 func TestSIGTERMDrainUnderTraffic(t *testing.T) {
 	bin, _ := binaries(t)
 	config := filepath.Join(t.TempDir(), "engine.yaml")
-	writeFile(t, config, fmt.Sprintf(lifecycleConfig, "one", "2s"))
+	testproc.WriteFile(t, config, fmt.Sprintf(lifecycleConfig, "one", "2s"))
 	// Health checks every 200ms; each engine keeps serving 1s after SIGTERM.
 	flags := []string{"--config", config, "--drain-delay", "1s"}
-	a := startEngine(t, bin, true, flags...)
-	b := startEngine(t, bin, true, flags...)
-	s := envoyFor(t, config, []string{a.extproc, b.extproc}, 200*time.Millisecond, "/api=api")
+	a := startEngine(t, bin, flags...)
+	b := startEngine(t, bin, flags...)
+	s := envoyFor(t, config, []string{a.Extproc, b.Extproc}, 200*time.Millisecond, "/api=api")
 	s.waitHealthy(t, 2)
 	tr := startTraffic(t, 8, apiRequest(s.url))
 	time.Sleep(500 * time.Millisecond)

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/policy-engine-builder/policy-engine/internal/testproc"
 )
 
 // The routes of the catalogue policies (cors, transformHeaders, transformJson,
@@ -94,9 +96,9 @@ func TestCataloguePoliciesThroughEnvoy(t *testing.T) {
 	bin, _ := binaries(t)
 	keys := newJWKS(t)
 	config := filepath.Join(t.TempDir(), "engine.yaml")
-	writeFile(t, config, fmt.Sprintf(catalogueConfig, keys.srv.URL))
-	e := startEngine(t, bin, true, "--config", config)
-	s := envoyFor(t, config, []string{e.extproc}, time.Second, catalogueRoutes...)
+	testproc.WriteFile(t, config, fmt.Sprintf(catalogueConfig, keys.srv.URL))
+	e := startEngine(t, bin, "--config", config)
+	s := envoyFor(t, config, []string{e.Extproc}, time.Second, catalogueRoutes...)
 	count := func() int64 { return s.echo.Count() + s.other.Count() }
 
 	t.Run("cors preflight answered by the engine", func(t *testing.T) {

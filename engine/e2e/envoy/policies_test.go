@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/policy-engine-builder/policy-engine/sandbox"
+
+	"github.com/policy-engine-builder/policy-engine/internal/testproc"
 )
 
 // The routes of the shared stack: one per example policy (both jwtValidation
@@ -178,9 +180,9 @@ func TestPoliciesThroughEnvoy(t *testing.T) {
 	keys := newJWKS(t)
 	password := sha256.Sum256([]byte("wonderland"))
 	config := filepath.Join(t.TempDir(), "engine.yaml")
-	writeFile(t, config, fmt.Sprintf(policiesConfig, hex.EncodeToString(password[:]), keys.srv.URL))
-	e := startEngine(t, bin, true, "--config", config)
-	s := envoyFor(t, config, []string{e.extproc}, time.Second, policyRoutes...)
+	testproc.WriteFile(t, config, fmt.Sprintf(policiesConfig, hex.EncodeToString(password[:]), keys.srv.URL))
+	e := startEngine(t, bin, "--config", config)
+	s := envoyFor(t, config, []string{e.Extproc}, time.Second, policyRoutes...)
 	count := func() int64 { return s.echo.Count() + s.other.Count() }
 
 	t.Run("apiKey and setHeaders", func(t *testing.T) {
