@@ -60,22 +60,11 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		return err
 	}
 	defer echo.Close()
-	extproc, err := sandbox.FreeAddr()
+	addrs, err := sandbox.FreeAddrs(4)
 	if err != nil {
 		return err
 	}
-	admin, err := sandbox.FreeAddr()
-	if err != nil {
-		return err
-	}
-	debug, err := sandbox.FreeAddr()
-	if err != nil {
-		return err
-	}
-	envoyAdmin, err := sandbox.FreeAddr()
-	if err != nil {
-		return err
-	}
+	extproc, admin, debug, envoyAdmin := addrs[0], addrs[1], addrs[2], addrs[3]
 	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 

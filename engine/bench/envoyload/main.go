@@ -104,11 +104,9 @@ func run(o options, out io.Writer) error {
 		return err
 	}
 	defer echo.Close()
-	addrs := make([]string, 7)
-	for i := range addrs {
-		if addrs[i], err = sandbox.FreeAddr(); err != nil {
-			return err
-		}
+	addrs, err := sandbox.FreeAddrs(7)
+	if err != nil {
+		return err
 	}
 	engineAddr, engineAdmin, noopAddr, envoyAdmin := addrs[0], addrs[1], addrs[2], addrs[3]
 	listen := map[string]string{"ceiling": addrs[4], "floor": addrs[5], "engine": addrs[6]}
