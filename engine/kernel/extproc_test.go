@@ -231,26 +231,23 @@ func TestAllPhasesInOrder(t *testing.T) {
 	s.close()
 }
 
-func TestBodyPolicyDeniesOnBody(t *testing.T) {
-	e := startEngine(t, phasesConfig)
-	s := e.open(t)
-	s.send(requestHeaders("upload", false, "x-api-key", "good"))
-	resp := s.send(requestBody("so evil", true))
-	if resp.GetImmediateResponse().GetStatus().GetCode() != 400 {
-		t.Fatalf("evil body: %v", resp)
-	}
-}
-
 // A BUFFERED body (what the engine asks for) arrives whole in one message, whose
 // end_of_stream is false when the request has trailers: the body policies must run
-// on it, not wait for more (Envoy sends none: that was a silent bypass).
-func TestBodyPolicyRunsWhenTrailersFollow(t *testing.T) {
-	e := startEngine(t, phasesConfig)
-	s := e.open(t)
-	s.send(requestHeaders("upload", false, "x-api-key", "good"))
-	resp := s.send(requestBody("so evil", false))
-	if resp.GetImmediateResponse().GetStatus().GetCode() != 400 {
-		t.Fatalf("evil body followed by trailers: %v", resp)
+// on it then too, not wait for more (Envoy sends none: that was a silent bypass).
+func TestBodyPolicyDeniesOnBody(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		endOfStream bool
+	}{{"last message", true}, {"trailers follow", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := startEngine(t, phasesConfig)
+			s := e.open(t)
+			s.send(requestHeaders("upload", false, "x-api-key", "good"))
+			resp := s.send(requestBody("so evil", tc.endOfStream))
+			if resp.GetImmediateResponse().GetStatus().GetCode() != 400 {
+				t.Fatalf("evil body: %v", resp)
+			}
+		})
 	}
 }
 
