@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -86,15 +87,15 @@ func TestCanarySecretsNeverWritten(t *testing.T) {
 	for _, url := range []string{e.Admin + "/healthz", e.Admin + "/readyz", e.Admin + "/metrics",
 		e.Admin + "/config_dump", e.Admin + "/policies", e.Debug + "/config_dump", e.Debug + "/policies",
 		e.Debug + "/nonexistent"} {
-		_, body := httpGet(t, "http://"+url)
+		_, body := testproc.Do(t, http.MethodGet, "http://"+url, nil)
 		written = append(written, body)
 	}
-	_, dump := httpGet(t, "http://"+e.Debug+"/config_dump")
+	_, dump := testproc.Do(t, http.MethodGet, "http://"+e.Debug+"/config_dump", nil)
 	if !strings.Contains(dump, "[redacted] ") || !strings.Contains(dump, `"fromFile": "`+keyFile+`"`) {
 		t.Errorf("the config dump does not show redacted values and references:\n%s", dump)
 	}
-	if code, _ := httpGet(t, "http://"+e.Admin+"/config_dump"); code != 404 {
-		t.Errorf("the admin address serves the config dump: %d", code)
+	if resp, _ := testproc.Do(t, http.MethodGet, "http://"+e.Admin+"/config_dump", nil); resp.StatusCode != 404 {
+		t.Errorf("the admin address serves the config dump: %d", resp.StatusCode)
 	}
 
 	if !strings.Contains(e.Log.String(), `"level":"DEBUG"`) {

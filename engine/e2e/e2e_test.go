@@ -27,6 +27,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/policy-engine-builder/policy-engine/internal/testproc"
+	"github.com/policy-engine-builder/policy-engine/sandbox"
 )
 
 const configTemplate = `routes:
@@ -61,7 +62,7 @@ func binary(t *testing.T) string {
 // engine is a running policy-engine binary; config is the file it was started
 // with, for tests that rewrite it ("" when it takes its configuration over xDS).
 type engine struct {
-	*testproc.Engine
+	*sandbox.Engine
 	config string
 }
 
@@ -79,14 +80,20 @@ func startWith(t *testing.T, bin, config string, flags ...string) *engine {
 	return &engine{Engine: testproc.StartEngine(t, bin, append([]string{"--log-format", "json"}, flags...)...), config: config}
 }
 
-func dial(t *testing.T, addr string) extprocv3.ExternalProcessorClient {
+// connect opens a plaintext gRPC connection to addr, closed on cleanup.
+func connect(t *testing.T, addr string) *grpc.ClientConn {
 	t.Helper()
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return extprocv3.NewExternalProcessorClient(conn)
+	return conn
+}
+
+func dial(t *testing.T, addr string) extprocv3.ExternalProcessorClient {
+	t.Helper()
+	return extprocv3.NewExternalProcessorClient(connect(t, addr))
 }
 
 // process sends request headers the way Envoy does (raw_value, route name in the
@@ -127,14 +134,9 @@ func process(t *testing.T, c extprocv3.ExternalProcessorClient, route string, he
 
 func healthStatus(t *testing.T, addr string) healthpb.HealthCheckResponse_ServingStatus {
 	t.Helper()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	resp, err := healthpb.NewHealthClient(connect(t, addr)).Check(ctx, &healthpb.HealthCheckRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}

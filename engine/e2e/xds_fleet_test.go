@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -14,34 +13,12 @@ import (
 	"github.com/policy-engine-builder/policy-engine/internal/testproc"
 )
 
-func httpGet(t *testing.T, url string, header ...string) (int, string) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	client := &http.Client{Timeout: 10 * time.Second}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(body)
-}
-
 // metricLine returns the sample of a counter without labels at an engine.
 func metricLine(t *testing.T, admin, name string) string {
 	t.Helper()
-	code, body := httpGet(t, "http://"+admin+"/metrics")
-	if code != http.StatusOK {
-		t.Fatalf("/metrics: %d", code)
+	resp, body := testproc.Do(t, http.MethodGet, "http://"+admin+"/metrics", nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/metrics: %d", resp.StatusCode)
 	}
 	for _, line := range strings.Split(body, "\n") {
 		if strings.HasPrefix(line, name+" ") {

@@ -39,7 +39,7 @@ func apiRequest(url string) func() (*http.Request, error) {
 // configSeen is the x-config header the upstream received for one request.
 func configSeen(t *testing.T, s *stack) string {
 	t.Helper()
-	resp, body := do(t, "GET", s.url+"/api/items", nil, "x-api-key", "k1")
+	resp, body := testproc.Do(t, "GET", s.url+"/api/items", nil, "x-api-key", "k1")
 	if resp.StatusCode != 200 {
 		return fmt.Sprintf("status %d", resp.StatusCode)
 	}
@@ -60,7 +60,7 @@ func TestFailClosedWhenTheEngineIsDown(t *testing.T) {
 	}
 	n := s.echo.Count()
 	for range 3 {
-		resp, body := do(t, "GET", s.url+"/api/items", nil, "x-api-key", "k1")
+		resp, body := testproc.Do(t, "GET", s.url+"/api/items", nil, "x-api-key", "k1")
 		if resp.StatusCode != 500 {
 			t.Errorf("engine down: %d %s, want 500 (fail closed)", resp.StatusCode, body)
 		}
@@ -91,7 +91,7 @@ func TestFailClosedWhenTheEngineIsTooSlow(t *testing.T) {
 	testproc.Eventually(t, "the engine's threads to stop", testproc.StartTimeout, func() bool { return stopped(t, e.Pid()) })
 	n := s.echo.Count()
 	start := time.Now()
-	resp, body := do(t, "GET", s.url+"/api/items", nil, "x-api-key", "k1")
+	resp, body := testproc.Do(t, "GET", s.url+"/api/items", nil, "x-api-key", "k1")
 	took := time.Since(start)
 	if err := e.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
@@ -104,18 +104,26 @@ func TestFailClosedWhenTheEngineIsTooSlow(t *testing.T) {
 	}
 }
 
+// changeUnderTraffic rewrites config from version "one" to "two" while requests
+// flow through s, waits until Envoy's answers show it (what names that in a failure)
+// and fails the test on any request that failed meanwhile.
+func changeUnderTraffic(t *testing.T, s *stack, config, what string) {
+	t.Helper()
+	tr := startTraffic(t, 8, apiRequest(s.url))
+	time.Sleep(300 * time.Millisecond)
+	testproc.WriteFile(t, config, fmt.Sprintf(lifecycleConfig, "two", "2s"))
+	testproc.Eventually(t, what, testproc.StartTimeout, func() bool { return configSeen(t, s) == "two" })
+	time.Sleep(300 * time.Millisecond)
+	tr.finish(t)
+}
+
 func TestReloadUnderTraffic(t *testing.T) {
 	bin, _ := binaries(t)
 	config := filepath.Join(t.TempDir(), "engine.yaml")
 	testproc.WriteFile(t, config, fmt.Sprintf(lifecycleConfig, "one", "2s"))
 	e := startEngine(t, bin, "--config", config)
 	s := envoyFor(t, config, []string{e.Extproc}, time.Second, "/api=api")
-	tr := startTraffic(t, 8, apiRequest(s.url))
-	time.Sleep(300 * time.Millisecond)
-	testproc.WriteFile(t, config, fmt.Sprintf(lifecycleConfig, "two", "2s"))
-	testproc.Eventually(t, "the reloaded configuration", testproc.StartTimeout, func() bool { return configSeen(t, s) == "two" })
-	time.Sleep(300 * time.Millisecond)
-	tr.finish(t)
+	changeUnderTraffic(t, s, config, "the reloaded configuration")
 }
 
 func TestXDSPushUnderTraffic(t *testing.T) {
@@ -130,12 +138,7 @@ func TestXDSPushUnderTraffic(t *testing.T) {
 	if got := configSeen(t, s); got != "one" {
 		t.Fatalf("before: %s", got)
 	}
-	tr := startTraffic(t, 8, apiRequest(s.url))
-	time.Sleep(300 * time.Millisecond)
-	testproc.WriteFile(t, config, fmt.Sprintf(lifecycleConfig, "two", "2s"))
-	testproc.Eventually(t, "the pushed configuration", testproc.StartTimeout, func() bool { return configSeen(t, s) == "two" })
-	time.Sleep(300 * time.Millisecond)
-	tr.finish(t)
+	changeUnderTraffic(t, s, config, "the pushed configuration")
 }
 
 func TestSIGTERMDrainUnderTraffic(t *testing.T) {

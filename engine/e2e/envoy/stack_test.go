@@ -46,7 +46,7 @@ func binaries(t *testing.T) (engine, envoy string) {
 }
 
 // startEngine runs an engine with flags until it is ready, logging warnings only.
-func startEngine(t *testing.T, bin string, flags ...string) *testproc.Engine {
+func startEngine(t *testing.T, bin string, flags ...string) *sandbox.Engine {
 	t.Helper()
 	return testproc.StartEngine(t, bin, append([]string{"--log-level", "warn"}, flags...)...)
 }

@@ -32,13 +32,13 @@ func TestExtProcOverMutualTLS(t *testing.T) {
 		t.Fatalf("with a client certificate: %q, want the engine's answer", got)
 	}
 	n := s.echo.Count()
-	if resp, _ := do(t, "GET", s.url+"/api/items", nil); resp.StatusCode != 401 || s.echo.Count() != n {
+	if resp, _ := testproc.Do(t, "GET", s.url+"/api/items", nil); resp.StatusCode != 401 || s.echo.Count() != n {
 		t.Errorf("without an API key: %d, want 401 from the engine", resp.StatusCode)
 	}
 
 	anonymous := envoyWith(t, config, []string{e.Extproc}, 200*time.Millisecond, []string{"--engine-ca", ca.Cert, "--engine-sni", "localhost"}, "/api=api")
 	n = anonymous.echo.Count()
-	if resp, body := do(t, "GET", anonymous.url+"/api/items", nil, "x-api-key", "k1"); resp.StatusCode == 200 || anonymous.echo.Count() != n {
+	if resp, body := testproc.Do(t, "GET", anonymous.url+"/api/items", nil, "x-api-key", "k1"); resp.StatusCode == 200 || anonymous.echo.Count() != n {
 		t.Errorf("Envoy without a client certificate: %d %q, reached upstream %v; want a refusal", resp.StatusCode, body, anonymous.echo.Count() != n)
 	}
 }

@@ -1,10 +1,12 @@
 // Package testproc is what the engine's tests share to run servers on loopback and
-// wait for them: free ports, a policy-engine binary started on them and stopped by
-// its own pid, polling for a condition and rewriting a watched file.
+// talk to them: free ports, a policy-engine binary started on them and stopped by
+// its own pid, HTTP requests, polling for a condition and rewriting a watched file.
 package testproc
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"testing"
 	"time"
@@ -52,38 +54,48 @@ func WriteFile(t testing.TB, path, content string) {
 	}
 }
 
+// Do sends one request with header's name, value pairs and returns the response
+// with its body read.
+func Do(t testing.TB, method, url string, body io.Reader, header ...string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, string(b)
+}
+
 // StartTimeout bounds a start-up wait: generous, so a busy machine does not fail a
 // suite.
 const StartTimeout = 30 * time.Second
 
-// Engine is a policy-engine binary serving on free loopback ports.
-type Engine struct {
-	*sandbox.Process
-	Extproc, Admin, Debug string
-}
-
-// StartEngine runs "bin serve" with flags on free loopback ports until /readyz says
-// a configuration is in force. On cleanup it is stopped by its pid and must exit
+// StartEngine runs "bin serve" with flags on free loopback ports until a
+// configuration is in force. On cleanup it is stopped by its pid and must exit
 // cleanly.
-func StartEngine(t testing.TB, bin string, flags ...string) *Engine {
+func StartEngine(t testing.TB, bin string, flags ...string) *sandbox.Engine {
 	t.Helper()
-	e := &Engine{Extproc: FreeAddr(t), Admin: FreeAddr(t), Debug: FreeAddr(t)}
-	args := append([]string{"serve", "--listen", e.Extproc, "--admin", e.Admin, "--debug", e.Debug,
-		"--reload-interval", "100ms"}, flags...)
-	p, err := sandbox.Start("engine", nil, bin, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
+	defer cancel()
+	e, err := sandbox.StartEngine(ctx, bin, nil, append([]string{"--reload-interval", "100ms"}, flags...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.Process = p
 	t.Cleanup(func() {
-		if err := p.Stop(20 * time.Second); err != nil {
-			t.Errorf("engine did not stop cleanly: %v\n%s", err, p.Log)
+		if err := e.Stop(20 * time.Second); err != nil {
+			t.Errorf("engine did not stop cleanly: %v\n%s", err, e.Log)
 		}
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
-	defer cancel()
-	if err := sandbox.WaitHTTP(ctx, p, "http://"+e.Admin+"/readyz"); err != nil {
-		t.Fatal(err)
-	}
 	return e
 }
