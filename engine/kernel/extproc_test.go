@@ -130,8 +130,7 @@ routeMetadata: {namespace: policy_engine, key: chain}
 	t.Run("metadata context", func(t *testing.T) {
 		e := startEngine(t, cfg)
 		req := requestHeaders("elsewhere", true)
-		md, _ := structpb.NewStruct(map[string]any{"chain": "open"})
-		req.MetadataContext = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{"policy_engine": md}}
+		req.MetadataContext = chainMetadata("open")
 		if got := setHeaders(e.open(t).send(req).GetRequestHeaders().GetResponse()); got["x-chain"] != "open" {
 			t.Fatalf("got %v", got)
 		}
@@ -139,12 +138,18 @@ routeMetadata: {namespace: policy_engine, key: chain}
 	t.Run("route name wins over metadata", func(t *testing.T) {
 		e := startEngine(t, cfg)
 		req := requestHeaders("orders", true)
-		md, _ := structpb.NewStruct(map[string]any{"chain": "open"})
-		req.MetadataContext = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{"policy_engine": md}}
+		req.MetadataContext = chainMetadata("open")
 		if resp := e.open(t).send(req); resp.GetImmediateResponse().GetStatus().GetCode() != 401 {
 			t.Fatalf("got %v", resp)
 		}
 	})
+}
+
+// chainMetadata is a request metadata_context that names chain under the
+// configured route metadata key.
+func chainMetadata(chain string) *corev3.Metadata {
+	md, _ := structpb.NewStruct(map[string]any{"chain": chain})
+	return &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{"policy_engine": md}}
 }
 
 func TestNotReadyWithoutConfiguration(t *testing.T) {

@@ -26,6 +26,15 @@ routes:
 phaseTimeout: %s
 `
 
+// lifecycleFile writes lifecycleConfig with the given x-config value and phase
+// timeout to a new file and returns its path.
+func lifecycleFile(t *testing.T, version, phaseTimeout string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "engine.yaml")
+	testproc.WriteFile(t, path, fmt.Sprintf(lifecycleConfig, version, phaseTimeout))
+	return path
+}
+
 func apiRequest(url string) func() (*http.Request, error) {
 	return func() (*http.Request, error) {
 		req, err := http.NewRequest("GET", url+"/api/items", nil)
@@ -48,8 +57,7 @@ func configSeen(t *testing.T, s *stack) string {
 
 func TestFailClosedWhenTheEngineIsDown(t *testing.T) {
 	bin, _ := binaries(t)
-	config := filepath.Join(t.TempDir(), "engine.yaml")
-	testproc.WriteFile(t, config, fmt.Sprintf(lifecycleConfig, "one", "180ms"))
+	config := lifecycleFile(t, "one", "180ms")
 	e := startEngine(t, bin, "--config", config)
 	s := envoyFor(t, config, []string{e.Extproc}, 200*time.Millisecond, "/api=api")
 	if got := configSeen(t, s); got != "one" {
@@ -72,9 +80,8 @@ func TestFailClosedWhenTheEngineIsDown(t *testing.T) {
 
 func TestFailClosedWhenTheEngineIsTooSlow(t *testing.T) {
 	bin, _ := binaries(t)
-	config := filepath.Join(t.TempDir(), "engine.yaml")
 	// message_timeout is phaseTimeout + 100ms = 600ms.
-	testproc.WriteFile(t, config, fmt.Sprintf(lifecycleConfig, "one", "500ms"))
+	config := lifecycleFile(t, "one", "500ms")
 	e := startEngine(t, bin, "--config", config)
 	// Health checks far apart, so that the request meets a stopped engine, not
 	// one already marked down.
@@ -119,8 +126,7 @@ func changeUnderTraffic(t *testing.T, s *stack, config, what string) {
 
 func TestReloadUnderTraffic(t *testing.T) {
 	bin, _ := binaries(t)
-	config := filepath.Join(t.TempDir(), "engine.yaml")
-	testproc.WriteFile(t, config, fmt.Sprintf(lifecycleConfig, "one", "2s"))
+	config := lifecycleFile(t, "one", "2s")
 	e := startEngine(t, bin, "--config", config)
 	s := envoyFor(t, config, []string{e.Extproc}, time.Second, "/api=api")
 	changeUnderTraffic(t, s, config, "the reloaded configuration")
@@ -128,8 +134,7 @@ func TestReloadUnderTraffic(t *testing.T) {
 
 func TestXDSPushUnderTraffic(t *testing.T) {
 	bin, _ := binaries(t)
-	config := filepath.Join(t.TempDir(), "engine.yaml")
-	testproc.WriteFile(t, config, fmt.Sprintf(lifecycleConfig, "one", "2s"))
+	config := lifecycleFile(t, "one", "2s")
 	xdsAddr := testproc.FreeAddr(t)
 	startEngine(t, bin, "--config", config, "--xds-listen", xdsAddr)
 	// The engine behind Envoy takes its configuration from the other over xDS only.
@@ -143,8 +148,7 @@ func TestXDSPushUnderTraffic(t *testing.T) {
 
 func TestSIGTERMDrainUnderTraffic(t *testing.T) {
 	bin, _ := binaries(t)
-	config := filepath.Join(t.TempDir(), "engine.yaml")
-	testproc.WriteFile(t, config, fmt.Sprintf(lifecycleConfig, "one", "2s"))
+	config := lifecycleFile(t, "one", "2s")
 	// Health checks every 200ms; each engine keeps serving 1s after SIGTERM.
 	flags := []string{"--config", config, "--drain-delay", "1s"}
 	a := startEngine(t, bin, flags...)

@@ -3,8 +3,6 @@
 package envoy
 
 import (
-	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -21,8 +19,7 @@ func TestExtProcOverMutualTLS(t *testing.T) {
 	ca := tlstest.NewCA(t, "engines")
 	engineCert, engineKey := ca.Issue(t, "engine")
 	envoyCert, envoyKey := ca.Issue(t, "envoy")
-	config := filepath.Join(t.TempDir(), "engine.yaml")
-	testproc.WriteFile(t, config, fmt.Sprintf(lifecycleConfig, "tls", "2s"))
+	config := lifecycleFile(t, "tls", "2s")
 	e := startEngine(t, bin, "--config", config, "--tls-cert", engineCert, "--tls-key", engineKey, "--tls-client-ca", ca.Cert)
 
 	s := envoyWith(t, config, []string{e.Extproc}, 200*time.Millisecond, []string{"--engine-ca", ca.Cert,
