@@ -14,10 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/policy-engine-builder/policy-engine/internal/testproc"
 	"github.com/policy-engine-builder/policy-engine/pkg/tlsfiles"
 	"github.com/policy-engine-builder/policy-engine/pkg/tlsfiles/tlstest"
-
-	"github.com/policy-engine-builder/policy-engine/internal/testproc"
 )
 
 // engineAddrs are the HTTP addresses of an engine started by startEngine.

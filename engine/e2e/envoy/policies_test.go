@@ -21,9 +21,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/policy-engine-builder/policy-engine/sandbox"
-
 	"github.com/policy-engine-builder/policy-engine/internal/testproc"
+	"github.com/policy-engine-builder/policy-engine/sandbox"
 )
 
 // The routes of the shared stack: one per example policy (both jwtValidation

@@ -22,9 +22,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/policy-engine-builder/policy-engine/sandbox"
-
 	"github.com/policy-engine-builder/policy-engine/internal/testproc"
+	"github.com/policy-engine-builder/policy-engine/sandbox"
 )
 
 func binaries(t *testing.T) (engine, envoy string) {

@@ -6,9 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/policy-engine-builder/policy-engine/pkg/tlsfiles/tlstest"
-
 	"github.com/policy-engine-builder/policy-engine/internal/testproc"
+	"github.com/policy-engine-builder/policy-engine/pkg/tlsfiles/tlstest"
 )
 
 // TestExtProcOverMutualTLS: an engine serving ext_proc over TLS that requires client
