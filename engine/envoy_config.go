@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 
@@ -82,9 +81,8 @@ func runEnvoyConfig(_ context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	store := core.NewConfigStore(core.NewCatalog(core.GetGlobalRegistry()), slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	var out []byte
-	err = store.Inspect(raw, *config, func(snap *core.Snapshot) error {
+	err = offlineStore().Inspect(raw, *config, func(snap *core.Snapshot) error {
 		b, err := envoyconfig.Build(snap, opts)
 		if err != nil {
 			return err

@@ -27,11 +27,15 @@ func runValidate(_ context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	store := core.NewConfigStore(core.NewCatalog(core.GetGlobalRegistry()), logger, nil)
-	if err := store.Check(raw, *config); err != nil {
+	if err := offlineStore().Check(raw, *config); err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	_, err = fmt.Fprintf(stdout, "%s: valid\n", *config)
 	return err
+}
+
+// offlineStore is a configuration store of the compiled-in policies for commands
+// that check a configuration without serving it: nothing is logged or counted.
+func offlineStore() *core.ConfigStore {
+	return core.NewConfigStore(core.NewCatalog(core.GetGlobalRegistry()), slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,19 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/policy-engine-builder/policy-engine/internal/testproc"
 	"github.com/policy-engine-builder/policy-engine/pkg/tlsfiles"
 	"github.com/policy-engine-builder/policy-engine/pkg/tlsfiles/tlstest"
 )
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // engineAddrs are the HTTP addresses of an engine started by startEngine.
 type engineAddrs struct{ admin, debug string }
@@ -35,7 +25,7 @@ type engineAddrs struct{ admin, debug string }
 // startEngine runs serve in-process until the test ends.
 func startEngine(t *testing.T, opts serveOptions) engineAddrs {
 	t.Helper()
-	opts.listen, opts.admin, opts.debug = freeAddr(t), freeAddr(t), freeAddr(t)
+	opts.listen, opts.admin, opts.debug = testproc.FreeAddr(t), testproc.FreeAddr(t), testproc.FreeAddr(t)
 	opts.logFormat, opts.logLevel = "text", "error"
 	if opts.reloadInterval == 0 {
 		opts.reloadInterval = 20 * time.Millisecond
@@ -98,17 +88,6 @@ func metric(t *testing.T, e engineAddrs, name string) string {
 	return ""
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func writeConfig(t *testing.T, path string, routes ...string) {
 	t.Helper()
 	var b strings.Builder
@@ -135,17 +114,17 @@ func writeConfig(t *testing.T, path string, routes ...string) {
 func TestServeXDSFleet(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "config.yaml")
 	writeConfig(t, path, "a", "b")
-	xdsAddr := freeAddr(t)
+	xdsAddr := testproc.FreeAddr(t)
 
 	// The subscriber starts first: with no config it must not be ready.
 	sub := startEngine(t, serveOptions{xdsServer: xdsAddr, nodeID: "sub-1"})
-	waitFor(t, "subscriber admin", func() bool { code, _ := get(t, "http://"+sub.admin+"/readyz"); return code != 0 })
+	testproc.Eventually(t, "subscriber admin", 10*time.Second, func() bool { code, _ := get(t, "http://"+sub.admin+"/readyz"); return code != 0 })
 	if code, _ := get(t, "http://"+sub.admin+"/readyz"); code != http.StatusServiceUnavailable {
 		t.Fatalf("subscriber without config: /readyz %d, want 503", code)
 	}
 
 	srv := startEngine(t, serveOptions{config: path, xdsListen: xdsAddr})
-	waitFor(t, "subscriber gets the served config", func() bool { return routes(t, sub) == "a,b" })
+	testproc.Eventually(t, "subscriber gets the served config", 10*time.Second, func() bool { return routes(t, sub) == "a,b" })
 	if code, _ := get(t, "http://"+sub.admin+"/readyz"); code != http.StatusOK {
 		t.Errorf("subscriber with config: /readyz %d", code)
 	}
@@ -155,18 +134,18 @@ func TestServeXDSFleet(t *testing.T) {
 
 	// A file change reaches the subscriber.
 	writeConfig(t, path, "a", "b", "c")
-	waitFor(t, "subscriber gets the change", func() bool { return routes(t, sub) == "a,b,c" })
-	waitFor(t, "update counted", func() bool {
+	testproc.Eventually(t, "subscriber gets the change", 10*time.Second, func() bool { return routes(t, sub) == "a,b,c" })
+	testproc.Eventually(t, "update counted", 10*time.Second, func() bool {
 		return metric(t, sub, "policy_engine_xds_updates_total") == "policy_engine_xds_updates_total 2"
 	})
 
 	// A chain the engine cannot build is NACKed; the last good config keeps serving
 	// and both sides count the NACK.
 	writeConfig(t, path, "a", "d:noSuchPolicy")
-	waitFor(t, "subscriber NACK metric", func() bool {
+	testproc.Eventually(t, "subscriber NACK metric", 10*time.Second, func() bool {
 		return metric(t, sub, "policy_engine_xds_nacks_total") == "policy_engine_xds_nacks_total 1"
 	})
-	waitFor(t, "server sees the NACK", func() bool {
+	testproc.Eventually(t, "server sees the NACK", 10*time.Second, func() bool {
 		return metric(t, srv, "policy_engine_xds_nacks_received_total") == "policy_engine_xds_nacks_received_total 1"
 	})
 	if got := routes(t, sub); got != "a,b,c" {
@@ -179,7 +158,7 @@ func TestServeXDSFleet(t *testing.T) {
 
 	// A fix after the NACK is applied.
 	writeConfig(t, path, "e")
-	waitFor(t, "subscriber recovers", func() bool { return routes(t, sub) == "e" })
+	testproc.Eventually(t, "subscriber recovers", 10*time.Second, func() bool { return routes(t, sub) == "e" })
 }
 
 func TestServeXDSSeedConfig(t *testing.T) {
@@ -187,12 +166,12 @@ func TestServeXDSSeedConfig(t *testing.T) {
 	writeConfig(t, path, "seed")
 	// No management server is listening: the --config file alone makes the engine ready,
 	// and the subscription keeps retrying in the background.
-	sub := startEngine(t, serveOptions{config: path, xdsServer: freeAddr(t), nodeID: "n"})
-	waitFor(t, "seeded engine ready", func() bool { code, _ := get(t, "http://"+sub.admin+"/readyz"); return code == http.StatusOK })
+	sub := startEngine(t, serveOptions{config: path, xdsServer: testproc.FreeAddr(t), nodeID: "n"})
+	testproc.Eventually(t, "seeded engine ready", 10*time.Second, func() bool { code, _ := get(t, "http://"+sub.admin+"/readyz"); return code == http.StatusOK })
 	if got := routes(t, sub); got != "seed" {
 		t.Errorf("routes %q", got)
 	}
-	waitFor(t, "reconnect counted", func() bool {
+	testproc.Eventually(t, "reconnect counted", 10*time.Second, func() bool {
 		line := metric(t, sub, "policy_engine_xds_reconnects_total")
 		return line != "" && line != "policy_engine_xds_reconnects_total 0"
 	})
@@ -223,21 +202,21 @@ func TestServeXDSOverMutualTLS(t *testing.T) {
 	ca := tlstest.NewCA(t, "fleet")
 	serverCert, serverKey := ca.Issue(t, "xds-server")
 	clientCert, clientKey := ca.Issue(t, "engine-1")
-	xdsAddr := freeAddr(t)
+	xdsAddr := testproc.FreeAddr(t)
 	srv := startEngine(t, serveOptions{config: path, xdsListen: xdsAddr,
 		xdsTLS: tlsfiles.Files{Cert: serverCert, Key: serverKey, CA: ca.Cert}})
-	waitFor(t, "server ready", func() bool { code, _ := get(t, "http://"+srv.admin+"/readyz"); return code == http.StatusOK })
+	testproc.Eventually(t, "server ready", 10*time.Second, func() bool { code, _ := get(t, "http://"+srv.admin+"/readyz"); return code == http.StatusOK })
 
 	// Subscribers dial 127.0.0.1, which the server certificate names.
 	sub := startEngine(t, serveOptions{xdsServer: xdsAddr, nodeID: "with-cert",
 		xdsTLS: tlsfiles.Files{Cert: clientCert, Key: clientKey, CA: ca.Cert}})
 	noCert := startEngine(t, serveOptions{xdsServer: xdsAddr, nodeID: "without-cert", xdsTLS: tlsfiles.Files{CA: ca.Cert}})
 	plain := startEngine(t, serveOptions{xdsServer: xdsAddr, nodeID: "plaintext"})
-	waitFor(t, "the subscriber with a certificate gets the config", func() bool { return routes(t, sub) == "mtls" })
+	testproc.Eventually(t, "the subscriber with a certificate gets the config", 10*time.Second, func() bool { return routes(t, sub) == "mtls" })
 
 	// The others keep failing to connect and never get a configuration.
 	for name, e := range map[string]engineAddrs{"without a certificate": noCert, "in plaintext": plain} {
-		waitFor(t, "refused reconnects of the subscriber "+name, func() bool {
+		testproc.Eventually(t, "refused reconnects of the subscriber "+name, 10*time.Second, func() bool {
 			line := metric(t, e, "policy_engine_xds_reconnects_total")
 			return line != "" && line != "policy_engine_xds_reconnects_total 0"
 		})

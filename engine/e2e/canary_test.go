@@ -3,12 +3,15 @@
 package e2e
 
 import (
-	"os"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/policy-engine-builder/policy-engine/internal/testproc"
 )
 
 // Canary secrets: given plainly, by environment variable and by file. None may
@@ -37,15 +40,15 @@ const canaryConfig = `routes:
 func TestCanarySecretsNeverWritten(t *testing.T) {
 	dir := t.TempDir()
 	keyFile := filepath.Join(dir, "api-key")
-	writeFile(t, keyFile, canaryFile+"\n")
+	testproc.WriteFile(t, keyFile, canaryFile+"\n")
 	config := filepath.Join(dir, "engine.yaml")
 	good := strings.Replace(canaryConfig, "%s", keyFile, 1)
-	writeFile(t, config, good)
+	testproc.WriteFile(t, config, good)
 	t.Setenv("E2E_CANARY_KEY", canaryEnv) // inherited by the engine process
 
 	e := startWith(t, binary(t), config, "--config", config, "--log-level", "debug")
 	var written []string // everything the engine answered
-	c := dial(t, e.extproc)
+	c := dial(t, e.Extproc)
 	for _, key := range []string{canaryPlain, canaryEnv, canaryFile, "wrong-key", ""} {
 		headers := []string{}
 		if key != "" {
@@ -60,45 +63,45 @@ func TestCanarySecretsNeverWritten(t *testing.T) {
 	}
 
 	// A reload the engine rejects: the canaries with a parameter of the wrong type.
-	writeFile(t, config, good+"          header: [not, a, string]\n")
+	testproc.WriteFile(t, config, good+"          header: [not, a, string]\n")
 	waitForLog(t, e, "configuration rejected", 1)
 	// One whose reference cannot be resolved.
-	writeFile(t, config, strings.Replace(good, "E2E_CANARY_KEY", "E2E_CANARY_UNSET", 1))
+	testproc.WriteFile(t, config, strings.Replace(good, "E2E_CANARY_KEY", "E2E_CANARY_UNSET", 1))
 	waitForLog(t, e, "E2E_CANARY_UNSET (fromEnv) is not set", 1)
-	if !strings.Contains(e.logs.String(), `parameter \"keys\": item 1: environment variable E2E_CANARY_UNSET`) {
-		t.Errorf("the rejection does not name the parameter:\n%s", e.logs)
+	if !strings.Contains(e.Log.String(), `parameter \"keys\": item 1: environment variable E2E_CANARY_UNSET`) {
+		t.Errorf("the rejection does not name the parameter:\n%s", e.Log)
 	}
 	// Back to the good file, then rotate the secret file: the new key works.
-	writeFile(t, config, good)
-	eventually(t, "the good configuration again", func() bool {
+	testproc.WriteFile(t, config, good)
+	testproc.Eventually(t, "the good configuration again", 10*time.Second, func() bool {
 		return process(t, c, "secured", "x-api-key", canaryPlain).GetImmediateResponse() == nil
 	})
-	writeFile(t, keyFile, canaryRotated)
-	eventually(t, "the rotated secret file", func() bool {
+	testproc.WriteFile(t, keyFile, canaryRotated)
+	testproc.Eventually(t, "the rotated secret file", 10*time.Second, func() bool {
 		return process(t, c, "secured", "x-api-key", canaryRotated).GetImmediateResponse() == nil
 	})
 	if resp := process(t, c, "secured", "x-api-key", canaryFile); resp.GetImmediateResponse() == nil {
 		t.Error("the secret from before the rotation is still accepted")
 	}
 
-	for _, url := range []string{e.admin + "/healthz", e.admin + "/readyz", e.admin + "/metrics",
-		e.admin + "/config_dump", e.admin + "/policies", e.debug + "/config_dump", e.debug + "/policies",
-		e.debug + "/nonexistent"} {
-		_, body := httpGet(t, "http://"+url)
+	for _, url := range []string{e.Admin + "/healthz", e.Admin + "/readyz", e.Admin + "/metrics",
+		e.Admin + "/config_dump", e.Admin + "/policies", e.Debug + "/config_dump", e.Debug + "/policies",
+		e.Debug + "/nonexistent"} {
+		_, body := testproc.Do(t, http.MethodGet, "http://"+url, nil)
 		written = append(written, body)
 	}
-	_, dump := httpGet(t, "http://"+e.debug+"/config_dump")
+	_, dump := testproc.Do(t, http.MethodGet, "http://"+e.Debug+"/config_dump", nil)
 	if !strings.Contains(dump, "[redacted] ") || !strings.Contains(dump, `"fromFile": "`+keyFile+`"`) {
 		t.Errorf("the config dump does not show redacted values and references:\n%s", dump)
 	}
-	if code, _ := httpGet(t, "http://"+e.admin+"/config_dump"); code != 404 {
-		t.Errorf("the admin address serves the config dump: %d", code)
+	if resp, _ := testproc.Do(t, http.MethodGet, "http://"+e.Admin+"/config_dump", nil); resp.StatusCode != 404 {
+		t.Errorf("the admin address serves the config dump: %d", resp.StatusCode)
 	}
 
-	if !strings.Contains(e.logs.String(), `"level":"DEBUG"`) {
-		t.Errorf("no debug-level line was logged; the scan would prove little:\n%s", e.logs)
+	if !strings.Contains(e.Log.String(), `"level":"DEBUG"`) {
+		t.Errorf("no debug-level line was logged; the scan would prove little:\n%s", e.Log)
 	}
-	written = append(written, e.logs.String())
+	written = append(written, e.Log.String())
 	for _, text := range written {
 		for _, canary := range []string{canaryPlain, canaryEnv, canaryFile, canaryRotated} {
 			if strings.Contains(text, canary) {
@@ -108,18 +111,7 @@ func TestCanarySecretsNeverWritten(t *testing.T) {
 	}
 }
 
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func waitForLog(t *testing.T, e *engine, text string, n int) {
 	t.Helper()
-	eventually(t, "log line "+text, func() bool { return strings.Count(e.logs.String(), text) >= n })
+	testproc.Eventually(t, "log line "+text, 10*time.Second, func() bool { return strings.Count(e.Log.String(), text) >= n })
 }

@@ -9,17 +9,13 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -29,6 +25,9 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/policy-engine-builder/policy-engine/internal/testproc"
+	"github.com/policy-engine-builder/policy-engine/sandbox"
 )
 
 const configTemplate = `routes:
@@ -60,109 +59,41 @@ func binary(t *testing.T) string {
 	return abs
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// lockedBuffer collects the engine's log while it runs.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
+// engine is a running policy-engine binary; config is the file it was started
+// with, for tests that rewrite it ("" when it takes its configuration over xDS).
 type engine struct {
-	extproc, admin, debug string
-	config                string
-	logs                  *lockedBuffer
+	*sandbox.Engine
+	config string
 }
 
-// start runs the binary with config on free loopback ports and waits until it is
-// ready. On cleanup it sends SIGTERM and expects a clean exit.
+// start runs the binary with config and waits until it is ready.
 func start(t *testing.T, bin, config string) *engine {
 	t.Helper()
 	return startWith(t, bin, config, "--config", config)
 }
 
-// startWith runs "bin serve" with extra flags (config is only recorded, for tests
-// that rewrite the file) and waits until /readyz says a configuration is in force.
+// startWith runs "bin serve" with extra flags (config is only recorded) and waits
+// until /readyz says a configuration is in force. It logs JSON so that tests can
+// search its log.
 func startWith(t *testing.T, bin, config string, flags ...string) *engine {
 	t.Helper()
-	e := &engine{extproc: freeAddr(t), admin: freeAddr(t), debug: freeAddr(t), config: config, logs: &lockedBuffer{}}
-	exited := run(t, "engine", e.logs, bin, append([]string{"serve", "--listen", e.extproc, "--admin", e.admin, "--debug", e.debug,
-		"--reload-interval", "100ms", "--log-format", "json"}, flags...)...)
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		select {
-		case err := <-exited:
-			t.Fatalf("engine exited during start-up: %v\n%s", err, e.logs)
-		default:
-		}
-		if resp, err := http.Get("http://" + e.admin + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return e
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("engine not ready after 15s\n%s", e.logs)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return &engine{Engine: testproc.StartEngine(t, bin, append([]string{"--log-format", "json"}, flags...)...), config: config}
 }
 
-// run starts bin with args, its output going to logs, and returns a channel that
-// yields its exit. On cleanup it sends SIGTERM and expects a clean exit; what names
-// the process in failures.
-func run(t *testing.T, what string, logs *lockedBuffer, bin string, args ...string) <-chan error {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Errorf("%s did not exit cleanly on SIGTERM: %v\n%s", what, err, logs)
-			}
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Errorf("%s ignored SIGTERM\n%s", what, logs)
-		}
-	})
-	return exited
-}
-
-func dial(t *testing.T, addr string) extprocv3.ExternalProcessorClient {
+// connect opens a plaintext gRPC connection to addr, closed on cleanup.
+func connect(t *testing.T, addr string) *grpc.ClientConn {
 	t.Helper()
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return extprocv3.NewExternalProcessorClient(conn)
+	return conn
+}
+
+func dial(t *testing.T, addr string) extprocv3.ExternalProcessorClient {
+	t.Helper()
+	return extprocv3.NewExternalProcessorClient(connect(t, addr))
 }
 
 // process sends request headers the way Envoy does (raw_value, route name in the
@@ -203,14 +134,9 @@ func process(t *testing.T, c extprocv3.ExternalProcessorClient, route string, he
 
 func healthStatus(t *testing.T, addr string) healthpb.HealthCheckResponse_ServingStatus {
 	t.Helper()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	resp, err := healthpb.NewHealthClient(connect(t, addr)).Check(ctx, &healthpb.HealthCheckRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,11 +173,11 @@ func TestExtProcDecisions(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := start(t, binary(t), config)
-	if !strings.Contains(e.logs.String(), "Loaded ") || !strings.Contains(e.logs.String(), "apiKey:v1.0.0") {
-		t.Errorf("start-up log does not list the policies:\n%s", e.logs)
+	if !strings.Contains(e.Log.String(), "Loaded ") || !strings.Contains(e.Log.String(), "apiKey:v1.0.0") {
+		t.Errorf("start-up log does not list the policies:\n%s", e.Log)
 	}
-	c := dial(t, e.extproc)
-	if st := healthStatus(t, e.extproc); st != healthpb.HealthCheckResponse_SERVING {
+	c := dial(t, e.Extproc)
+	if st := healthStatus(t, e.Extproc); st != healthpb.HealthCheckResponse_SERVING {
 		t.Errorf("gRPC health on the ext_proc port: %v, want SERVING", st)
 	}
 
@@ -285,17 +211,13 @@ func TestExtProcDecisions(t *testing.T) {
 	if err := os.WriteFile(e.config, []byte("routes: [{name: e2e-route, policies: [{name: apiKey, version: v9.9.9}]}]\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(e.logs.String(), "configuration rejected") {
-		if time.Now().After(deadline) {
-			t.Fatalf("invalid config not reported\n%s", e.logs)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testproc.Eventually(t, "the invalid config reported", 5*time.Second, func() bool {
+		return strings.Contains(e.Log.String(), "configuration rejected")
+	})
 	if got := headerSet(process(t, c, "e2e-route", "x-api-key", "e2e-secret"))["x-e2e"]; got != "second" {
 		t.Errorf("after a rejected reload: x-e2e = %q, want the last good value", got)
 	}
-	for _, url := range []string{e.admin + "/metrics", e.debug + "/policies", e.debug + "/config_dump", e.admin + "/healthz"} {
+	for _, url := range []string{e.Admin + "/metrics", e.Debug + "/policies", e.Debug + "/config_dump", e.Admin + "/healthz"} {
 		resp, err := http.Get("http://" + url)
 		if err != nil || resp.StatusCode != http.StatusOK {
 			t.Errorf("%s: %v %v", url, err, resp)
@@ -307,23 +229,15 @@ func TestExtProcDecisions(t *testing.T) {
 
 func waitForHeader(t *testing.T, c extprocv3.ExternalProcessorClient, want string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		got := headerSet(process(t, c, "e2e-route", "x-api-key", "e2e-secret"))["x-e2e"]
-		if got == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("config change not applied: x-e2e = %q, want %q", got, want)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testproc.Eventually(t, "x-e2e: "+want, 5*time.Second, func() bool {
+		return headerSet(process(t, c, "e2e-route", "x-api-key", "e2e-secret"))["x-e2e"] == want
+	})
 }
 
 // The shipped example configuration must load with the real example policies.
 func TestExampleConfigLoads(t *testing.T) {
 	e := start(t, binary(t), filepath.Join("..", "..", "examples", "engine-config.yaml"))
-	c := dial(t, e.extproc)
+	c := dial(t, e.Extproc)
 	resp := process(t, c, "orders", "x-api-key", "demo-key-1")
 	if got := headerSet(resp)["x-gateway"]; got != "policy-engine" {
 		t.Errorf("orders with a demo key: %v", resp)

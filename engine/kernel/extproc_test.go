@@ -130,8 +130,7 @@ routeMetadata: {namespace: policy_engine, key: chain}
 	t.Run("metadata context", func(t *testing.T) {
 		e := startEngine(t, cfg)
 		req := requestHeaders("elsewhere", true)
-		md, _ := structpb.NewStruct(map[string]any{"chain": "open"})
-		req.MetadataContext = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{"policy_engine": md}}
+		req.MetadataContext = chainMetadata("open")
 		if got := setHeaders(e.open(t).send(req).GetRequestHeaders().GetResponse()); got["x-chain"] != "open" {
 			t.Fatalf("got %v", got)
 		}
@@ -139,12 +138,18 @@ routeMetadata: {namespace: policy_engine, key: chain}
 	t.Run("route name wins over metadata", func(t *testing.T) {
 		e := startEngine(t, cfg)
 		req := requestHeaders("orders", true)
-		md, _ := structpb.NewStruct(map[string]any{"chain": "open"})
-		req.MetadataContext = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{"policy_engine": md}}
+		req.MetadataContext = chainMetadata("open")
 		if resp := e.open(t).send(req); resp.GetImmediateResponse().GetStatus().GetCode() != 401 {
 			t.Fatalf("got %v", resp)
 		}
 	})
+}
+
+// chainMetadata is a request metadata_context that names chain under the
+// configured route metadata key.
+func chainMetadata(chain string) *corev3.Metadata {
+	md, _ := structpb.NewStruct(map[string]any{"chain": chain})
+	return &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{"policy_engine": md}}
 }
 
 func TestNotReadyWithoutConfiguration(t *testing.T) {
@@ -231,26 +236,23 @@ func TestAllPhasesInOrder(t *testing.T) {
 	s.close()
 }
 
-func TestBodyPolicyDeniesOnBody(t *testing.T) {
-	e := startEngine(t, phasesConfig)
-	s := e.open(t)
-	s.send(requestHeaders("upload", false, "x-api-key", "good"))
-	resp := s.send(requestBody("so evil", true))
-	if resp.GetImmediateResponse().GetStatus().GetCode() != 400 {
-		t.Fatalf("evil body: %v", resp)
-	}
-}
-
 // A BUFFERED body (what the engine asks for) arrives whole in one message, whose
 // end_of_stream is false when the request has trailers: the body policies must run
-// on it, not wait for more (Envoy sends none: that was a silent bypass).
-func TestBodyPolicyRunsWhenTrailersFollow(t *testing.T) {
-	e := startEngine(t, phasesConfig)
-	s := e.open(t)
-	s.send(requestHeaders("upload", false, "x-api-key", "good"))
-	resp := s.send(requestBody("so evil", false))
-	if resp.GetImmediateResponse().GetStatus().GetCode() != 400 {
-		t.Fatalf("evil body followed by trailers: %v", resp)
+// on it then too, not wait for more (Envoy sends none: that was a silent bypass).
+func TestBodyPolicyDeniesOnBody(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		endOfStream bool
+	}{{"last message", true}, {"trailers follow", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := startEngine(t, phasesConfig)
+			s := e.open(t)
+			s.send(requestHeaders("upload", false, "x-api-key", "good"))
+			resp := s.send(requestBody("so evil", tc.endOfStream))
+			if resp.GetImmediateResponse().GetStatus().GetCode() != 400 {
+				t.Fatalf("evil body: %v", resp)
+			}
+		})
 	}
 }
 

@@ -82,21 +82,13 @@ func (p *processor) handle(req *extprocv3.ProcessingRequest) *extprocv3.Processi
 	case *extprocv3.ProcessingRequest_RequestHeaders:
 		return p.requestHeaders(req, r.RequestHeaders)
 	case *extprocv3.ProcessingRequest_RequestBody:
-		common, stop := p.body(&p.reqDir, r.RequestBody)
-		if stop != nil {
-			return stop
-		}
-		return requestBodyResponse(common)
+		return p.body(&p.reqDir, r.RequestBody)
 	case *extprocv3.ProcessingRequest_RequestTrailers:
 		return requestTrailersResponse()
 	case *extprocv3.ProcessingRequest_ResponseHeaders:
 		return p.responseHeaders(r.ResponseHeaders)
 	case *extprocv3.ProcessingRequest_ResponseBody:
-		common, stop := p.body(&p.respDir, r.ResponseBody)
-		if stop != nil {
-			return stop
-		}
-		return responseBodyResponse(common)
+		return p.body(&p.respDir, r.ResponseBody)
 	case *extprocv3.ProcessingRequest_ResponseTrailers:
 		return responseTrailersResponse()
 	}
@@ -174,20 +166,20 @@ func (p *processor) responseHeaders(h *extprocv3.HttpHeaders) *extprocv3.Process
 	return responseHeadersResponse(p.headersChanges(&p.respDir))
 }
 
-// body runs the policies of d that wait for the body, and returns the changes to
-// answer the body message with, or the answer that stops the request.
-func (p *processor) body(d *direction, b *extprocv3.HttpBody) (*extprocv3.CommonResponse, *extprocv3.ProcessingResponse) {
+// body runs the policies of d that wait for the body, and returns the answer to the
+// body message or the answer that stops the request.
+func (p *processor) body(d *direction, b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
 	if !d.waitsForBody() {
-		return &extprocv3.CommonResponse{}, nil
+		return p.bodyResponse(d, &extprocv3.CommonResponse{})
 	}
 	instances := d.bodyPolicies
 	d.bodyPolicies = nil
 	if len(b.GetBody()) > MaxBodyBytes {
 		if d == &p.reqDir {
 			p.srv.Metrics.RequestDecided(p.chain.Route, decisionDeny)
-			return nil, plainResponse(413, "request body too large for the policy engine\n", detailsBodyTooBig)
+			return plainResponse(413, "request body too large for the policy engine\n", detailsBodyTooBig)
 		}
-		return nil, plainResponse(502, "response body too large for the policy engine\n", detailsBodyTooBig)
+		return plainResponse(502, "response body too large for the policy engine\n", detailsBodyTooBig)
 	}
 	// A replacement decided on headers is what the policies see, not Envoy's body.
 	if d.res.Body == nil {
@@ -198,12 +190,20 @@ func (p *processor) body(d *direction, b *extprocv3.HttpBody) (*extprocv3.Common
 		}
 	}
 	if stop := p.run(d, instances); stop != nil {
-		return nil, stop
+		return stop
 	}
 	if d == &p.reqDir {
 		p.srv.Metrics.RequestDecided(p.chain.Route, decisionAllow)
 	}
-	return p.commonResponse(&d.res, false), nil
+	return p.bodyResponse(d, p.commonResponse(&d.res, false))
+}
+
+// bodyResponse answers a body message of direction d with common.
+func (p *processor) bodyResponse(d *direction, common *extprocv3.CommonResponse) *extprocv3.ProcessingResponse {
+	if d == &p.reqDir {
+		return requestBodyResponse(common)
+	}
+	return responseBodyResponse(common)
 }
 
 // run runs instances in direction d and returns the answer when one of them stops

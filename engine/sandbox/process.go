@@ -107,6 +107,18 @@ func FreeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
+// FreeAddrs returns n such addresses.
+func FreeAddrs(n int) ([]string, error) {
+	addrs := make([]string, n)
+	for i := range addrs {
+		var err error
+		if addrs[i], err = FreeAddr(); err != nil {
+			return nil, err
+		}
+	}
+	return addrs, nil
+}
+
 // ErrExited says that a process ended while something waited for it.
 var ErrExited = errors.New("process exited")
 

@@ -60,18 +60,6 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		return err
 	}
 	defer echo.Close()
-	extproc, err := sandbox.FreeAddr()
-	if err != nil {
-		return err
-	}
-	admin, err := sandbox.FreeAddr()
-	if err != nil {
-		return err
-	}
-	debug, err := sandbox.FreeAddr()
-	if err != nil {
-		return err
-	}
 	envoyAdmin, err := sandbox.FreeAddr()
 	if err != nil {
 		return err
@@ -79,18 +67,14 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 
-	engine, err := sandbox.Start("engine", os.Stderr, o.engineBin, "serve", "--config", o.config,
-		"--listen", extproc, "--admin", admin, "--debug", debug, "--log-level", "warn")
+	engine, err := sandbox.StartEngine(startCtx, o.engineBin, os.Stderr, "--config", o.config, "--log-level", "warn")
 	if err != nil {
 		return err
 	}
-	defer stopProcess(engine)
-	if err := sandbox.WaitHTTP(startCtx, engine, "http://"+admin+"/readyz"); err != nil {
-		return err
-	}
+	defer stopProcess(engine.Process)
 
 	args := []string{"envoy-config", "--config", o.config, "--listen", o.listen, "--admin", envoyAdmin,
-		"--engine", extproc, "--upstream", echo.Addr}
+		"--engine", engine.Extproc, "--upstream", echo.Addr}
 	for _, r := range o.routes {
 		args = append(args, "--route", r)
 	}
@@ -114,7 +98,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	defer stopProcess(envoy.Process)
 
 	fmt.Fprintf(out, "\nEnvoy          http://%s  (admin http://%s)\n", o.listen, envoyAdmin)
-	fmt.Fprintf(out, "policy engine  ext_proc %s  (admin http://%s: /metrics; debug http://%s: /config_dump, /policies)\n", extproc, admin, debug)
+	fmt.Fprintf(out, "policy engine  ext_proc %s  (admin http://%s: /metrics; debug http://%s: /config_dump, /policies)\n", engine.Extproc, engine.Admin, engine.Debug)
 	fmt.Fprintf(out, "echo upstream  http://%s  (answers with the method, path, headers and body it got)\n", echo.Addr)
 	fmt.Fprintf(out, "Envoy config   %s/envoy.yaml  (policy-engine envoy-config)\n\nTry:\n", dir)
 	for _, h := range o.hints {

@@ -104,36 +104,30 @@ func run(o options, out io.Writer) error {
 		return err
 	}
 	defer echo.Close()
-	addrs := make([]string, 7)
-	for i := range addrs {
-		if addrs[i], err = sandbox.FreeAddr(); err != nil {
-			return err
-		}
+	addrs, err := sandbox.FreeAddrs(5)
+	if err != nil {
+		return err
 	}
-	engineAddr, engineAdmin, noopAddr, envoyAdmin := addrs[0], addrs[1], addrs[2], addrs[3]
-	listen := map[string]string{"ceiling": addrs[4], "floor": addrs[5], "engine": addrs[6]}
+	noopAddr, envoyAdmin := addrs[0], addrs[1]
+	listen := map[string]string{"ceiling": addrs[2], "floor": addrs[3], "engine": addrs[4]}
 
 	noop, err := sandbox.Start("noop", nil, o.noopBin, "--listen", noopAddr)
 	if err != nil {
 		return err
 	}
 	defer noop.Stop(10 * time.Second)
-	engine, err := sandbox.Start("engine", nil, o.engineBin, "serve", "--config", o.config, "--listen", engineAddr,
-		"--admin", engineAdmin, "--debug", "", "--log-level", "warn")
+	engine, err := sandbox.StartEngine(ctx, o.engineBin, nil, "--config", o.config, "--debug", "", "--log-level", "warn")
 	if err != nil {
 		return err
 	}
 	defer engine.Stop(10 * time.Second)
-	if err := sandbox.WaitHTTP(ctx, engine, "http://"+engineAdmin+"/readyz"); err != nil {
-		return err
-	}
 	routes := []string{"--route", "/=api"}
 	bodyPrefix, _, _ := strings.Cut(o.bodyRoute, "=")
 	if o.bodyRoute != "" {
 		routes = append([]string{"--route", o.bodyRoute}, routes...)
 	}
 	raw, err := exec.Command(o.engineBin, append([]string{"envoy-config", "--config", o.config, "--listen", listen["engine"],
-		"--admin", envoyAdmin, "--engine", engineAddr, "--upstream", echo.Addr}, routes...)...).Output()
+		"--admin", envoyAdmin, "--engine", engine.Extproc, "--upstream", echo.Addr}, routes...)...).Output()
 	if err != nil {
 		return fmt.Errorf("envoy-config: %w", err)
 	}

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/policy-engine-builder/policy-engine/internal/testproc"
 )
 
 // A chain that any request to /api passes with the key; its header shows which
@@ -23,6 +25,15 @@ routes:
       - {name: setHeaders, version: v1.0.0, parameters: {headers: {x-config: "%s"}}}
 phaseTimeout: %s
 `
+
+// lifecycleFile writes lifecycleConfig with the given x-config value and phase
+// timeout to a new file and returns its path.
+func lifecycleFile(t *testing.T, version, phaseTimeout string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "engine.yaml")
+	testproc.WriteFile(t, path, fmt.Sprintf(lifecycleConfig, version, phaseTimeout))
+	return path
+}
 
 func apiRequest(url string) func() (*http.Request, error) {
 	return func() (*http.Request, error) {
@@ -37,7 +48,7 @@ func apiRequest(url string) func() (*http.Request, error) {
 // configSeen is the x-config header the upstream received for one request.
 func configSeen(t *testing.T, s *stack) string {
 	t.Helper()
-	resp, body := do(t, "GET", s.url+"/api/items", nil, "x-api-key", "k1")
+	resp, body := testproc.Do(t, "GET", s.url+"/api/items", nil, "x-api-key", "k1")
 	if resp.StatusCode != 200 {
 		return fmt.Sprintf("status %d", resp.StatusCode)
 	}
@@ -46,10 +57,9 @@ func configSeen(t *testing.T, s *stack) string {
 
 func TestFailClosedWhenTheEngineIsDown(t *testing.T) {
 	bin, _ := binaries(t)
-	config := filepath.Join(t.TempDir(), "engine.yaml")
-	writeFile(t, config, fmt.Sprintf(lifecycleConfig, "one", "180ms"))
-	e := startEngine(t, bin, true, "--config", config)
-	s := envoyFor(t, config, []string{e.extproc}, 200*time.Millisecond, "/api=api")
+	config := lifecycleFile(t, "one", "180ms")
+	e := startEngine(t, bin, "--config", config)
+	s := envoyFor(t, config, []string{e.Extproc}, 200*time.Millisecond, "/api=api")
 	if got := configSeen(t, s); got != "one" {
 		t.Fatalf("before: %s", got)
 	}
@@ -58,7 +68,7 @@ func TestFailClosedWhenTheEngineIsDown(t *testing.T) {
 	}
 	n := s.echo.Count()
 	for range 3 {
-		resp, body := do(t, "GET", s.url+"/api/items", nil, "x-api-key", "k1")
+		resp, body := testproc.Do(t, "GET", s.url+"/api/items", nil, "x-api-key", "k1")
 		if resp.StatusCode != 500 {
 			t.Errorf("engine down: %d %s, want 500 (fail closed)", resp.StatusCode, body)
 		}
@@ -70,13 +80,12 @@ func TestFailClosedWhenTheEngineIsDown(t *testing.T) {
 
 func TestFailClosedWhenTheEngineIsTooSlow(t *testing.T) {
 	bin, _ := binaries(t)
-	config := filepath.Join(t.TempDir(), "engine.yaml")
 	// message_timeout is phaseTimeout + 100ms = 600ms.
-	writeFile(t, config, fmt.Sprintf(lifecycleConfig, "one", "500ms"))
-	e := startEngine(t, bin, true, "--config", config)
+	config := lifecycleFile(t, "one", "500ms")
+	e := startEngine(t, bin, "--config", config)
 	// Health checks far apart, so that the request meets a stopped engine, not
 	// one already marked down.
-	s := envoyFor(t, config, []string{e.extproc}, time.Hour, "/api=api")
+	s := envoyFor(t, config, []string{e.Extproc}, time.Hour, "/api=api")
 	if got := configSeen(t, s); got != "one" {
 		t.Fatalf("before: %s", got)
 	}
@@ -86,10 +95,10 @@ func TestFailClosedWhenTheEngineIsTooSlow(t *testing.T) {
 	}
 	// kill(2) returns before every thread has stopped; a request sent in that window
 	// is answered by a still-running engine (seen as a 200 on a busy machine).
-	waitFor(t, "the engine's threads to stop", func() bool { return stopped(t, e.Pid()) })
+	testproc.Eventually(t, "the engine's threads to stop", testproc.StartTimeout, func() bool { return stopped(t, e.Pid()) })
 	n := s.echo.Count()
 	start := time.Now()
-	resp, body := do(t, "GET", s.url+"/api/items", nil, "x-api-key", "k1")
+	resp, body := testproc.Do(t, "GET", s.url+"/api/items", nil, "x-api-key", "k1")
 	took := time.Since(start)
 	if err := e.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
@@ -102,49 +111,49 @@ func TestFailClosedWhenTheEngineIsTooSlow(t *testing.T) {
 	}
 }
 
-func TestReloadUnderTraffic(t *testing.T) {
-	bin, _ := binaries(t)
-	config := filepath.Join(t.TempDir(), "engine.yaml")
-	writeFile(t, config, fmt.Sprintf(lifecycleConfig, "one", "2s"))
-	e := startEngine(t, bin, true, "--config", config)
-	s := envoyFor(t, config, []string{e.extproc}, time.Second, "/api=api")
+// changeUnderTraffic rewrites config from version "one" to "two" while requests
+// flow through s, waits until Envoy's answers show it (what names that in a failure)
+// and fails the test on any request that failed meanwhile.
+func changeUnderTraffic(t *testing.T, s *stack, config, what string) {
+	t.Helper()
 	tr := startTraffic(t, 8, apiRequest(s.url))
 	time.Sleep(300 * time.Millisecond)
-	writeFile(t, config, fmt.Sprintf(lifecycleConfig, "two", "2s"))
-	waitFor(t, "the reloaded configuration", func() bool { return configSeen(t, s) == "two" })
+	testproc.WriteFile(t, config, fmt.Sprintf(lifecycleConfig, "two", "2s"))
+	testproc.Eventually(t, what, testproc.StartTimeout, func() bool { return configSeen(t, s) == "two" })
 	time.Sleep(300 * time.Millisecond)
 	tr.finish(t)
+}
+
+func TestReloadUnderTraffic(t *testing.T) {
+	bin, _ := binaries(t)
+	config := lifecycleFile(t, "one", "2s")
+	e := startEngine(t, bin, "--config", config)
+	s := envoyFor(t, config, []string{e.Extproc}, time.Second, "/api=api")
+	changeUnderTraffic(t, s, config, "the reloaded configuration")
 }
 
 func TestXDSPushUnderTraffic(t *testing.T) {
 	bin, _ := binaries(t)
-	config := filepath.Join(t.TempDir(), "engine.yaml")
-	writeFile(t, config, fmt.Sprintf(lifecycleConfig, "one", "2s"))
-	xdsAddr := freeAddr(t)
-	startEngine(t, bin, true, "--config", config, "--xds-listen", xdsAddr)
+	config := lifecycleFile(t, "one", "2s")
+	xdsAddr := testproc.FreeAddr(t)
+	startEngine(t, bin, "--config", config, "--xds-listen", xdsAddr)
 	// The engine behind Envoy takes its configuration from the other over xDS only.
-	sub := startEngine(t, bin, true, "--xds-server", xdsAddr, "--node-id", "e2e")
-	s := envoyFor(t, config, []string{sub.extproc}, time.Second, "/api=api")
+	sub := startEngine(t, bin, "--xds-server", xdsAddr, "--node-id", "e2e")
+	s := envoyFor(t, config, []string{sub.Extproc}, time.Second, "/api=api")
 	if got := configSeen(t, s); got != "one" {
 		t.Fatalf("before: %s", got)
 	}
-	tr := startTraffic(t, 8, apiRequest(s.url))
-	time.Sleep(300 * time.Millisecond)
-	writeFile(t, config, fmt.Sprintf(lifecycleConfig, "two", "2s"))
-	waitFor(t, "the pushed configuration", func() bool { return configSeen(t, s) == "two" })
-	time.Sleep(300 * time.Millisecond)
-	tr.finish(t)
+	changeUnderTraffic(t, s, config, "the pushed configuration")
 }
 
 func TestSIGTERMDrainUnderTraffic(t *testing.T) {
 	bin, _ := binaries(t)
-	config := filepath.Join(t.TempDir(), "engine.yaml")
-	writeFile(t, config, fmt.Sprintf(lifecycleConfig, "one", "2s"))
+	config := lifecycleFile(t, "one", "2s")
 	// Health checks every 200ms; each engine keeps serving 1s after SIGTERM.
 	flags := []string{"--config", config, "--drain-delay", "1s"}
-	a := startEngine(t, bin, true, flags...)
-	b := startEngine(t, bin, true, flags...)
-	s := envoyFor(t, config, []string{a.extproc, b.extproc}, 200*time.Millisecond, "/api=api")
+	a := startEngine(t, bin, flags...)
+	b := startEngine(t, bin, flags...)
+	s := envoyFor(t, config, []string{a.Extproc, b.Extproc}, 200*time.Millisecond, "/api=api")
 	s.waitHealthy(t, 2)
 	tr := startTraffic(t, 8, apiRequest(s.url))
 	time.Sleep(500 * time.Millisecond)

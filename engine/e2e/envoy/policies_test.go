@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/policy-engine-builder/policy-engine/internal/testproc"
 	"github.com/policy-engine-builder/policy-engine/sandbox"
 )
 
@@ -123,28 +124,6 @@ func (j *jwks) token(t *testing.T, claims map[string]any) string {
 	return signing + "." + b64(sig)
 }
 
-// do sends one request and returns the response with its body read.
-func do(t *testing.T, method, url string, body io.Reader, header ...string) (*http.Response, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, string(b)
-}
-
 // seen decodes what the echo upstream reports having received.
 func seen(t *testing.T, body string) sandbox.Seen {
 	t.Helper()
@@ -178,19 +157,19 @@ func TestPoliciesThroughEnvoy(t *testing.T) {
 	keys := newJWKS(t)
 	password := sha256.Sum256([]byte("wonderland"))
 	config := filepath.Join(t.TempDir(), "engine.yaml")
-	writeFile(t, config, fmt.Sprintf(policiesConfig, hex.EncodeToString(password[:]), keys.srv.URL))
-	e := startEngine(t, bin, true, "--config", config)
-	s := envoyFor(t, config, []string{e.extproc}, time.Second, policyRoutes...)
+	testproc.WriteFile(t, config, fmt.Sprintf(policiesConfig, hex.EncodeToString(password[:]), keys.srv.URL))
+	e := startEngine(t, bin, "--config", config)
+	s := envoyFor(t, config, []string{e.Extproc}, time.Second, policyRoutes...)
 	count := func() int64 { return s.echo.Count() + s.other.Count() }
 
 	t.Run("apiKey and setHeaders", func(t *testing.T) {
 		n := count()
-		resp, body := do(t, "GET", s.url+"/api-key/x", nil)
+		resp, body := testproc.Do(t, "GET", s.url+"/api-key/x", nil)
 		expect(t, s, "no key", resp, body, 401, false, n)
 		if resp.Header.Get("www-authenticate") == "" {
 			t.Error("401 without www-authenticate: immediate response headers lost")
 		}
-		resp, body = do(t, "GET", s.url+"/api-key/x", nil, "x-api-key", "k1", "x-policed", "forged")
+		resp, body = testproc.Do(t, "GET", s.url+"/api-key/x", nil, "x-api-key", "k1", "x-policed", "forged")
 		expect(t, s, "valid key", resp, body, 200, true, n)
 		got := seen(t, body)
 		if get(got.Headers, "x-api-key") != "" || get(got.Headers, "x-policed") != "yes" {
@@ -199,37 +178,37 @@ func TestPoliciesThroughEnvoy(t *testing.T) {
 	})
 	t.Run("customAuth", func(t *testing.T) {
 		n := count()
-		resp, body := do(t, "GET", s.url+"/custom-auth", nil)
+		resp, body := testproc.Do(t, "GET", s.url+"/custom-auth", nil)
 		expect(t, s, "no credentials", resp, body, 401, false, n)
 		if !strings.Contains(resp.Header.Get("www-authenticate"), "Basic") {
 			t.Errorf("challenge %q", resp.Header.Get("www-authenticate"))
 		}
 		req, _ := http.NewRequest("GET", s.url+"/custom-auth", nil)
 		req.SetBasicAuth("alice", "wonderland")
-		resp, body = do(t, "GET", s.url+"/custom-auth", nil, "authorization", req.Header.Get("authorization"))
+		resp, body = testproc.Do(t, "GET", s.url+"/custom-auth", nil, "authorization", req.Header.Get("authorization"))
 		expect(t, s, "basic auth", resp, body, 200, true, n)
 		if got := seen(t, body); get(got.Headers, "x-auth-principal") != "alice" || get(got.Headers, "authorization") != "" {
 			t.Errorf("upstream saw %v: want principal alice, credentials stripped", got.Headers)
 		}
-		_, body = do(t, "GET", s.url+"/custom-auth", nil, "x-api-key", "svc-key")
+		_, body = testproc.Do(t, "GET", s.url+"/custom-auth", nil, "x-api-key", "svc-key")
 		if got := seen(t, body); get(got.Headers, "x-auth-principal") != "svc" {
 			t.Errorf("api key: upstream saw %v", got.Headers)
 		}
 	})
 	t.Run("rateLimiting", func(t *testing.T) {
 		for i := range 2 {
-			resp, body := do(t, "GET", s.url+"/rate-limit", nil, "x-client", "c1")
+			resp, body := testproc.Do(t, "GET", s.url+"/rate-limit", nil, "x-client", "c1")
 			if resp.StatusCode != 200 || resp.Header.Get("x-ratelimit-limit") != "2" {
 				t.Fatalf("request %d: %d, x-ratelimit-limit %q (response phase headers)\n%s", i, resp.StatusCode, resp.Header.Get("x-ratelimit-limit"), body)
 			}
 		}
 		n := count()
-		resp, body := do(t, "GET", s.url+"/rate-limit", nil, "x-client", "c1")
+		resp, body := testproc.Do(t, "GET", s.url+"/rate-limit", nil, "x-client", "c1")
 		expect(t, s, "third request", resp, body, 429, false, n)
 		if resp.Header.Get("retry-after") == "" || resp.Header.Get("x-ratelimit-remaining") != "0" {
 			t.Errorf("429 headers: %v", resp.Header)
 		}
-		if resp, _ := do(t, "GET", s.url+"/rate-limit", nil, "x-client", "c2"); resp.StatusCode != 200 {
+		if resp, _ := testproc.Do(t, "GET", s.url+"/rate-limit", nil, "x-client", "c2"); resp.StatusCode != 200 {
 			t.Errorf("another client: %d", resp.StatusCode)
 		}
 	})
@@ -238,14 +217,14 @@ func TestPoliciesThroughEnvoy(t *testing.T) {
 		good := keys.token(t, map[string]any{"sub": "bob", "iss": "e2e", "aud": "envoy", "exp": exp})
 		wrongAud := keys.token(t, map[string]any{"sub": "bob", "iss": "e2e", "aud": "other", "exp": exp})
 		n := count()
-		resp, body := do(t, "GET", s.url+"/jwt-v1", nil, "authorization", "Bearer not.a.token")
+		resp, body := testproc.Do(t, "GET", s.url+"/jwt-v1", nil, "authorization", "Bearer not.a.token")
 		expect(t, s, "v1 bad token", resp, body, 401, false, n)
-		resp, body = do(t, "GET", s.url+"/jwt-v1", nil, "authorization", "Bearer "+wrongAud)
+		resp, body = testproc.Do(t, "GET", s.url+"/jwt-v1", nil, "authorization", "Bearer "+wrongAud)
 		expect(t, s, "v1 valid signature", resp, body, 200, true, n)
 		n = count()
-		resp, body = do(t, "GET", s.url+"/jwt-v2", nil, "authorization", "Bearer "+wrongAud)
+		resp, body = testproc.Do(t, "GET", s.url+"/jwt-v2", nil, "authorization", "Bearer "+wrongAud)
 		expect(t, s, "v2 wrong audience", resp, body, 401, false, n)
-		resp, body = do(t, "GET", s.url+"/jwt-v2", nil, "authorization", "Bearer "+good)
+		resp, body = testproc.Do(t, "GET", s.url+"/jwt-v2", nil, "authorization", "Bearer "+good)
 		expect(t, s, "v2 valid", resp, body, 200, true, n)
 		if got := seen(t, body); get(got.Headers, "x-subject") != "bob" {
 			t.Errorf("claim header: upstream saw %v", got.Headers)
@@ -253,14 +232,14 @@ func TestPoliciesThroughEnvoy(t *testing.T) {
 	})
 	t.Run("request body read and replaced", func(t *testing.T) {
 		n := count()
-		resp, body := do(t, "POST", s.url+"/request-body", strings.NewReader("hello"))
+		resp, body := testproc.Do(t, "POST", s.url+"/request-body", strings.NewReader("hello"))
 		expect(t, s, "body", resp, body, 200, true, n)
 		got := seen(t, body)
 		if got.Body != "checked:hello" || get(got.Headers, "content-length") != "13" || get(got.Headers, "x-original-length") != "5" {
 			t.Errorf("upstream saw body %q, headers %v", got.Body, got.Headers)
 		}
 		n = count()
-		resp, body = do(t, "POST", s.url+"/request-body", strings.NewReader("a forbidden body"))
+		resp, body = testproc.Do(t, "POST", s.url+"/request-body", strings.NewReader("a forbidden body"))
 		expect(t, s, "denied body", resp, body, 403, false, n)
 		if resp.Header.Get("x-denied-by") != "testRequestBody" {
 			t.Errorf("immediate response headers: %v", resp.Header)
@@ -275,7 +254,7 @@ func TestPoliciesThroughEnvoy(t *testing.T) {
 			}
 			pw.Close()
 		}()
-		resp, body := do(t, "POST", s.url+"/request-body", pr)
+		resp, body := testproc.Do(t, "POST", s.url+"/request-body", pr)
 		if got := seen(t, body); resp.StatusCode != 200 || got.Body != "checked:one,two,three" || get(got.Headers, "content-length") != "21" {
 			t.Errorf("chunked: %d, upstream saw %q %v", resp.StatusCode, got.Body, got.Headers)
 		}
@@ -283,16 +262,16 @@ func TestPoliciesThroughEnvoy(t *testing.T) {
 	t.Run("bodies at and over the engine's limit", func(t *testing.T) {
 		// Above Envoy's default 1 MiB buffer, so the route's own limit is in force.
 		big := bytes.Repeat([]byte("x"), 2<<20)
-		resp, body := do(t, "POST", s.url+"/request-body", bytes.NewReader(big))
+		resp, body := testproc.Do(t, "POST", s.url+"/request-body", bytes.NewReader(big))
 		if resp.StatusCode != 200 || len(seen(t, body).Body) != len("checked:")+len(big) {
 			t.Errorf("2 MiB body: %d", resp.StatusCode)
 		}
 		n := count()
-		resp, body = do(t, "POST", s.url+"/request-body", bytes.NewReader(make([]byte, 8<<20+1)))
+		resp, body = testproc.Do(t, "POST", s.url+"/request-body", bytes.NewReader(make([]byte, 8<<20+1)))
 		expect(t, s, "body over 8 MiB", resp, body, 413, false, n)
 	})
 	t.Run("response body and status changed", func(t *testing.T) {
-		resp, body := do(t, "GET", s.url+"/response-body", nil, "x-echo-body", "from upstream", "x-echo-status", "201")
+		resp, body := testproc.Do(t, "GET", s.url+"/response-body", nil, "x-echo-body", "from upstream", "x-echo-status", "201")
 		if resp.StatusCode != 203 || body != "wrapped:from upstream" || resp.Header.Get("x-upstream-status") != "201" {
 			t.Errorf("got %d %q %v", resp.StatusCode, body, resp.Header)
 		}
@@ -302,7 +281,7 @@ func TestPoliciesThroughEnvoy(t *testing.T) {
 	})
 	t.Run("path and method rewrite recompute the route", func(t *testing.T) {
 		n := s.other.Count()
-		resp, body := do(t, "GET", s.url+"/rewrite/x", nil)
+		resp, body := testproc.Do(t, "GET", s.url+"/rewrite/x", nil)
 		if got := seen(t, body); resp.StatusCode != 200 || got.Upstream != "other" || got.Path != "/moved/here" || got.Method != "PUT" {
 			t.Errorf("got %d: %s %s at %s, want PUT /moved/here at the other upstream", resp.StatusCode, got.Method, got.Path, got.Upstream)
 		}
@@ -313,7 +292,7 @@ func TestPoliciesThroughEnvoy(t *testing.T) {
 	t.Run("fail closed", func(t *testing.T) {
 		for _, fault := range []string{"panic", "sleep"} {
 			n := count()
-			resp, body := do(t, "GET", s.url+"/fail-closed", nil, "x-fault", fault)
+			resp, body := testproc.Do(t, "GET", s.url+"/fail-closed", nil, "x-fault", fault)
 			expect(t, s, fault, resp, body, 500, false, n)
 			if strings.Contains(body, panicCanary) {
 				t.Errorf("%s: the error response shows the sensitive parameter", fault)
@@ -335,7 +314,7 @@ func TestPoliciesThroughEnvoy(t *testing.T) {
 	t.Run("fail open", func(t *testing.T) {
 		for _, fault := range []string{"panic", "sleep"} {
 			n := count()
-			resp, body := do(t, "GET", s.url+"/fail-open", nil, "x-fault", fault)
+			resp, body := testproc.Do(t, "GET", s.url+"/fail-open", nil, "x-fault", fault)
 			expect(t, s, fault, resp, body, 200, true, n)
 			if got := seen(t, body); get(got.Headers, "x-after-fault") != "yes" {
 				t.Errorf("%s: the chain did not go on after the failed policy: %v", fault, got.Headers)
@@ -345,7 +324,7 @@ func TestPoliciesThroughEnvoy(t *testing.T) {
 	t.Run("no chain is denied", func(t *testing.T) {
 		n := count()
 		for _, m := range []string{"GET", "POST"} {
-			resp, body := do(t, m, s.url+"/unpoliced/x", strings.NewReader("body"))
+			resp, body := testproc.Do(t, m, s.url+"/unpoliced/x", strings.NewReader("body"))
 			expect(t, s, m, resp, body, 403, false, n)
 		}
 	})

@@ -22,12 +22,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/policy-engine-builder/policy-engine/internal/testproc"
 	"github.com/policy-engine-builder/policy-engine/sandbox"
 )
-
-// startTimeout bounds every start-up wait: generous, so a busy machine does not fail
-// the suite.
-const startTimeout = 30 * time.Second
 
 func binaries(t *testing.T) (engine, envoy string) {
 	t.Helper()
@@ -47,49 +44,10 @@ func binaries(t *testing.T) (engine, envoy string) {
 	return engine, envoy
 }
 
-func freeAddr(t *testing.T) string {
+// startEngine runs an engine with flags until it is ready, logging warnings only.
+func startEngine(t *testing.T, bin string, flags ...string) *sandbox.Engine {
 	t.Helper()
-	a, err := sandbox.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
-}
-
-// engine is one running policy engine.
-type engine struct {
-	*sandbox.Process
-	extproc, admin string
-}
-
-// startEngine runs "serve" with flags on free loopback ports until /readyz is 200
-// (ready false: until the admin port answers at all). It is stopped on cleanup and
-// must then exit cleanly.
-func startEngine(t *testing.T, bin string, ready bool, flags ...string) *engine {
-	t.Helper()
-	e := &engine{extproc: freeAddr(t), admin: freeAddr(t)}
-	args := append([]string{"serve", "--listen", e.extproc, "--admin", e.admin, "--debug", freeAddr(t), "--reload-interval", "100ms",
-		"--log-level", "warn"}, flags...)
-	p, err := sandbox.Start("engine", nil, bin, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.Process = p
-	t.Cleanup(func() {
-		if err := p.Stop(20 * time.Second); err != nil {
-			t.Errorf("engine did not stop cleanly: %v\n%s", err, p.Log)
-		}
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	defer cancel()
-	path := "/readyz"
-	if !ready {
-		path = "/healthz"
-	}
-	if err := sandbox.WaitHTTP(ctx, p, "http://"+e.admin+path); err != nil {
-		t.Fatal(err)
-	}
-	return e
+	return testproc.StartEngine(t, bin, append([]string{"--log-level", "warn"}, flags...)...)
 }
 
 // stack is Envoy in front of engines, with echo upstreams.
@@ -122,7 +80,7 @@ func envoyWith(t *testing.T, config string, engines []string, hcInterval time.Du
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.echo.Close(); s.other.Close() })
-	listen, admin := freeAddr(t), freeAddr(t)
+	listen, admin := testproc.FreeAddr(t), testproc.FreeAddr(t)
 	args := []string{"envoy-config", "--config", config, "--listen", listen, "--admin", admin,
 		"--upstream", s.echo.Addr, "--health-check-interval", hcInterval.String()}
 	args = append(args, extra...)
@@ -136,7 +94,7 @@ func envoyWith(t *testing.T, config string, engines []string, hcInterval time.Du
 	if err != nil {
 		t.Fatalf("envoy-config: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), testproc.StartTimeout)
 	defer cancel()
 	s.envoy, err = sandbox.StartEnvoy(ctx, envoyBin, t.TempDir(), out, admin, 2, nil)
 	if err != nil {
@@ -154,35 +112,16 @@ func envoyWith(t *testing.T, config string, engines []string, hcInterval time.Du
 // waitHealthy waits until Envoy counts n healthy engines.
 func (s *stack) waitHealthy(t *testing.T, n int) {
 	t.Helper()
-	deadline := time.Now().Add(startTimeout)
 	want := fmt.Sprintf("cluster.policy_engine.membership_healthy: %d", n)
-	for {
+	testproc.Eventually(t, want, testproc.StartTimeout, func() bool {
 		resp, err := http.Get("http://" + s.envoy.Admin + "/stats?filter=policy_engine.membership_healthy")
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if strings.Contains(string(b), want) {
-				return
-			}
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Envoy never saw %d healthy engines\n%s", n, s.envoy.Log)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	// Write beside and rename, as editors and ConfigMaps do: the watcher never sees
-	// half a file.
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(b), want)
+	})
 }
 
 // traffic keeps workers sending req until stopped; every answer that is not 200 is
@@ -250,17 +189,5 @@ func (tr *traffic) finish(t *testing.T) {
 		t.Errorf("%d requests failed (first: %s), %d succeeded", tr.fail.Load(), tr.first, tr.ok.Load())
 	} else {
 		t.Logf("%d requests under way, none failed", tr.ok.Load())
-	}
-}
-
-// waitFor polls until cond holds.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(startTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/policy-engine-builder/policy-engine/internal/testproc"
 )
 
 // fakeStore stands in for worker/core's store: it validates something real (every
@@ -74,18 +76,6 @@ func config(routes ...string) string {
 		fmt.Fprintf(&b, "  - name: %s\n    policies:\n      - {name: %s, version: v1.0.0}\n", name, policy)
 	}
 	return b.String()
-}
-
-// eventually polls cond for up to five seconds.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // counters count what a subscription does.
@@ -184,7 +174,7 @@ func TestFleetSharesOneSource(t *testing.T) {
 	both := func(what string, want ...string) {
 		t.Helper()
 		for i, s := range stores {
-			eventually(t, fmt.Sprintf("engine-%d %s", i, what), func() bool { return strings.Join(s.routes(), ",") == strings.Join(want, ",") })
+			testproc.Eventually(t, fmt.Sprintf("engine-%d %s", i, what), 5*time.Second, func() bool { return strings.Join(s.routes(), ",") == strings.Join(want, ",") })
 		}
 	}
 	both("initial config", "default", "api")
@@ -195,7 +185,7 @@ func TestFleetSharesOneSource(t *testing.T) {
 	for i, c := range counters {
 		// The hook runs just after Apply returns: wait for it, then make sure
 		// nothing was applied twice.
-		eventually(t, fmt.Sprintf("engine-%d update count", i), func() bool { return c.Updates.Load() >= 2 })
+		testproc.Eventually(t, fmt.Sprintf("engine-%d update count", i), 5*time.Second, func() bool { return c.Updates.Load() >= 2 })
 		if got := c.Updates.Load(); got != 2 {
 			t.Errorf("engine-%d updates = %d, want 2", i, got)
 		}
@@ -204,7 +194,7 @@ func TestFleetSharesOneSource(t *testing.T) {
 	// An invalid chain is NACKed by both, with the reason reaching the server, and
 	// both keep the last good config.
 	f.publish(config("default", "api", "admin:noSuchPolicy"))
-	eventually(t, "NACKs at the server", func() bool { return len(f.serverNACKs()) >= 2 })
+	testproc.Eventually(t, "NACKs at the server", 5*time.Second, func() bool { return len(f.serverNACKs()) >= 2 })
 	nodes := map[string]bool{}
 	for _, n := range f.serverNACKs() {
 		nodes[n.node] = true
@@ -226,7 +216,7 @@ func TestFleetSharesOneSource(t *testing.T) {
 
 	// A file that is not even a config document is not published at all.
 	f.publish("routes: {not: a list}\n")
-	eventually(t, "invalid file reported", func() bool {
+	testproc.Eventually(t, "invalid file reported", 5*time.Second, func() bool {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		return f.invalid == 1

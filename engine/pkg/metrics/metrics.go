@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 )
 
 // Metrics implements core.ReloadObserver and core.ExecutionObserver.
@@ -54,67 +55,48 @@ func (c *seriesCache[K, S]) get(k K, resolve func() S) S {
 
 // New creates the metrics and registers them with reg.
 func New(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "policy_engine_requests_total",
-			Help: "Requests by route and request-phase decision (allow, deny, error, no_route, not_ready).",
-		}, []string{"route", "decision"}),
-		policyDecisions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "policy_engine_policy_executions_total",
-			Help: "Policy runs by route, policy (name:version), phase and decision (continue, immediate, skipped, error).",
-		}, []string{"route", "policy", "phase", "decision"}),
-		policyLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+	f := promauto.With(reg)
+	counter := func(name, help string) prometheus.Counter {
+		return f.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+	}
+	counterVec := func(name, help string, labels ...string) *prometheus.CounterVec {
+		return f.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+	}
+	gauge := func(name, help string) prometheus.Gauge {
+		return f.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
+	}
+	return &Metrics{
+		requests: counterVec("policy_engine_requests_total",
+			"Requests by route and request-phase decision (allow, deny, error, no_route, not_ready).",
+			"route", "decision"),
+		policyDecisions: counterVec("policy_engine_policy_executions_total",
+			"Policy runs by route, policy (name:version), phase and decision (continue, immediate, skipped, error).",
+			"route", "policy", "phase", "decision"),
+		policyLatency: f.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "policy_engine_policy_duration_seconds",
 			Help:    "Time one policy run took, condition evaluation included.",
 			Buckets: []float64{.00001, .00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25},
 		}, []string{"policy", "phase"}),
-		activeStreams: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "policy_engine_active_streams",
-			Help: "ext_proc streams open now.",
-		}),
-		configVersion: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "policy_engine_config_version",
-			Help: "Version of the configuration in force (increments with each applied configuration).",
-		}),
-		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "policy_engine_config_reloads_total",
-			Help: "Configuration attempts by result (ok, failed).",
-		}, []string{"result"}),
-		droppedHeaders: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "policy_engine_dropped_header_mutations_total",
-			Help: "Header changes not sent because Envoy's mutation rules would ignore them.",
-		}, []string{"route"}),
-		xdsNacks: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "policy_engine_xds_nacks_total",
-			Help: "Configurations received over xDS and refused.",
-		}),
-		xdsUpdates: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "policy_engine_xds_updates_total",
-			Help: "Configurations received over xDS, applied and ACKed.",
-		}),
-		xdsReconnects: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "policy_engine_xds_reconnects_total",
-			Help: "Times the xDS subscription stream broke and was retried.",
-		}),
-		xdsPublished: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "policy_engine_xds_publish_total",
-			Help: "Config file changes seen by the xDS server by result (ok: published, invalid: not publishable, subscribers keep the previous version).",
-		}, []string{"result"}),
-		xdsNacksSeen: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "policy_engine_xds_nacks_received_total",
-			Help: "NACKs the xDS server received from subscribers.",
-		}),
+		activeStreams: gauge("policy_engine_active_streams", "ext_proc streams open now."),
+		configVersion: gauge("policy_engine_config_version",
+			"Version of the configuration in force (increments with each applied configuration)."),
+		reloads: counterVec("policy_engine_config_reloads_total", "Configuration attempts by result (ok, failed).", "result"),
+		droppedHeaders: counterVec("policy_engine_dropped_header_mutations_total",
+			"Header changes not sent because Envoy's mutation rules would ignore them.", "route"),
+		xdsNacks:      counter("policy_engine_xds_nacks_total", "Configurations received over xDS and refused."),
+		xdsUpdates:    counter("policy_engine_xds_updates_total", "Configurations received over xDS, applied and ACKed."),
+		xdsReconnects: counter("policy_engine_xds_reconnects_total", "Times the xDS subscription stream broke and was retried."),
+		xdsPublished: counterVec("policy_engine_xds_publish_total",
+			"Config file changes seen by the xDS server by result (ok: published, invalid: not publishable, subscribers keep the previous version).",
+			"result"),
+		xdsNacksSeen: counter("policy_engine_xds_nacks_received_total", "NACKs the xDS server received from subscribers."),
 		// The xDS version is a content hash, not a number, so it travels as a label
 		// on an info-style gauge with exactly one series per role.
-		xdsVersionInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		xdsVersionInfo: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "policy_engine_xds_version_info",
 			Help: "Always 1; the version label is the xDS version this engine last applied (role=subscriber) or published (role=server).",
 		}, []string{"role", "version"}),
 	}
-	reg.MustRegister(m.requests, m.policyDecisions, m.policyLatency, m.activeStreams,
-		m.configVersion, m.reloads, m.droppedHeaders, m.xdsNacks,
-		m.xdsUpdates, m.xdsReconnects, m.xdsPublished, m.xdsNacksSeen, m.xdsVersionInfo)
-	return m
 }
 
 // ConfigApplied records a configuration swap.

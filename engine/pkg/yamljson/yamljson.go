@@ -5,6 +5,9 @@ package yamljson
 import (
 	"encoding/json"
 	"fmt"
+	"iter"
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 
@@ -35,14 +38,7 @@ func ToJSON(raw []byte) ([]byte, error) {
 func convert(v any) (any, error) {
 	switch v := v.(type) {
 	case map[string]any:
-		for k, e := range v {
-			c, err := convert(e)
-			if err != nil {
-				return nil, err
-			}
-			v[k] = c
-		}
-		return v, nil
+		return v, convertEach(maps.All(v), func(k string, c any) { v[k] = c })
 	case map[any]any:
 		// yaml.v3 uses this type only when some key is not a string.
 		out := make(map[string]any, len(v))
@@ -54,26 +50,27 @@ func convert(v any) (any, error) {
 			if _, dup := out[key]; dup {
 				return nil, fmt.Errorf("yaml: mapping keys %q collide once written as JSON strings", key)
 			}
-			c, err := convert(e)
-			if err != nil {
-				return nil, err
-			}
-			out[key] = c
+			out[key] = e
 		}
-		return out, nil
+		return convert(out)
 	case []any:
-		for i, e := range v {
-			c, err := convert(e)
-			if err != nil {
-				return nil, err
-			}
-			v[i] = c
-		}
-		return v, nil
+		return v, convertEach(slices.All(v), func(i int, c any) { v[i] = c })
 	case time.Time:
 		return v.Format(time.RFC3339Nano), nil
 	}
 	return v, nil
+}
+
+// convertEach converts every element of a mapping or sequence, in place through set.
+func convertEach[K comparable](all iter.Seq2[K, any], set func(K, any)) error {
+	for k, e := range all {
+		c, err := convert(e)
+		if err != nil {
+			return err
+		}
+		set(k, c)
+	}
+	return nil
 }
 
 func keyText(k any) (string, error) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/policy-engine-builder/policy-engine/pkg/cel"
+	"github.com/policy-engine-builder/policy-engine/pkg/validation"
 	"github.com/policy-engine-builder/policy-engine/worker/policies"
 )
 
@@ -164,30 +165,37 @@ func buildInstance(route string, index int, ic InstanceConfig, defaultTimeout ti
 		return nil, fmt.Errorf("%s: %w", label, err)
 	}
 	inst.Policy = policy
-	if entry.Spec.RequestPhase() {
-		rp, ok := policy.(policies.RequestPolicy)
+	if err := inst.bindPhases(entry.Spec); err != nil {
+		closeInstances([]*Instance{inst}, logger)
+		return nil, fmt.Errorf("%s: %w", label, err)
+	}
+	return inst, nil
+}
+
+// bindPhases sets the phase implementations of inst.Policy that its policy.yaml
+// declares.
+func (inst *Instance) bindPhases(spec *validation.Spec) error {
+	if spec.RequestPhase() {
+		rp, ok := inst.Policy.(policies.RequestPolicy)
 		if !ok {
-			closeInstances([]*Instance{inst}, logger)
-			return nil, fmt.Errorf("%s: policy.yaml declares the request phase but the policy does not implement RequestPolicy", label)
+			return errors.New("policy.yaml declares the request phase but the policy does not implement RequestPolicy")
 		}
 		inst.Request = rp
 	}
-	if entry.Spec.ResponsePhase() {
-		rp, ok := policy.(policies.ResponsePolicy)
+	if spec.ResponsePhase() {
+		rp, ok := inst.Policy.(policies.ResponsePolicy)
 		if !ok {
-			closeInstances([]*Instance{inst}, logger)
-			return nil, fmt.Errorf("%s: policy.yaml declares the response phase but the policy does not implement ResponsePolicy", label)
+			return errors.New("policy.yaml declares the response phase but the policy does not implement ResponsePolicy")
 		}
-		skip, err := skipsResponse(policy)
+		skip, err := skipsResponse(inst.Policy)
 		if err != nil {
-			closeInstances([]*Instance{inst}, logger)
-			return nil, fmt.Errorf("%s: %w", label, err)
+			return err
 		}
 		if !skip {
 			inst.Response = rp
 		}
 	}
-	return inst, nil
+	return nil
 }
 
 // skipsResponse asks a policy that may have nothing to do on responses; a panic in

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/policy-engine-builder/policy-engine/internal/testproc"
 	"github.com/policy-engine-builder/policy-engine/worker/policies"
 )
 
@@ -47,13 +48,7 @@ func TestReplacedInstancesAreClosedAfterTheDelay(t *testing.T) {
 	if closed.Load() != 0 {
 		t.Fatal("closed before the retire delay")
 	}
-	deadline := time.Now().Add(2 * time.Second)
-	for closed.Load() != 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("closed %d instances, want 2 (disabled ones too)", closed.Load())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testproc.Eventually(t, "both instances closed (disabled ones too)", 2*time.Second, func() bool { return closed.Load() == 2 })
 }
 
 func TestRejectedAndCheckedInstancesAreClosed(t *testing.T) {

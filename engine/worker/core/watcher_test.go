@@ -9,7 +9,22 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/policy-engine-builder/policy-engine/internal/testproc"
 )
+
+// runWatcher loads path into targets and watches it until the test ends.
+func runWatcher(t *testing.T, path string, targets ...Applier) {
+	t.Helper()
+	w := &FileWatcher{Path: path, Interval: 10 * time.Millisecond, Targets: targets, Logger: discardLogger()}
+	if err := w.LoadInitial(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
 
 func TestFileWatcherReloadsAndKeepsLastGood(t *testing.T) {
 	store, obs := newTestStore(t)
@@ -17,36 +32,19 @@ func TestFileWatcherReloadsAndKeepsLastGood(t *testing.T) {
 	if err := os.WriteFile(path, []byte(goodConfig), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	w := &FileWatcher{Path: path, Interval: 10 * time.Millisecond, Targets: []Applier{store}, Logger: discardLogger()}
-	if err := w.LoadInitial(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { w.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	runWatcher(t, path, store)
 
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(3 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
 	if err := os.WriteFile(path, []byte("routes: []\nnoRouteAction: allow\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("reload", func() bool { return store.Current().Version == 2 })
+	testproc.Eventually(t, "reload", 3*time.Second, func() bool { return store.Current().Version == 2 })
 	if !store.Current().AllowNoRoute() {
 		t.Error("new content not applied")
 	}
 	if err := os.WriteFile(path, []byte("routes: [oops\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("rejection", func() bool { return obs.rejected.Load() == 1 })
+	testproc.Eventually(t, "rejection", 3*time.Second, func() bool { return obs.rejected.Load() == 1 })
 	if store.Current().Version != 2 {
 		t.Error("invalid file replaced the last good configuration")
 	}
@@ -83,25 +81,13 @@ func TestFileWatcherFeedsEveryTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 	first, second := &recordingTarget{refuse: "bb"}, &recordingTarget{}
-	w := &FileWatcher{Path: path, Interval: 10 * time.Millisecond, Targets: []Applier{first, second}, Logger: discardLogger()}
-	if err := w.LoadInitial(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { w.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	runWatcher(t, path, first, second)
 	for _, content := range []string{"bb", "ccc"} {
-		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		deadline := time.Now().Add(3 * time.Second)
-		for !strings.HasSuffix(second.seen(), content) {
-			if time.Now().After(deadline) {
-				t.Fatalf("second target never got %q: %q", content, second.seen())
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		// Replaced, not rewritten in place: the watcher could read the truncated file.
+		testproc.WriteFile(t, path, content)
+		testproc.Eventually(t, "the second target getting "+content, 3*time.Second, func() bool {
+			return strings.HasSuffix(second.seen(), content)
+		})
 	}
 	if first.seen() != "a|bb|ccc" || second.seen() != "a|bb|ccc" {
 		t.Errorf("targets got %q and %q, want a|bb|ccc each", first.seen(), second.seen())
