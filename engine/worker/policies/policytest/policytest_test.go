@@ -122,6 +122,27 @@ func TestCheckSpecAcceptsMatchingPolicy(t *testing.T) {
 	}
 }
 
+// sharedGreeting is a set of parameters several policies could share.
+type sharedGreeting struct {
+	Greeting string `param:"greeting"`
+}
+
+func TestCheckSpecLooksIntoSquashedStructs(t *testing.T) {
+	dir := specDir(t, "v1.0.0", goodSpec)
+	f := &fakeTB{}
+	CheckSpec(f, dir, &reqPolicy{name: "greeter"}, struct {
+		sharedGreeting `param:",squash"`
+		Target         string `param:"target"`
+	}{})
+	f.expect(t, false)
+
+	f = &fakeTB{}
+	CheckSpec(f, dir, &reqPolicy{name: "greeter"}, struct {
+		sharedGreeting `param:",squash"`
+	}{})
+	f.expect(t, false, `declares parameter "target"`)
+}
+
 func TestCheckSpecReportsMismatches(t *testing.T) {
 	cases := map[string]struct {
 		version  string
