@@ -12,10 +12,14 @@
 //		policytest.CheckSpec(t, ".", p, params{})
 //	}
 //
-//	func TestRejectsEmptyKey(t *testing.T) {
-//		_, err := policytest.Build(t, ".", GetPolicy, map[string]interface{}{"keys": []interface{}{""}})
-//		...
+//	func TestRejectedParameters(t *testing.T) {
+//		policytest.CheckRejected(t, ".", GetPolicy, []policytest.Rejection{
+//			{"empty key", map[string]interface{}{"keys": policytest.List("")}, `parameter "keys": item 0 is empty`},
+//		})
 //	}
+//
+// Beyond that it builds requests' parts as the engine passes them (Headers, List) and
+// runs one instance on many goroutines at once (Concurrently).
 package policytest
 
 import (

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,16 +18,23 @@ import (
 // expected to call hit the nil embedded interface and panic.
 type fakeTB struct {
 	testing.TB
+	mu       sync.Mutex // Error may be called from several goroutines
 	errors   []string
 	fatal    bool
 	cleanups []func()
 }
 
 func (f *fakeTB) Helper()                   {}
-func (f *fakeTB) Error(args ...any)         { f.errors = append(f.errors, fmt.Sprint(args...)) }
-func (f *fakeTB) Errorf(s string, a ...any) { f.errors = append(f.errors, fmt.Sprintf(s, a...)) }
+func (f *fakeTB) Error(args ...any)         { f.record(fmt.Sprint(args...)) }
+func (f *fakeTB) Errorf(s string, a ...any) { f.record(fmt.Sprintf(s, a...)) }
 func (f *fakeTB) Fatal(args ...any)         { f.fatal = true; f.Error(args...) }
 func (f *fakeTB) Cleanup(fn func())         { f.cleanups = append(f.cleanups, fn) }
+
+func (f *fakeTB) record(msg string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.errors = append(f.errors, msg)
+}
 
 func (f *fakeTB) runCleanups() {
 	for i := len(f.cleanups) - 1; i >= 0; i-- {
