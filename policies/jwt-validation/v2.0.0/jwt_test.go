@@ -1,7 +1,6 @@
 package jwtvalidation
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -110,35 +109,23 @@ func TestRejectedParameters(t *testing.T) {
 		}
 		return m
 	}
-	tests := []struct {
-		name    string
-		params  map[string]interface{}
-		wantErr string
-	}{
-		{"issuer missing (v1 config)", map[string]interface{}{"jwksUrl": u, "audience": []interface{}{testAudience}}, `parameter "issuer": required parameter missing`},
-		{"issuer empty", with("issuer", ""), `parameter "issuer": minLength: got 0, want 1`},
-		{"audience missing (v1 config)", map[string]interface{}{"jwksUrl": u, "issuer": testIssuer}, `parameter "audience": required parameter missing`},
-		{"audience empty list", with("audience", []interface{}{}), `parameter "audience": must hold at least one`},
-		{"audience a string", with("audience", testAudience), `parameter "audience": got string, want array`},
-		{"audience bad item", with("audience", []interface{}{"a", 3}), `parameter "audience": at /1: got number, want string`},
-		{"audience empty item", with("audience", []interface{}{""}), `parameter "audience": item 0 is empty`},
-		{"claimHeaders type", with("claimHeaders", []interface{}{"sub"}), `parameter "claimHeaders": got array, want object`},
-		{"claimHeaders empty header", with("claimHeaders", map[string]interface{}{"sub": ""}), `parameter "claimHeaders": claim "sub": claim and header name must be non-empty`},
-		{"claimHeaders header not a string", with("claimHeaders", map[string]interface{}{"sub": 1}), `parameter "claimHeaders": at [sub]: expected type 'string'`},
-		{"claimHeaders bad header", with("claimHeaders", map[string]interface{}{"sub": "x user"}), `claim "sub": "x user" is not a valid header name`},
-		{"claimHeaders authorization", with("claimHeaders", map[string]interface{}{"sub": "Authorization"}), `header "authorization" cannot carry claims`},
-		{"claimHeaders token header", with("header", "x-token", "claimHeaders", map[string]interface{}{"sub": "X-Token"}), `header "x-token" cannot carry claims`},
-		{"claimHeaders envoy", with("claimHeaders", map[string]interface{}{"sub": "x-envoy-user"}), "cannot carry claims"},
-		{"claimHeaders duplicate", with("claimHeaders", map[string]interface{}{"sub": "x-user", "email": "X-User"}), `claims "email" and "sub" both map to header "x-user"`},
-		{"removeTokenHeader type", with("removeTokenHeader", "yes"), `parameter "removeTokenHeader": got string, want boolean`},
-		{"unknown", with("audiences", "x"), `parameter "audiences": unknown parameter`},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := policytest.Build(t, ".", GetPolicy, tc.params)
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("error = %v, want it to contain %q", err, tc.wantErr)
-			}
-		})
-	}
+	policytest.CheckRejected(t, ".", GetPolicy, []policytest.Rejection{
+		{Name: "issuer missing (v1 config)", Params: map[string]interface{}{"jwksUrl": u, "audience": []interface{}{testAudience}}, WantErr: `parameter "issuer": required parameter missing`},
+		{Name: "issuer empty", Params: with("issuer", ""), WantErr: `parameter "issuer": minLength: got 0, want 1`},
+		{Name: "audience missing (v1 config)", Params: map[string]interface{}{"jwksUrl": u, "issuer": testIssuer}, WantErr: `parameter "audience": required parameter missing`},
+		{Name: "audience empty list", Params: with("audience", []interface{}{}), WantErr: `parameter "audience": must hold at least one`},
+		{Name: "audience a string", Params: with("audience", testAudience), WantErr: `parameter "audience": got string, want array`},
+		{Name: "audience bad item", Params: with("audience", []interface{}{"a", 3}), WantErr: `parameter "audience": at /1: got number, want string`},
+		{Name: "audience empty item", Params: with("audience", []interface{}{""}), WantErr: `parameter "audience": item 0 is empty`},
+		{Name: "claimHeaders type", Params: with("claimHeaders", []interface{}{"sub"}), WantErr: `parameter "claimHeaders": got array, want object`},
+		{Name: "claimHeaders empty header", Params: with("claimHeaders", map[string]interface{}{"sub": ""}), WantErr: `parameter "claimHeaders": claim "sub": claim and header name must be non-empty`},
+		{Name: "claimHeaders header not a string", Params: with("claimHeaders", map[string]interface{}{"sub": 1}), WantErr: `parameter "claimHeaders": at [sub]: expected type 'string'`},
+		{Name: "claimHeaders bad header", Params: with("claimHeaders", map[string]interface{}{"sub": "x user"}), WantErr: `claim "sub": "x user" is not a valid header name`},
+		{Name: "claimHeaders authorization", Params: with("claimHeaders", map[string]interface{}{"sub": "Authorization"}), WantErr: `header "authorization" cannot carry claims`},
+		{Name: "claimHeaders token header", Params: with("header", "x-token", "claimHeaders", map[string]interface{}{"sub": "X-Token"}), WantErr: `header "x-token" cannot carry claims`},
+		{Name: "claimHeaders envoy", Params: with("claimHeaders", map[string]interface{}{"sub": "x-envoy-user"}), WantErr: "cannot carry claims"},
+		{Name: "claimHeaders duplicate", Params: with("claimHeaders", map[string]interface{}{"sub": "x-user", "email": "X-User"}), WantErr: `claims "email" and "sub" both map to header "x-user"`},
+		{Name: "removeTokenHeader type", Params: with("removeTokenHeader", "yes"), WantErr: `parameter "removeTokenHeader": got string, want boolean`},
+		{Name: "unknown", Params: with("audiences", "x"), WantErr: `parameter "audiences": unknown parameter`},
+	})
 }

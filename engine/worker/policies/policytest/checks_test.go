@@ -20,8 +20,8 @@ func TestCheckRejectedReturnsEachError(t *testing.T) {
 		return &reqPolicy{name: "greeter"}, nil
 	}
 	errs := CheckRejected(t, dir, factory, []Rejection{
-		{"schema", map[string]any{"target": 7}, `parameter "target": got number, want string`},
-		{"factory", map[string]any{"target": "nobody"}, "nobody to greet"},
+		{Name: "schema", Params: map[string]any{"target": 7}, WantErr: `parameter "target": got number, want string`},
+		{Name: "factory", Params: map[string]any{"target": "nobody"}, WantErr: "nobody to greet"},
 		{Params: map[string]any{}, WantErr: `parameter "target": required`},
 	})
 	if len(errs) != 3 || !strings.Contains(errs[1].Error(), "(GetPolicy)") {

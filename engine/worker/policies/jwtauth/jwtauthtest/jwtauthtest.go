@@ -14,7 +14,6 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -184,6 +183,7 @@ func ExpectDenied(t *testing.T, a *policies.RequestPolicyAction, description str
 // parameters the policy needs besides them. Nothing is fetched: the checks come before
 // the JWKS.
 func CheckRejectedParams(t *testing.T, dir string, factory policies.Factory, valid map[string]interface{}) {
+	t.Helper()
 	u := "https://idp.example.com/.well-known/jwks.json"
 	with := func(kv ...interface{}) map[string]interface{} {
 		m := map[string]interface{}{"jwksUrl": u}
@@ -197,40 +197,28 @@ func CheckRejectedParams(t *testing.T, dir string, factory policies.Factory, val
 	}
 	withoutURL := with()
 	delete(withoutURL, "jwksUrl")
-	tests := []struct {
-		name    string
-		params  map[string]interface{}
-		wantErr string
-	}{
-		{"jwksUrl missing", withoutURL, `parameter "jwksUrl": required parameter missing`},
-		{"jwksUrl type", with("jwksUrl", 5), `parameter "jwksUrl": got number, want string`},
-		{"jwksUrl relative", with("jwksUrl", "/jwks.json"), `parameter "jwksUrl": '/jwks.json' is not valid uri`},
-		{"jwksUrl scheme", with("jwksUrl", "ftp://idp/jwks"), `parameter "jwksUrl": must be an absolute http(s) URL`},
-		{"jwksUrl credentials", with("jwksUrl", "https://u:p@idp/jwks"), "without credentials"},
-		{"none", with("allowedAlgorithms", []interface{}{"none"}), `parameter "allowedAlgorithms": "none" (unsigned tokens) is never accepted`},
-		{"HS256", with("allowedAlgorithms", []interface{}{"RS256", "HS256"}), `parameter "allowedAlgorithms": "HS256" is an HMAC algorithm`},
-		{"unknown alg", with("allowedAlgorithms", []interface{}{"RS1"}), `unsupported algorithm "RS1"`},
-		{"empty algs", with("allowedAlgorithms", []interface{}{}), "must name at least one algorithm"},
-		{"algs type", with("allowedAlgorithms", "RS256"), `parameter "allowedAlgorithms": got string, want array`},
-		{"skew too big", with("clockSkew", "1h"), `parameter "clockSkew": must be a duration between 0s and 5m0s, got 1h0m0s`},
-		{"skew negative", with("clockSkew", "-1s"), `parameter "clockSkew": must be a duration between 0s and 5m0s, got -1s`},
-		{"skew not string", with("clockSkew", 30), `parameter "clockSkew": got number, want string`},
-		{"skew not a duration", with("clockSkew", "soon"), `parameter "clockSkew": 'soon' is not valid go-duration`},
-		{"refresh too small", with("refreshInterval", "10ms"), `parameter "refreshInterval": must be a duration between 1s`},
-		{"minRefresh too big", with("minRefreshInterval", "2h"), `parameter "minRefreshInterval": must be a duration between 1s and 1h0m0s`},
-		{"fetchTimeout", with("fetchTimeout", "1m"), `parameter "fetchTimeout": must be a duration between 100ms and 30s`},
-		{"header", with("header", "x token"), `parameter "header": 'x token' does not match pattern`},
-		{"header empty", with("header", ""), `parameter "header": '' does not match pattern`},
-		{"requireExpiration", with("requireExpiration", "yes"), `parameter "requireExpiration": got string, want boolean`},
-		{"realm", with("realm", `a"b`), `parameter "realm": 'a"b' does not match pattern`},
-		{"unknown", with("jwks", "x"), `parameter "jwks": unknown parameter`},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := policytest.Build(t, dir, factory, tc.params)
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("error = %v, want it to contain %q", err, tc.wantErr)
-			}
-		})
-	}
+	policytest.CheckRejected(t, dir, factory, []policytest.Rejection{
+		{Name: "jwksUrl missing", Params: withoutURL, WantErr: `parameter "jwksUrl": required parameter missing`},
+		{Name: "jwksUrl type", Params: with("jwksUrl", 5), WantErr: `parameter "jwksUrl": got number, want string`},
+		{Name: "jwksUrl relative", Params: with("jwksUrl", "/jwks.json"), WantErr: `parameter "jwksUrl": '/jwks.json' is not valid uri`},
+		{Name: "jwksUrl scheme", Params: with("jwksUrl", "ftp://idp/jwks"), WantErr: `parameter "jwksUrl": must be an absolute http(s) URL`},
+		{Name: "jwksUrl credentials", Params: with("jwksUrl", "https://u:p@idp/jwks"), WantErr: "without credentials"},
+		{Name: "none", Params: with("allowedAlgorithms", []interface{}{"none"}), WantErr: `parameter "allowedAlgorithms": "none" (unsigned tokens) is never accepted`},
+		{Name: "HS256", Params: with("allowedAlgorithms", []interface{}{"RS256", "HS256"}), WantErr: `parameter "allowedAlgorithms": "HS256" is an HMAC algorithm`},
+		{Name: "unknown alg", Params: with("allowedAlgorithms", []interface{}{"RS1"}), WantErr: `unsupported algorithm "RS1"`},
+		{Name: "empty algs", Params: with("allowedAlgorithms", []interface{}{}), WantErr: "must name at least one algorithm"},
+		{Name: "algs type", Params: with("allowedAlgorithms", "RS256"), WantErr: `parameter "allowedAlgorithms": got string, want array`},
+		{Name: "skew too big", Params: with("clockSkew", "1h"), WantErr: `parameter "clockSkew": must be a duration between 0s and 5m0s, got 1h0m0s`},
+		{Name: "skew negative", Params: with("clockSkew", "-1s"), WantErr: `parameter "clockSkew": must be a duration between 0s and 5m0s, got -1s`},
+		{Name: "skew not string", Params: with("clockSkew", 30), WantErr: `parameter "clockSkew": got number, want string`},
+		{Name: "skew not a duration", Params: with("clockSkew", "soon"), WantErr: `parameter "clockSkew": 'soon' is not valid go-duration`},
+		{Name: "refresh too small", Params: with("refreshInterval", "10ms"), WantErr: `parameter "refreshInterval": must be a duration between 1s`},
+		{Name: "minRefresh too big", Params: with("minRefreshInterval", "2h"), WantErr: `parameter "minRefreshInterval": must be a duration between 1s and 1h0m0s`},
+		{Name: "fetchTimeout", Params: with("fetchTimeout", "1m"), WantErr: `parameter "fetchTimeout": must be a duration between 100ms and 30s`},
+		{Name: "header", Params: with("header", "x token"), WantErr: `parameter "header": 'x token' does not match pattern`},
+		{Name: "header empty", Params: with("header", ""), WantErr: `parameter "header": '' does not match pattern`},
+		{Name: "requireExpiration", Params: with("requireExpiration", "yes"), WantErr: `parameter "requireExpiration": got string, want boolean`},
+		{Name: "realm", Params: with("realm", `a"b`), WantErr: `parameter "realm": 'a"b' does not match pattern`},
+		{Name: "unknown", Params: with("jwks", "x"), WantErr: `parameter "jwks": unknown parameter`},
+	})
 }
