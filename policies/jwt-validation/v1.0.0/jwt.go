@@ -17,6 +17,7 @@ const (
 // Policy is one configured jwtValidation instance; ExecuteRequest may run on many
 // goroutines at once, as the verifier may.
 type Policy struct {
+	policies.Checked
 	verifier *jwtauth.Verifier
 }
 
@@ -40,7 +41,7 @@ func GetPolicy(_ policies.PolicyMetadata, params map[string]interface{}) (polici
 	if err != nil {
 		return nil, err
 	}
-	return &Policy{verifier: v}, nil
+	return &Policy{Checked: policyName, verifier: v}, nil
 }
 
 // Close stops the background JWKS refresh.
@@ -48,12 +49,6 @@ func (p *Policy) Close() error {
 	p.verifier.Close()
 	return nil
 }
-
-// Name returns the name declared in policy.yaml.
-func (p *Policy) Name() string { return policyName }
-
-// Validate has nothing left to check: GetPolicy parsed and checked the parameters.
-func (p *Policy) Validate(map[string]interface{}) error { return nil }
 
 // ExecuteRequest admits the request when it carries a valid token.
 func (p *Policy) ExecuteRequest(ctx *policies.RequestContext, _ map[string]interface{}) *policies.RequestPolicyAction {

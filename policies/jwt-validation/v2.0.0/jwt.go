@@ -22,6 +22,7 @@ const (
 // the verifier safe for concurrent use, so ExecuteRequest may run on many goroutines at
 // once.
 type Policy struct {
+	policies.Checked
 	cfg      *config
 	verifier *jwtauth.Verifier
 }
@@ -42,7 +43,7 @@ func GetPolicy(_ policies.PolicyMetadata, params map[string]interface{}) (polici
 	if err != nil {
 		return nil, err
 	}
-	return &Policy{cfg: cfg, verifier: v}, nil
+	return &Policy{Checked: policyName, cfg: cfg, verifier: v}, nil
 }
 
 // Close stops the background JWKS refresh.
@@ -50,12 +51,6 @@ func (p *Policy) Close() error {
 	p.verifier.Close()
 	return nil
 }
-
-// Name returns the name declared in policy.yaml.
-func (p *Policy) Name() string { return policyName }
-
-// Validate has nothing left to check: GetPolicy parsed and checked the parameters.
-func (p *Policy) Validate(map[string]interface{}) error { return nil }
 
 // ExecuteRequest admits the request when it carries a valid token.
 func (p *Policy) ExecuteRequest(ctx *policies.RequestContext, _ map[string]interface{}) *policies.RequestPolicyAction {

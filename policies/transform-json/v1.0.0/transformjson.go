@@ -16,6 +16,7 @@ const policyName = "transformJson"
 
 // Policy is one configured transformJson instance; immutable and safe for concurrent use.
 type Policy struct {
+	policies.Checked
 	cfg *config
 }
 
@@ -31,14 +32,8 @@ func GetPolicy(_ policies.PolicyMetadata, params map[string]interface{}) (polici
 	if err != nil {
 		return nil, err
 	}
-	return &Policy{cfg: cfg}, nil
+	return &Policy{Checked: policyName, cfg: cfg}, nil
 }
-
-// Name returns the name declared in policy.yaml.
-func (p *Policy) Name() string { return policyName }
-
-// Validate has nothing left to check: GetPolicy parsed and checked the parameters.
-func (p *Policy) Validate(map[string]interface{}) error { return nil }
 
 // SkipResponsePhase spares the chain the response (and buffering its body) when
 // there are no response changes.
