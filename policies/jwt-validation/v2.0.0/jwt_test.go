@@ -64,34 +64,9 @@ func expectAdmitted(t *testing.T, p *Policy, headers map[string][]string) {
 	}
 }
 
-func TestAdmitsAndSharesClaims(t *testing.T) {
-	k := jwtauthtest.TestKeys()
-	srv := jwtauthtest.NewServer(t, jwtauthtest.RSAJWK("a", &k.RSAA.PublicKey, "RS256"))
-	p := newPolicy(t, map[string]interface{}{"jwksUrl": srv.URL})
-
-	expectAdmitted(t, p, jwtauthtest.Bearer(sign(t, "a", k.RSAA, jwtauthtest.ValidClaims())))
-	// requireExpiration defaults to true.
-	_, a := execute(p, jwtauthtest.Bearer(sign(t, "a", k.RSAA, jwt.MapClaims{"sub": "no-exp"})))
-	jwtauthtest.ExpectDenied(t, a, "required claim missing")
-	if want := "jwtValidation: required claim missing"; a.Immediate.Details != want {
-		t.Fatalf("details = %q, want %q", a.Immediate.Details, want)
-	}
-}
-
-func TestParametersReachTheVerifier(t *testing.T) {
-	k := jwtauthtest.TestKeys()
-	srv := jwtauthtest.NewServer(t, jwtauthtest.RSAJWK("a", &k.RSAA.PublicKey, "RS256"))
-	tok := sign(t, "a", k.RSAA, jwtauthtest.ValidClaims())
-
-	p := newPolicy(t, map[string]interface{}{"jwksUrl": srv.URL, "header": "X-Token", "realm": "api", "allowedAlgorithms": []interface{}{"ES256"}})
-	_, a := execute(p, jwtauthtest.Bearer(tok))
-	if a == nil || a.Immediate.Headers["www-authenticate"] != `Bearer realm="api"` {
-		t.Fatalf("token in authorization, policy reading x-token: want a challenge without error, got %+v", a)
-	}
-	_, a = execute(p, map[string][]string{"x-token": {tok}})
-	if a == nil || a.Immediate.Headers["www-authenticate"] != `Bearer realm="api", error="invalid_token", error_description="invalid signature or algorithm"` {
-		t.Fatalf("RS256 token with only ES256 allowed: %+v", a)
-	}
+func TestWiring(t *testing.T) {
+	valid := map[string]interface{}{"issuer": testIssuer, "audience": []interface{}{testAudience}}
+	jwtauthtest.CheckWiring(t, ".", GetPolicy, valid, jwt.MapClaims{"iss": testIssuer, "aud": testAudience}, SharedClaimsKey)
 }
 
 // TestRejectedParameters checks each bad parameter is refused, by policy.yaml's schema

@@ -222,3 +222,56 @@ func CheckRejectedParams(t *testing.T, dir string, factory policies.Factory, val
 		{Name: "unknown", Params: with("jwks", "x"), WantErr: `parameter "jwks": unknown parameter`},
 	})
 }
+
+// CheckWiring checks that the policy in dir hands its jwtauth.Params to a verifier and
+// shares what it verified. Built with valid plus a JWKS URL, the policy must admit a
+// valid token and leave its claims in the request's Shared map under sharedKey, deny a
+// token without exp (requireExpiration defaults to true) with details prefixed by its
+// name, and honour header, realm and allowedAlgorithms. claims are added to every
+// token, for the claims the policy itself requires.
+func CheckWiring(t *testing.T, dir string, factory policies.Factory, valid map[string]interface{}, claims jwt.MapClaims, sharedKey string) {
+	t.Helper()
+	k := TestKeys()
+	srv := NewServer(t, RSAJWK("a", &k.RSAA.PublicKey, "RS256"))
+	build := func(kv ...interface{}) policies.RequestPolicy {
+		params := map[string]interface{}{"jwksUrl": srv.URL}
+		for name, v := range valid {
+			params[name] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			params[kv[i].(string)] = kv[i+1]
+		}
+		return policytest.New(t, dir, factory, params).(policies.RequestPolicy)
+	}
+	sign := func(c jwt.MapClaims) string {
+		for name, v := range claims {
+			c[name] = v
+		}
+		return Sign(t, jwt.SigningMethodRS256, "a", k.RSAA, c)
+	}
+
+	p := build()
+	r := Request(Bearer(sign(ValidClaims())))
+	if a := p.ExecuteRequest(r, nil); a != nil {
+		t.Fatalf("valid token: want admitted, got %+v", a.Immediate)
+	}
+	if shared, ok := r.Shared[sharedKey].(jwt.MapClaims); !ok || shared["sub"] != "user-1" {
+		t.Fatalf("verified claims not shared under %q: %v", sharedKey, r.Shared)
+	}
+	a := p.ExecuteRequest(Request(Bearer(sign(jwt.MapClaims{"sub": "no-exp"}))), nil)
+	ExpectDenied(t, a, "required claim missing")
+	if want := p.Name() + ": required claim missing"; a.Immediate.Details != want {
+		t.Fatalf("details = %q, want %q", a.Immediate.Details, want)
+	}
+
+	tok := sign(ValidClaims())
+	p = build("header", "X-Token", "realm", "api", "allowedAlgorithms", []interface{}{"ES256"})
+	a = p.ExecuteRequest(Request(Bearer(tok)), nil)
+	if a == nil || a.Immediate.Headers["www-authenticate"] != `Bearer realm="api"` {
+		t.Fatalf("token in authorization, policy reading x-token: want a challenge without error, got %+v", a)
+	}
+	a = p.ExecuteRequest(Request(map[string][]string{"x-token": {tok}}), nil)
+	if a == nil || a.Immediate.Headers["www-authenticate"] != `Bearer realm="api", error="invalid_token", error_description="invalid signature or algorithm"` {
+		t.Fatalf("RS256 token with only ES256 allowed: %+v", a)
+	}
+}
