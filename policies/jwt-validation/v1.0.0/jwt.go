@@ -45,10 +45,7 @@ func GetPolicy(_ policies.PolicyMetadata, params map[string]interface{}) (polici
 }
 
 // Close stops the background JWKS refresh.
-func (p *Policy) Close() error {
-	p.verifier.Close()
-	return nil
-}
+func (p *Policy) Close() error { return p.verifier.Close() }
 
 // ExecuteRequest admits the request when it carries a valid token.
 func (p *Policy) ExecuteRequest(ctx *policies.RequestContext, _ map[string]interface{}) *policies.RequestPolicyAction {

@@ -64,9 +64,11 @@ func New(policyName string, cfg Config, extra ...jwt.ParserOption) (*Verifier, e
 	return v, nil
 }
 
-// Close stops the background JWKS refresh.
-func (v *Verifier) Close() {
+// Close stops the background JWKS refresh. It never fails; the error is there so that a
+// policy's Close (policies.Closer) can return it.
+func (v *Verifier) Close() error {
 	v.keys.cancel()
+	return nil
 }
 
 // Verify returns the claims of the request's valid token, or, when there is none, the

@@ -43,7 +43,7 @@ func newVerifier(t *testing.T, params map[string]interface{}) *Verifier {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(v.Close)
+	t.Cleanup(func() { _ = v.Close() })
 	return v
 }
 

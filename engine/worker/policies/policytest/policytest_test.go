@@ -106,10 +106,8 @@ type closingPolicy struct{ reqPolicy }
 func (p *closingPolicy) Close() error { *p.closed = true; return nil }
 
 // respPolicy implements only the response phase.
-type respPolicy struct{}
+type respPolicy struct{ policies.Checked }
 
-func (respPolicy) Name() string                  { return "greeter" }
-func (respPolicy) Validate(map[string]any) error { return nil }
 func (respPolicy) ExecuteResponse(*policies.ResponseContext, map[string]any) *policies.ResponsePolicyAction {
 	return nil
 }
@@ -189,7 +187,7 @@ func TestCheckSpecReportsMismatches(t *testing.T) {
 		}{}, []string{`parameter "greeting"`, "type string needs a string, the field is []uint8"}},
 		"not a struct": {"v1.0.0", goodSpec, &reqPolicy{name: "greeter"}, []string{"greeting", "target"},
 			[]string{"want a value of the struct", "[]string"}},
-		"request phase not implemented": {"v1.0.0", goodSpec, respPolicy{}, greeterParams{},
+		"request phase not implemented": {"v1.0.0", goodSpec, respPolicy{"greeter"}, greeterParams{},
 			[]string{"declares the request phase", "does not implement RequestPolicy"}},
 		"response phase not implemented": {"v1.0.0", strings.Replace(goodSpec, "supportsRequestPhase: true", "supportsResponsePhase: true", 1),
 			&reqPolicy{name: "greeter"}, greeterParams{}, []string{"does not implement ResponsePolicy"}},
@@ -358,7 +356,7 @@ func TestNewReportsEachRejection(t *testing.T) {
 			return &reqPolicy{name: "greeter", validateErr: errors.New("too polite")}, nil
 		}, map[string]any{"target": "w"}, []string{"(Validate)", "too polite"}},
 		"phase not implemented": {goodSpec, func(policies.PolicyMetadata, map[string]any) (policies.Policy, error) {
-			return respPolicy{}, nil
+			return respPolicy{"greeter"}, nil
 		}, map[string]any{"target": "w"}, []string{"does not implement RequestPolicy"}},
 		"file rejected": {"name: greeter\n", ok, nil, []string{"the engine would reject it"}},
 	}
