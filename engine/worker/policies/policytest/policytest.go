@@ -14,7 +14,7 @@
 //
 //	func TestRejectedParameters(t *testing.T) {
 //		policytest.CheckRejected(t, ".", GetPolicy, []policytest.Rejection{
-//			{"empty key", map[string]interface{}{"keys": policytest.List("")}, `parameter "keys": item 0 is empty`},
+//			{Name: "empty key", Params: map[string]interface{}{"keys": policytest.List("")}, WantErr: `item 0 is empty`},
 //		})
 //	}
 //
