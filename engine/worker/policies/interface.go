@@ -69,3 +69,21 @@ type PolicyMetadata struct {
 	// Index is the instance's position in the route's chain (0-based).
 	Index int
 }
+
+// Checked is embedded by a policy whose factory decodes and checks all of its
+// parameters, as most do; it supplies Policy's methods, so the policy writes only its
+// phases. Set it to the name declared in policy.yaml:
+//
+//	type Policy struct {
+//		policies.Checked
+//		cfg *config
+//	}
+//
+//	return &Policy{Checked: policyName, cfg: cfg}, nil
+type Checked string
+
+// Name returns the name declared in policy.yaml.
+func (c Checked) Name() string { return string(c) }
+
+// Validate has nothing left to check: the factory parsed and checked the parameters.
+func (Checked) Validate(map[string]interface{}) error { return nil }

@@ -17,6 +17,10 @@ import (
 //		Skew   time.Duration `param:"clockSkew"`
 //	}
 //
+// A policy that shares a set of parameters with others (such as jwtauth.Params) embeds
+// their struct with the tag `param:",squash"`, so its fields stand for parameters of
+// their own.
+//
 // In a struct that decodes one object item (an element of an array of objects, or an
 // object parameter), the tag names the item's field.
 const ParamTag = "param"

@@ -15,6 +15,7 @@ const policyName = "apiKey"
 // Policy is one configured apiKey instance. It is immutable after GetPolicy, so the
 // engine may call ExecuteRequest from many goroutines at once.
 type Policy struct {
+	policies.Checked
 	cfg *config
 	// challenge is the WWW-Authenticate value, built once.
 	challenge string
@@ -29,16 +30,11 @@ func GetPolicy(_ policies.PolicyMetadata, params map[string]interface{}) (polici
 		return nil, err
 	}
 	return &Policy{
+		Checked:   policyName,
 		cfg:       cfg,
 		challenge: fmt.Sprintf("APIKey header=%q", cfg.header),
 	}, nil
 }
-
-// Name returns the name declared in policy.yaml.
-func (p *Policy) Name() string { return policyName }
-
-// Validate has nothing left to check: GetPolicy parsed and checked the parameters.
-func (p *Policy) Validate(map[string]interface{}) error { return nil }
 
 // ExecuteRequest admits the request when its key matches one of the configured keys.
 // config is the same parameter map GetPolicy parsed; the parsed form is used instead.

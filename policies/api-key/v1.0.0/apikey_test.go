@@ -2,8 +2,8 @@ package apikey
 
 import (
 	"context"
+	"errors"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/policy-engine-builder/policy-engine/worker/policies"
@@ -99,33 +99,21 @@ func TestCustomHeaderAndRemoval(t *testing.T) {
 // parameter is refused by policy.yaml's schema or by parseConfig, and the error
 // names it either way.
 func TestRejectedParameters(t *testing.T) {
-	tests := []struct {
-		name    string
-		params  map[string]interface{}
-		wantErr string
-	}{
-		{"keys missing", map[string]interface{}{}, `parameter "keys": required parameter missing`},
-		{"keys null", map[string]interface{}{"keys": nil}, `parameter "keys": got null, want array`},
-		{"keys empty", map[string]interface{}{"keys": []interface{}{}}, `parameter "keys": must hold at least one key`},
-		{"keys not array", map[string]interface{}{"keys": "abc"}, `parameter "keys": got string, want array`},
-		{"key not string", map[string]interface{}{"keys": []interface{}{"a", 7}}, `parameter "keys": at /1: got number, want string`},
-		{"key empty", map[string]interface{}{"keys": []interface{}{""}}, `parameter "keys": item 0 is empty`},
-		{"key padded", map[string]interface{}{"keys": []interface{}{" k"}}, `parameter "keys": item 0 has leading or trailing whitespace`},
-		{"header not string", map[string]interface{}{"keys": []interface{}{"k"}, "header": 3}, `parameter "header": got number, want string`},
-		{"header empty", map[string]interface{}{"keys": []interface{}{"k"}, "header": ""}, `parameter "header": '' does not match pattern`},
-		{"header with space", map[string]interface{}{"keys": []interface{}{"k"}, "header": "x api"}, `parameter "header": 'x api' does not match pattern`},
-		{"pseudo-header", map[string]interface{}{"keys": []interface{}{"k"}, "header": ":path"}, `parameter "header": ':path' does not match pattern`},
-		{"removeHeader not bool", map[string]interface{}{"keys": []interface{}{"k"}, "removeHeader": "yes"}, `parameter "removeHeader": got string, want boolean`},
-		{"unknown", map[string]interface{}{"keys": []interface{}{"k"}, "key": "k", "zz": 1}, `parameter "key": unknown parameter`},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := policytest.Build(t, ".", GetPolicy, tc.params)
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("error = %v, want it to contain %q", err, tc.wantErr)
-			}
-		})
-	}
+	policytest.CheckRejected(t, ".", GetPolicy, []policytest.Rejection{
+		{Name: "keys missing", Params: map[string]interface{}{}, WantErr: `parameter "keys": required parameter missing`},
+		{Name: "keys null", Params: map[string]interface{}{"keys": nil}, WantErr: `parameter "keys": got null, want array`},
+		{Name: "keys empty", Params: map[string]interface{}{"keys": []interface{}{}}, WantErr: `parameter "keys": must hold at least one key`},
+		{Name: "keys not array", Params: map[string]interface{}{"keys": "abc"}, WantErr: `parameter "keys": got string, want array`},
+		{Name: "key not string", Params: map[string]interface{}{"keys": []interface{}{"a", 7}}, WantErr: `parameter "keys": at /1: got number, want string`},
+		{Name: "key empty", Params: map[string]interface{}{"keys": []interface{}{""}}, WantErr: `parameter "keys": item 0 is empty`},
+		{Name: "key padded", Params: map[string]interface{}{"keys": []interface{}{" k"}}, WantErr: `parameter "keys": item 0 has leading or trailing whitespace`},
+		{Name: "header not string", Params: map[string]interface{}{"keys": []interface{}{"k"}, "header": 3}, WantErr: `parameter "header": got number, want string`},
+		{Name: "header empty", Params: map[string]interface{}{"keys": []interface{}{"k"}, "header": ""}, WantErr: `parameter "header": '' does not match pattern`},
+		{Name: "header with space", Params: map[string]interface{}{"keys": []interface{}{"k"}, "header": "x api"}, WantErr: `parameter "header": 'x api' does not match pattern`},
+		{Name: "pseudo-header", Params: map[string]interface{}{"keys": []interface{}{"k"}, "header": ":path"}, WantErr: `parameter "header": ':path' does not match pattern`},
+		{Name: "removeHeader not bool", Params: map[string]interface{}{"keys": []interface{}{"k"}, "removeHeader": "yes"}, WantErr: `parameter "removeHeader": got string, want boolean`},
+		{Name: "unknown", Params: map[string]interface{}{"keys": []interface{}{"k"}, "key": "k", "zz": 1}, WantErr: `parameter "key": unknown parameter`},
+	})
 }
 
 func TestName(t *testing.T) {
@@ -137,27 +125,17 @@ func TestName(t *testing.T) {
 // TestConcurrentUse runs under -race: one instance serves many requests at once.
 func TestConcurrentUse(t *testing.T) {
 	p := newPolicy(t, map[string]interface{}{"keys": []interface{}{"good"}})
-	var wg sync.WaitGroup
-	errs := make(chan string, 64)
-	for i := 0; i < 32; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			key := "good"
-			if i%2 == 1 {
-				key = "bad"
-			}
-			action := p.ExecuteRequest(request(map[string][]string{"x-api-key": {key}}), nil)
-			if (action == nil) != (key == "good") {
-				errs <- "wrong decision for " + key
-			}
-		}(i)
-	}
-	wg.Wait()
-	close(errs)
-	for e := range errs {
-		t.Error(e)
-	}
+	policytest.Concurrently(t, 32, 1, func(i int) error {
+		key := "good"
+		if i%2 == 1 {
+			key = "bad"
+		}
+		action := p.ExecuteRequest(request(map[string][]string{"x-api-key": {key}}), nil)
+		if (action == nil) != (key == "good") {
+			return errors.New("wrong decision for " + key)
+		}
+		return nil
+	})
 }
 
 func BenchmarkExecuteRequest(b *testing.B) {

@@ -11,6 +11,7 @@ const policyName = "cors"
 
 // Policy is one configured cors instance; immutable and safe for concurrent use.
 type Policy struct {
+	policies.Checked
 	cfg *config
 }
 
@@ -25,14 +26,8 @@ func GetPolicy(_ policies.PolicyMetadata, params map[string]interface{}) (polici
 	if err != nil {
 		return nil, err
 	}
-	return &Policy{cfg: cfg}, nil
+	return &Policy{Checked: policyName, cfg: cfg}, nil
 }
-
-// Name returns the name declared in policy.yaml.
-func (p *Policy) Name() string { return policyName }
-
-// Validate has nothing left to check: GetPolicy parsed and checked the parameters.
-func (p *Policy) Validate(map[string]interface{}) error { return nil }
 
 // preflightVary lists what a preflight answer depends on, for caches between the
 // browser and Envoy.

@@ -4,8 +4,6 @@ import (
 	"context"
 	"reflect"
 	"slices"
-	"strings"
-	"sync"
 	"testing"
 
 	"github.com/policy-engine-builder/policy-engine/worker/policies"
@@ -13,32 +11,16 @@ import (
 )
 
 func TestPolicyYAMLMatchesCode(t *testing.T) {
-	p := policytest.New(t, ".", GetPolicy, map[string]interface{}{"allowOrigins": list("https://app.example.com")})
+	p := policytest.New(t, ".", GetPolicy, map[string]interface{}{"allowOrigins": policytest.List("https://app.example.com")})
 	policytest.CheckSpec(t, ".", p, params{})
 }
 
-func list(items ...string) []interface{} {
-	out := make([]interface{}, len(items))
-	for i, s := range items {
-		out[i] = s
-	}
-	return out
-}
-
 func request(method string, headers ...string) *policies.RequestContext {
-	h := map[string][]string{}
-	for i := 0; i+1 < len(headers); i += 2 {
-		h[headers[i]] = append(h[headers[i]], headers[i+1])
-	}
-	return &policies.RequestContext{Context: context.Background(), Method: method, Headers: policies.NewHeaders(h)}
+	return &policies.RequestContext{Context: context.Background(), Method: method, Headers: policytest.Headers(headers...)}
 }
 
 func response(req *policies.RequestContext, headers ...string) *policies.ResponseContext {
-	h := map[string][]string{}
-	for i := 0; i+1 < len(headers); i += 2 {
-		h[headers[i]] = append(h[headers[i]], headers[i+1])
-	}
-	return &policies.ResponseContext{Context: context.Background(), Request: req, Status: 200, Headers: policies.NewHeaders(h)}
+	return &policies.ResponseContext{Context: context.Background(), Request: req, Status: 200, Headers: policytest.Headers(headers...)}
 }
 
 func newPolicy(t *testing.T, params map[string]interface{}) *Policy {
@@ -48,9 +30,9 @@ func newPolicy(t *testing.T, params map[string]interface{}) *Policy {
 
 func TestPreflightAllowed(t *testing.T) {
 	p := newPolicy(t, map[string]interface{}{
-		"allowOrigins":        list("https://app.example.com"),
-		"allowOriginPatterns": list(`https://[a-z0-9-]+\.preview\.example\.com`),
-		"allowHeaders":        list("Content-Type", "X-Request-Id"),
+		"allowOrigins":        policytest.List("https://app.example.com"),
+		"allowOriginPatterns": policytest.List(`https://[a-z0-9-]+\.preview\.example\.com`),
+		"allowHeaders":        policytest.List("Content-Type", "X-Request-Id"),
 		"allowCredentials":    true,
 		"maxAge":              120.0,
 	})
@@ -76,10 +58,10 @@ func TestPreflightAllowed(t *testing.T) {
 
 func TestPreflightRefused(t *testing.T) {
 	p := newPolicy(t, map[string]interface{}{
-		"allowOrigins":        list("https://app.example.com"),
-		"allowOriginPatterns": list(`https://[a-z]+\.example\.com`),
-		"allowMethods":        list("GET", "POST"),
-		"allowHeaders":        list("content-type"),
+		"allowOrigins":        policytest.List("https://app.example.com"),
+		"allowOriginPatterns": policytest.List(`https://[a-z]+\.example\.com`),
+		"allowMethods":        policytest.List("GET", "POST"),
+		"allowHeaders":        policytest.List("content-type"),
 	})
 	tests := map[string]*policies.RequestContext{
 		"other origin":         request("OPTIONS", "origin", "https://evil.test", "access-control-request-method", "GET"),
@@ -98,7 +80,7 @@ func TestPreflightRefused(t *testing.T) {
 }
 
 func TestNotPreflightPassesThrough(t *testing.T) {
-	p := newPolicy(t, map[string]interface{}{"allowOrigins": list("https://app.example.com")})
+	p := newPolicy(t, map[string]interface{}{"allowOrigins": policytest.List("https://app.example.com")})
 	for name, req := range map[string]*policies.RequestContext{
 		"GET with origin":                   request("GET", "origin", "https://app.example.com"),
 		"OPTIONS without request method":    request("OPTIONS", "origin", "https://app.example.com"),
@@ -113,8 +95,8 @@ func TestNotPreflightPassesThrough(t *testing.T) {
 
 func TestActualResponse(t *testing.T) {
 	p := newPolicy(t, map[string]interface{}{
-		"allowOrigins":     list("https://App.Example.com"),
-		"exposeHeaders":    list("X-Total-Count", "ETag"),
+		"allowOrigins":     policytest.List("https://App.Example.com"),
+		"exposeHeaders":    policytest.List("X-Total-Count", "ETag"),
 		"allowCredentials": true,
 	})
 	a := p.ExecuteResponse(response(request("GET", "origin", "https://app.example.com"), "vary", "Accept-Encoding"), nil)
@@ -139,7 +121,7 @@ func TestActualResponse(t *testing.T) {
 }
 
 func TestWildcard(t *testing.T) {
-	p := newPolicy(t, map[string]interface{}{"allowOrigins": list("*")})
+	p := newPolicy(t, map[string]interface{}{"allowOrigins": policytest.List("*")})
 	a := p.ExecuteResponse(response(request("GET", "origin", "https://anyone.test")), nil)
 	if a.Headers.Set["access-control-allow-origin"] != "*" || !slices.Contains(a.Headers.Remove, "access-control-allow-credentials") {
 		t.Errorf("wildcard: %+v", a.Headers)
@@ -151,47 +133,33 @@ func TestWildcard(t *testing.T) {
 }
 
 func TestRejectedParameters(t *testing.T) {
-	tests := []struct {
-		params  map[string]interface{}
-		wantErr string
-	}{
-		{map[string]interface{}{}, `parameters "allowOrigins" and "allowOriginPatterns": at least one`},
-		{map[string]interface{}{"allowOrigins": list("*"), "allowCredentials": true}, `parameter "allowOrigins": "*" cannot be combined with allowCredentials`},
-		{map[string]interface{}{"allowOrigins": list("*", "https://a.test")}, `parameter "allowOrigins": "*" allows every origin and must stand alone`},
-		{map[string]interface{}{"allowOrigins": list("app.example.com")}, `parameter "allowOrigins": item 0 "app.example.com": not an origin`},
-		{map[string]interface{}{"allowOrigins": list("https://a.test/")}, `parameter "allowOrigins": item 0 "https://a.test/": an origin has no path`},
-		{map[string]interface{}{"allowOrigins": list("https://a.test/x")}, `item 0 "https://a.test/x": not an origin`},
-		{map[string]interface{}{"allowOriginPatterns": list("https://(")}, `parameter "allowOriginPatterns": item 0: error parsing regexp`},
-		{map[string]interface{}{"allowOrigins": list("https://a.test"), "allowMethods": list()}, `parameter "allowMethods": must list at least one method`},
-		{map[string]interface{}{"allowOrigins": list("https://a.test"), "allowHeaders": list("bad header")}, `parameter "allowHeaders": at /0: 'bad header' does not match pattern`},
-		{map[string]interface{}{"allowOrigins": list("https://a.test"), "allowMethods": list("GET", "")}, `parameter "allowMethods": at /1: '' does not match pattern`},
-		{map[string]interface{}{"allowOrigins": list("https://a.test"), "exposeHeaders": list("x-a,x-b")}, `parameter "exposeHeaders": at /0: 'x-a,x-b' does not match pattern`},
-		{map[string]interface{}{"allowOriginPatterns": list("")}, `parameter "allowOriginPatterns": at /0: minLength: got 0, want 1`},
-		{map[string]interface{}{"allowOrigins": list("")}, `parameter "allowOrigins": at /0: minLength: got 0, want 1`},
-		{map[string]interface{}{"allowOrigins": list("https://a.test"), "maxAge": 86401.0}, `parameter "maxAge"`},
-		{map[string]interface{}{"allowOrigins": list("https://a.test"), "origins": list("x")}, `parameter "origins"`},
-	}
-	for _, tc := range tests {
-		_, err := policytest.Build(t, ".", GetPolicy, tc.params)
-		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-			t.Errorf("%v: error %v, want it to contain %q", tc.params, err, tc.wantErr)
-		}
-	}
+	policytest.CheckRejected(t, ".", GetPolicy, []policytest.Rejection{
+		{Params: map[string]interface{}{}, WantErr: `parameters "allowOrigins" and "allowOriginPatterns": at least one`},
+		{Params: map[string]interface{}{"allowOrigins": policytest.List("*"), "allowCredentials": true}, WantErr: `parameter "allowOrigins": "*" cannot be combined with allowCredentials`},
+		{Params: map[string]interface{}{"allowOrigins": policytest.List("*", "https://a.test")}, WantErr: `parameter "allowOrigins": "*" allows every origin and must stand alone`},
+		{Params: map[string]interface{}{"allowOrigins": policytest.List("app.example.com")}, WantErr: `parameter "allowOrigins": item 0 "app.example.com": not an origin`},
+		{Params: map[string]interface{}{"allowOrigins": policytest.List("https://a.test/")}, WantErr: `parameter "allowOrigins": item 0 "https://a.test/": an origin has no path`},
+		{Params: map[string]interface{}{"allowOrigins": policytest.List("https://a.test/x")}, WantErr: `item 0 "https://a.test/x": not an origin`},
+		{Params: map[string]interface{}{"allowOriginPatterns": policytest.List("https://(")}, WantErr: `parameter "allowOriginPatterns": item 0: error parsing regexp`},
+		{Params: map[string]interface{}{"allowOrigins": policytest.List("https://a.test"), "allowMethods": policytest.List()}, WantErr: `parameter "allowMethods": must list at least one method`},
+		{Params: map[string]interface{}{"allowOrigins": policytest.List("https://a.test"), "allowHeaders": policytest.List("bad header")}, WantErr: `parameter "allowHeaders": at /0: 'bad header' does not match pattern`},
+		{Params: map[string]interface{}{"allowOrigins": policytest.List("https://a.test"), "allowMethods": policytest.List("GET", "")}, WantErr: `parameter "allowMethods": at /1: '' does not match pattern`},
+		{Params: map[string]interface{}{"allowOrigins": policytest.List("https://a.test"), "exposeHeaders": policytest.List("x-a,x-b")}, WantErr: `parameter "exposeHeaders": at /0: 'x-a,x-b' does not match pattern`},
+		{Params: map[string]interface{}{"allowOriginPatterns": policytest.List("")}, WantErr: `parameter "allowOriginPatterns": at /0: minLength: got 0, want 1`},
+		{Params: map[string]interface{}{"allowOrigins": policytest.List("")}, WantErr: `parameter "allowOrigins": at /0: minLength: got 0, want 1`},
+		{Params: map[string]interface{}{"allowOrigins": policytest.List("https://a.test"), "maxAge": 86401.0}, WantErr: `parameter "maxAge"`},
+		{Params: map[string]interface{}{"allowOrigins": policytest.List("https://a.test"), "origins": policytest.List("x")}, WantErr: `parameter "origins"`},
+	})
 }
 
 func TestConcurrentUse(t *testing.T) {
-	p := newPolicy(t, map[string]interface{}{"allowOrigins": list("https://a.test")})
-	var wg sync.WaitGroup
-	for range 16 {
-		wg.Go(func() {
-			for range 100 {
-				a := p.ExecuteResponse(response(request("GET", "origin", "https://a.test")), nil)
-				a.Headers.Set["access-control-allow-origin"] = "mutated by the engine"
-				a.Headers.Append["vary"][0] = "mutated"
-			}
-		})
-	}
-	wg.Wait()
+	p := newPolicy(t, map[string]interface{}{"allowOrigins": policytest.List("https://a.test")})
+	policytest.Concurrently(t, 16, 100, func(int) error {
+		a := p.ExecuteResponse(response(request("GET", "origin", "https://a.test")), nil)
+		a.Headers.Set["access-control-allow-origin"] = "mutated by the engine"
+		a.Headers.Append["vary"][0] = "mutated"
+		return nil
+	})
 	if got := p.ExecuteResponse(response(request("GET", "origin", "https://a.test")), nil); got.Headers.Set["access-control-allow-origin"] != "https://a.test" || got.Headers.Append["vary"][0] != "Origin" {
 		t.Errorf("configuration changed by callers: %+v", got.Headers)
 	}

@@ -27,6 +27,7 @@ const (
 // Policy is one configured customAuth instance. Its configuration is immutable after
 // GetPolicy; the verification cache and the bcrypt semaphore are safe for concurrent use.
 type Policy struct {
+	policies.Checked
 	cfg       *config
 	challenge string
 	cache     *verifiedCache
@@ -48,6 +49,7 @@ func GetPolicy(_ policies.PolicyMetadata, params map[string]interface{}) (polici
 		return nil, err
 	}
 	p := &Policy{
+		Checked:     policyName,
 		cfg:         cfg,
 		challenge:   challenge(cfg),
 		cache:       newVerifiedCache(cacheTTL, cacheSize),
@@ -74,12 +76,6 @@ func challenge(cfg *config) string {
 	}
 	return strings.Join(parts, ", ")
 }
-
-// Name returns the name declared in policy.yaml.
-func (p *Policy) Name() string { return policyName }
-
-// Validate has nothing left to check: GetPolicy parsed and checked the parameters.
-func (p *Policy) Validate(map[string]interface{}) error { return nil }
 
 // ExecuteRequest authenticates the request. Only the schemes that are configured are
 // looked at: with no users, an Authorization header is left for later policies (a JWT

@@ -5,8 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -248,54 +248,42 @@ func TestRejectedParameters(t *testing.T) {
 		}
 		return m
 	}
-	tests := []struct {
-		name    string
-		params  map[string]interface{}
-		wantErr string
-	}{
-		{"nothing configured", map[string]interface{}{}, "configure at least one API key or user"},
-		{"unknown", withKey(map[string]interface{}{"user": 1}), `parameter "user": unknown parameter`},
-		{"apiKeys type", map[string]interface{}{"apiKeys": "k"}, `parameter "apiKeys": got string, want array`},
-		{"apiKeys item type", map[string]interface{}{"apiKeys": []interface{}{"k"}}, `parameter "apiKeys": at /0: got string, want object`},
-		{"no principal", key(map[string]interface{}{"key": "k"}), `"principal" must be a non-empty string`},
-		{"principal with newline", key(map[string]interface{}{"principal": "a\nb", "key": "k"}), "principal: contains control character"},
-		{"neither key nor sha", key(map[string]interface{}{"principal": "p"}), `give exactly one of "key" and "sha256"`},
-		{"both key and sha", key(map[string]interface{}{"principal": "p", "key": "k", "sha256": sha256Hex("k")}), "give exactly one"},
-		{"empty key", key(map[string]interface{}{"principal": "p", "key": ""}), `"key" must be a non-empty string`},
-		{"bad sha", key(map[string]interface{}{"principal": "p", "sha256": "abc"}), "must be 64 hex digits"},
-		{"unknown key field", key(map[string]interface{}{"principal": "p", "key": "k", "secret": "x"}), `parameter "apiKeys": at [0].secret: unknown field`},
-		{"duplicate key", map[string]interface{}{"apiKeys": []interface{}{
+	policytest.CheckRejected(t, ".", GetPolicy, []policytest.Rejection{
+		{Name: "nothing configured", Params: map[string]interface{}{}, WantErr: "configure at least one API key or user"},
+		{Name: "unknown", Params: withKey(map[string]interface{}{"user": 1}), WantErr: `parameter "user": unknown parameter`},
+		{Name: "apiKeys type", Params: map[string]interface{}{"apiKeys": "k"}, WantErr: `parameter "apiKeys": got string, want array`},
+		{Name: "apiKeys item type", Params: map[string]interface{}{"apiKeys": []interface{}{"k"}}, WantErr: `parameter "apiKeys": at /0: got string, want object`},
+		{Name: "no principal", Params: key(map[string]interface{}{"key": "k"}), WantErr: `"principal" must be a non-empty string`},
+		{Name: "principal with newline", Params: key(map[string]interface{}{"principal": "a\nb", "key": "k"}), WantErr: "principal: contains control character"},
+		{Name: "neither key nor sha", Params: key(map[string]interface{}{"principal": "p"}), WantErr: `give exactly one of "key" and "sha256"`},
+		{Name: "both key and sha", Params: key(map[string]interface{}{"principal": "p", "key": "k", "sha256": sha256Hex("k")}), WantErr: "give exactly one"},
+		{Name: "empty key", Params: key(map[string]interface{}{"principal": "p", "key": ""}), WantErr: `"key" must be a non-empty string`},
+		{Name: "bad sha", Params: key(map[string]interface{}{"principal": "p", "sha256": "abc"}), WantErr: "must be 64 hex digits"},
+		{Name: "unknown key field", Params: key(map[string]interface{}{"principal": "p", "key": "k", "secret": "x"}), WantErr: `parameter "apiKeys": at [0].secret: unknown field`},
+		{Name: "duplicate key", Params: map[string]interface{}{"apiKeys": []interface{}{
 			map[string]interface{}{"principal": "a", "key": "k"},
 			map[string]interface{}{"principal": "b", "sha256": sha256Hex("k")},
-		}}, `same key as principal "a"`},
-		{"users type", map[string]interface{}{"users": []interface{}{}}, `parameter "users": got array, want object`},
-		{"plain password", users("alice", "wonderland"), "plain-text passwords are not accepted"},
-		{"hash not string", users("alice", 5), `parameter "users": at [alice]: expected type 'string'`},
-		{"bad sha user", users("alice", "sha256:zz"), "must be 64 hex digits"},
-		{"colon in user", users("a:b", "sha256:"+sha256Hex("x")), "must not contain ':'"},
-		{"bcrypt too costly", users("alice", cost13), "bcrypt cost 13 is above 12"},
-		{"bcrypt truncated", users("alice", bcryptHash(t, "x")[:50]), "malformed bcrypt hash"},
-		{"realm quote", withKey(map[string]interface{}{"realm": `a"b`}), `parameter "realm": 'a"b' does not match pattern`},
-		{"realm backslash", withKey(map[string]interface{}{"realm": `a\b`}), `parameter "realm": 'a\\b' does not match pattern`},
-		{"realm control character", withKey(map[string]interface{}{"realm": "a\x7fb"}), `parameter "realm": 'a\x7fb' does not match pattern`},
-		{"realm type", withKey(map[string]interface{}{"realm": 1}), `parameter "realm": got number, want string`},
-		{"realm empty", withKey(map[string]interface{}{"realm": ""}), `parameter "realm": '' does not match pattern`},
-		{"realm long", withKey(map[string]interface{}{"realm": strings.Repeat("r", 129)}), `parameter "realm": maxLength: got 129, want 128`},
-		{"apiKeyHeader bad", withKey(map[string]interface{}{"apiKeyHeader": "x key"}), `parameter "apiKeyHeader": 'x key' does not match pattern`},
-		{"principalHeader empty", withKey(map[string]interface{}{"principalHeader": ""}), `parameter "principalHeader": '' does not match pattern`},
-		{"principalHeader credential", withKey(map[string]interface{}{"principalHeader": "Authorization"}), `"principalHeader": "authorization" is a credential header`},
-		{"principalHeader envoy", withKey(map[string]interface{}{"principalHeader": "x-envoy-user"}), `parameter "principalHeader": Envoy ignores changes`},
-		{"apiKeyHeader host", withKey(map[string]interface{}{"apiKeyHeader": "Host"}), `parameter "apiKeyHeader": Envoy ignores changes to "host"`},
-		{"stripCredentials type", withKey(map[string]interface{}{"stripCredentials": "no"}), `parameter "stripCredentials": got string, want boolean`},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := policytest.Build(t, ".", GetPolicy, tc.params)
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("error = %v, want it to contain %q", err, tc.wantErr)
-			}
-		})
-	}
+		}}, WantErr: `same key as principal "a"`},
+		{Name: "users type", Params: map[string]interface{}{"users": []interface{}{}}, WantErr: `parameter "users": got array, want object`},
+		{Name: "plain password", Params: users("alice", "wonderland"), WantErr: "plain-text passwords are not accepted"},
+		{Name: "hash not string", Params: users("alice", 5), WantErr: `parameter "users": at [alice]: expected type 'string'`},
+		{Name: "bad sha user", Params: users("alice", "sha256:zz"), WantErr: "must be 64 hex digits"},
+		{Name: "colon in user", Params: users("a:b", "sha256:"+sha256Hex("x")), WantErr: "must not contain ':'"},
+		{Name: "bcrypt too costly", Params: users("alice", cost13), WantErr: "bcrypt cost 13 is above 12"},
+		{Name: "bcrypt truncated", Params: users("alice", bcryptHash(t, "x")[:50]), WantErr: "malformed bcrypt hash"},
+		{Name: "realm quote", Params: withKey(map[string]interface{}{"realm": `a"b`}), WantErr: `parameter "realm": 'a"b' does not match pattern`},
+		{Name: "realm backslash", Params: withKey(map[string]interface{}{"realm": `a\b`}), WantErr: `parameter "realm": 'a\\b' does not match pattern`},
+		{Name: "realm control character", Params: withKey(map[string]interface{}{"realm": "a\x7fb"}), WantErr: `parameter "realm": 'a\x7fb' does not match pattern`},
+		{Name: "realm type", Params: withKey(map[string]interface{}{"realm": 1}), WantErr: `parameter "realm": got number, want string`},
+		{Name: "realm empty", Params: withKey(map[string]interface{}{"realm": ""}), WantErr: `parameter "realm": '' does not match pattern`},
+		{Name: "realm long", Params: withKey(map[string]interface{}{"realm": strings.Repeat("r", 129)}), WantErr: `parameter "realm": maxLength: got 129, want 128`},
+		{Name: "apiKeyHeader bad", Params: withKey(map[string]interface{}{"apiKeyHeader": "x key"}), WantErr: `parameter "apiKeyHeader": 'x key' does not match pattern`},
+		{Name: "principalHeader empty", Params: withKey(map[string]interface{}{"principalHeader": ""}), WantErr: `parameter "principalHeader": '' does not match pattern`},
+		{Name: "principalHeader credential", Params: withKey(map[string]interface{}{"principalHeader": "Authorization"}), WantErr: `"principalHeader": "authorization" is a credential header`},
+		{Name: "principalHeader envoy", Params: withKey(map[string]interface{}{"principalHeader": "x-envoy-user"}), WantErr: `parameter "principalHeader": Envoy ignores changes`},
+		{Name: "apiKeyHeader host", Params: withKey(map[string]interface{}{"apiKeyHeader": "Host"}), WantErr: `parameter "apiKeyHeader": Envoy ignores changes to "host"`},
+		{Name: "stripCredentials type", Params: withKey(map[string]interface{}{"stripCredentials": "no"}), WantErr: `parameter "stripCredentials": got string, want boolean`},
+	})
 }
 
 func TestConcurrentUse(t *testing.T) {
@@ -310,22 +298,12 @@ func TestConcurrentUse(t *testing.T) {
 		{"x-api-key", "partner-key", true},
 		{"x-api-key", "nope", false},
 	}
-	var wg sync.WaitGroup
-	errs := make(chan string, 100)
-	for i := 0; i < 40; i++ {
+	policytest.Concurrently(t, 40, 1, func(i int) error {
 		c := creds[i%len(creds)]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			a := p.ExecuteRequest(request(map[string][]string{c.header: {c.value}}), nil)
-			if (a.Immediate == nil) != c.ok {
-				errs <- "wrong decision for " + c.value
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for e := range errs {
-		t.Error(e)
-	}
+		a := p.ExecuteRequest(request(map[string][]string{c.header: {c.value}}), nil)
+		if (a.Immediate == nil) != c.ok {
+			return errors.New("wrong decision for " + c.value)
+		}
+		return nil
+	})
 }

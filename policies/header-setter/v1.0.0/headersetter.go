@@ -13,6 +13,7 @@ const policyName = "setHeaders"
 // Policy is one configured setHeaders instance; immutable after GetPolicy and safe for
 // concurrent use.
 type Policy struct {
+	policies.Checked
 	headers map[string]string
 }
 
@@ -24,14 +25,8 @@ func GetPolicy(_ policies.PolicyMetadata, params map[string]interface{}) (polici
 	if err != nil {
 		return nil, err
 	}
-	return &Policy{headers: headers}, nil
+	return &Policy{Checked: policyName, headers: headers}, nil
 }
-
-// Name returns the name declared in policy.yaml.
-func (p *Policy) Name() string { return policyName }
-
-// Validate has nothing left to check: GetPolicy parsed and checked the parameters.
-func (p *Policy) Validate(map[string]interface{}) error { return nil }
 
 // ExecuteRequest continues the request with the configured headers set. It hands out a
 // fresh map each time: the engine merges actions of a chain and must be free to modify

@@ -3,7 +3,6 @@ package headersetter
 import (
 	"context"
 	"reflect"
-	"strings"
 	"testing"
 
 	"github.com/policy-engine-builder/policy-engine/worker/policies"
@@ -57,35 +56,23 @@ func TestRejectedParameters(t *testing.T) {
 		}
 		return map[string]interface{}{"headers": m}
 	}
-	tests := []struct {
-		name    string
-		params  map[string]interface{}
-		wantErr string
-	}{
-		{"missing", map[string]interface{}{}, `parameter "headers": required parameter missing`},
-		{"wrong type", map[string]interface{}{"headers": []interface{}{"x"}}, `parameter "headers": got array, want object`},
-		{"empty", h(), `parameter "headers": must set at least one header`},
-		{"unknown param", map[string]interface{}{"headers": map[string]interface{}{"a": "b"}, "header": 1}, `parameter "header": unknown parameter`},
-		{"number value", h("x-a", 1), `parameter "headers": at [x-a]: expected type 'string', got unconvertible type 'float64'`},
-		{"bool value", h("x-a", true), `parameter "headers": at [x-a]: expected type 'string', got unconvertible type 'bool'`},
-		{"CRLF injection", h("x-a", "v\r\nx-admin: 1"), `header "x-a": value contains control character`},
-		{"padded value", h("x-a", " v"), "leading or trailing whitespace"},
-		{"empty name", h("", "v"), "name must not be empty"},
-		{"bad name", h("x a", "v"), `header "x a": not a valid header name`},
-		{"pseudo", h(":path", "/admin"), "pseudo-headers cannot be changed"},
-		{"host", h("Host", "evil"), `header "Host": cannot be changed`},
-		{"envoy internal", h("x-envoy-original-path", "/"), "x-envoy-* headers"},
-		{"framing", h("content-length", "0"), "body framing"},
-		{"duplicate", h("X-A", "1", "x-a", "2"), "given twice"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := policytest.Build(t, ".", GetPolicy, tc.params)
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("error = %v, want it to contain %q", err, tc.wantErr)
-			}
-		})
-	}
+	policytest.CheckRejected(t, ".", GetPolicy, []policytest.Rejection{
+		{Name: "missing", Params: map[string]interface{}{}, WantErr: `parameter "headers": required parameter missing`},
+		{Name: "wrong type", Params: map[string]interface{}{"headers": []interface{}{"x"}}, WantErr: `parameter "headers": got array, want object`},
+		{Name: "empty", Params: h(), WantErr: `parameter "headers": must set at least one header`},
+		{Name: "unknown param", Params: map[string]interface{}{"headers": map[string]interface{}{"a": "b"}, "header": 1}, WantErr: `parameter "header": unknown parameter`},
+		{Name: "number value", Params: h("x-a", 1), WantErr: `parameter "headers": at [x-a]: expected type 'string', got unconvertible type 'float64'`},
+		{Name: "bool value", Params: h("x-a", true), WantErr: `parameter "headers": at [x-a]: expected type 'string', got unconvertible type 'bool'`},
+		{Name: "CRLF injection", Params: h("x-a", "v\r\nx-admin: 1"), WantErr: `header "x-a": value contains control character`},
+		{Name: "padded value", Params: h("x-a", " v"), WantErr: "leading or trailing whitespace"},
+		{Name: "empty name", Params: h("", "v"), WantErr: "name must not be empty"},
+		{Name: "bad name", Params: h("x a", "v"), WantErr: `header "x a": not a valid header name`},
+		{Name: "pseudo", Params: h(":path", "/admin"), WantErr: "pseudo-headers cannot be changed"},
+		{Name: "host", Params: h("Host", "evil"), WantErr: `header "Host": cannot be changed`},
+		{Name: "envoy internal", Params: h("x-envoy-original-path", "/"), WantErr: "x-envoy-* headers"},
+		{Name: "framing", Params: h("content-length", "0"), WantErr: "body framing"},
+		{Name: "duplicate", Params: h("X-A", "1", "x-a", "2"), WantErr: "given twice"},
+	})
 }
 
 func TestAllowsEmptyValueAndTab(t *testing.T) {
@@ -100,17 +87,11 @@ func h1(name, value string) map[string]interface{} {
 
 func TestConcurrentUse(t *testing.T) {
 	p := policytest.New(t, ".", GetPolicy, h1("x-a", "b")).(*Policy)
-	done := make(chan struct{})
-	for i := 0; i < 16; i++ {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			a := p.ExecuteRequest(request(), nil)
-			a.Headers.Set["x-a"] = "mutated by the engine"
-		}()
-	}
-	for i := 0; i < 16; i++ {
-		<-done
-	}
+	policytest.Concurrently(t, 16, 1, func(int) error {
+		a := p.ExecuteRequest(request(), nil)
+		a.Headers.Set["x-a"] = "mutated by the engine"
+		return nil
+	})
 	if got := p.ExecuteRequest(request(), nil).Headers.Set["x-a"]; got != "b" {
 		t.Fatalf("configured value changed to %q", got)
 	}

@@ -2,8 +2,8 @@ package ipfilter
 
 import (
 	"context"
+	"errors"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/policy-engine-builder/policy-engine/worker/policies"
@@ -13,14 +13,6 @@ import (
 func TestPolicyYAMLMatchesCode(t *testing.T) {
 	p := policytest.New(t, ".", GetPolicy, map[string]interface{}{"allow": []interface{}{"10.0.0.0/8"}})
 	policytest.CheckSpec(t, ".", p, params{})
-}
-
-func list(items ...string) []interface{} {
-	out := make([]interface{}, len(items))
-	for i, s := range items {
-		out[i] = s
-	}
-	return out
 }
 
 func request(client string, xff ...string) *policies.RequestContext {
@@ -33,8 +25,8 @@ func request(client string, xff ...string) *policies.RequestContext {
 
 func TestAllowAndDeny(t *testing.T) {
 	p := policytest.New(t, ".", GetPolicy, map[string]interface{}{
-		"allow": list("10.0.0.0/8", "2001:db8::/32", "192.0.2.7"),
-		"deny":  list("10.9.0.0/16"),
+		"allow": policytest.List("10.0.0.0/8", "2001:db8::/32", "192.0.2.7"),
+		"deny":  policytest.List("10.9.0.0/16"),
 	}).(*Policy)
 	tests := []struct {
 		client string
@@ -63,7 +55,7 @@ func TestAllowAndDeny(t *testing.T) {
 }
 
 func TestDenyOnly(t *testing.T) {
-	p := policytest.New(t, ".", GetPolicy, map[string]interface{}{"deny": list("203.0.113.0/24")}).(*Policy)
+	p := policytest.New(t, ".", GetPolicy, map[string]interface{}{"deny": policytest.List("203.0.113.0/24")}).(*Policy)
 	if p.ExecuteRequest(request("198.51.100.1:1"), nil) != nil {
 		t.Error("an address not denied must pass when allow is empty")
 	}
@@ -73,13 +65,13 @@ func TestDenyOnly(t *testing.T) {
 }
 
 func TestForwardedForIsIgnoredUnlessThePeerIsTrusted(t *testing.T) {
-	open := policytest.New(t, ".", GetPolicy, map[string]interface{}{"allow": list("203.0.113.0/24")}).(*Policy)
+	open := policytest.New(t, ".", GetPolicy, map[string]interface{}{"allow": policytest.List("203.0.113.0/24")}).(*Policy)
 	if open.ExecuteRequest(request("198.51.100.1:1", "203.0.113.5"), nil) == nil {
 		t.Error("without trustedProxies a forged X-Forwarded-For admitted the request")
 	}
 	p := policytest.New(t, ".", GetPolicy, map[string]interface{}{
-		"allow":          list("203.0.113.0/24"),
-		"trustedProxies": list("10.0.0.0/8"),
+		"allow":          policytest.List("203.0.113.0/24"),
+		"trustedProxies": policytest.List("10.0.0.0/8"),
 	}).(*Policy)
 	tests := []struct {
 		name   string
@@ -106,42 +98,27 @@ func TestForwardedForIsIgnoredUnlessThePeerIsTrusted(t *testing.T) {
 }
 
 func TestRejectedParameters(t *testing.T) {
-	tests := []struct {
-		params  map[string]interface{}
-		wantErr string
-	}{
-		{map[string]interface{}{}, `parameters "allow" and "deny": at least one`},
-		{map[string]interface{}{"allow": list("10.0.0.0/33")}, `parameter "allow": item 0 "10.0.0.0/33"`},
-		{map[string]interface{}{"deny": list("10.0.0.1/8")}, `parameter "deny": item 0 "10.0.0.1/8" has host bits set; did you mean 10.0.0.0/8?`},
-		{map[string]interface{}{"allow": list("10.0.0.0/8", "example.com")}, `parameter "allow": item 1 "example.com": not a CIDR or an address`},
-		{map[string]interface{}{"allow": list("::ffff:10.0.0.1")}, `parameter "allow": item 0 "::ffff:10.0.0.1": write IPv4-mapped addresses in IPv4 form`},
-		{map[string]interface{}{"allow": list("10.0.0.0/8"), "trustedProxies": list("fe80::1%eth0")}, `parameter "trustedProxies": item 0 "fe80::1%eth0": zones are not allowed`},
-		{map[string]interface{}{"allow": list("")}, `parameter "allow": at /0: minLength: got 0, want 1`},
-		{map[string]interface{}{"allow": "10.0.0.0/8"}, `parameter "allow"`},
-		{map[string]interface{}{"allow": list("10.0.0.0/8"), "trustHops": 1.0}, `parameter "trustHops"`},
-	}
-	for _, tc := range tests {
-		_, err := policytest.Build(t, ".", GetPolicy, tc.params)
-		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-			t.Errorf("%v: error %v, want it to contain %q", tc.params, err, tc.wantErr)
-		}
-	}
+	policytest.CheckRejected(t, ".", GetPolicy, []policytest.Rejection{
+		{Params: map[string]interface{}{}, WantErr: `parameters "allow" and "deny": at least one`},
+		{Params: map[string]interface{}{"allow": policytest.List("10.0.0.0/33")}, WantErr: `parameter "allow": item 0 "10.0.0.0/33"`},
+		{Params: map[string]interface{}{"deny": policytest.List("10.0.0.1/8")}, WantErr: `parameter "deny": item 0 "10.0.0.1/8" has host bits set; did you mean 10.0.0.0/8?`},
+		{Params: map[string]interface{}{"allow": policytest.List("10.0.0.0/8", "example.com")}, WantErr: `parameter "allow": item 1 "example.com": not a CIDR or an address`},
+		{Params: map[string]interface{}{"allow": policytest.List("::ffff:10.0.0.1")}, WantErr: `parameter "allow": item 0 "::ffff:10.0.0.1": write IPv4-mapped addresses in IPv4 form`},
+		{Params: map[string]interface{}{"allow": policytest.List("10.0.0.0/8"), "trustedProxies": policytest.List("fe80::1%eth0")}, WantErr: `parameter "trustedProxies": item 0 "fe80::1%eth0": zones are not allowed`},
+		{Params: map[string]interface{}{"allow": policytest.List("")}, WantErr: `parameter "allow": at /0: minLength: got 0, want 1`},
+		{Params: map[string]interface{}{"allow": "10.0.0.0/8"}, WantErr: `parameter "allow"`},
+		{Params: map[string]interface{}{"allow": policytest.List("10.0.0.0/8"), "trustHops": 1.0}, WantErr: `parameter "trustHops"`},
+	})
 }
 
 func TestConcurrentUse(t *testing.T) {
 	p := policytest.New(t, ".", GetPolicy, map[string]interface{}{
-		"allow": list("203.0.113.0/24"), "trustedProxies": list("10.0.0.0/8"),
+		"allow": policytest.List("203.0.113.0/24"), "trustedProxies": policytest.List("10.0.0.0/8"),
 	}).(*Policy)
-	var wg sync.WaitGroup
-	for range 16 {
-		wg.Go(func() {
-			for range 100 {
-				if p.ExecuteRequest(request("10.0.0.1:1", "203.0.113.5"), nil) != nil {
-					t.Error("refused an allowed client")
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
+	policytest.Concurrently(t, 16, 100, func(int) error {
+		if p.ExecuteRequest(request("10.0.0.1:1", "203.0.113.5"), nil) != nil {
+			return errors.New("refused an allowed client")
+		}
+		return nil
+	})
 }

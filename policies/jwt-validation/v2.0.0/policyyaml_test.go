@@ -3,6 +3,7 @@ package jwtvalidation
 import (
 	"testing"
 
+	"github.com/policy-engine-builder/policy-engine/worker/policies/jwtauth/jwtauthtest"
 	"github.com/policy-engine-builder/policy-engine/worker/policies/policytest"
 )
 
@@ -11,8 +12,8 @@ import (
 // file's schema, declared defaults filled in), so the code is shown to accept every
 // default; CheckSpec then compares name, version, the params struct and phases.
 func TestPolicyYAMLMatchesCode(t *testing.T) {
-	testKeys(t)
-	srv := newJWKSServer(t, ecJWK("ec-a", &ecA.PublicKey))
+	k := jwtauthtest.TestKeys()
+	srv := jwtauthtest.NewServer(t, jwtauthtest.ECJWK("ec-a", &k.EC.PublicKey))
 	p := policytest.New(t, ".", GetPolicy, map[string]interface{}{
 		"jwksUrl": srv.URL, "issuer": testIssuer, "audience": []interface{}{testAudience},
 	})

@@ -8,11 +8,13 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/policy-engine-builder/policy-engine/worker/policies/jwtauth/jwtauthtest"
 )
 
 func TestIssuerAndAudience(t *testing.T) {
-	testKeys(t)
-	srv := newJWKSServer(t, rsaJWK("a", &rsaA.PublicKey, "RS256"))
+	k := jwtauthtest.TestKeys()
+	srv := jwtauthtest.NewServer(t, jwtauthtest.RSAJWK("a", &k.RSAA.PublicKey, "RS256"))
 	p := newPolicy(t, map[string]interface{}{
 		"jwksUrl":  srv.URL,
 		"issuer":   testIssuer,
@@ -21,7 +23,7 @@ func TestIssuerAndAudience(t *testing.T) {
 	exp := time.Now().Add(time.Hour).Unix()
 	tok := func(c jwt.MapClaims) map[string][]string {
 		c["exp"] = exp
-		return bearer(signRaw(t, jwt.SigningMethodRS256, "a", rsaA, c))
+		return jwtauthtest.Bearer(jwtauthtest.Sign(t, jwt.SigningMethodRS256, "a", k.RSAA, c))
 	}
 	expectAdmitted(t, p, tok(jwt.MapClaims{"iss": testIssuer, "aud": "orders-api"}))
 	expectAdmitted(t, p, tok(jwt.MapClaims{"iss": testIssuer, "aud": []string{"other", "billing-api"}}))
@@ -32,8 +34,8 @@ func TestIssuerAndAudience(t *testing.T) {
 }
 
 func TestClaimHeaders(t *testing.T) {
-	testKeys(t)
-	srv := newJWKSServer(t, rsaJWK("a", &rsaA.PublicKey, "RS256"))
+	k := jwtauthtest.TestKeys()
+	srv := jwtauthtest.NewServer(t, jwtauthtest.RSAJWK("a", &k.RSAA.PublicKey, "RS256"))
 	p := newPolicy(t, map[string]interface{}{
 		"jwksUrl": srv.URL,
 		"claimHeaders": map[string]interface{}{
@@ -47,7 +49,7 @@ func TestClaimHeaders(t *testing.T) {
 		},
 		"removeTokenHeader": true,
 	})
-	token := sign(t, jwt.SigningMethodRS256, "a", rsaA, jwt.MapClaims{
+	token := sign(t, "a", k.RSAA, jwt.MapClaims{
 		"exp":                        time.Now().Add(time.Hour).Unix(),
 		"sub":                        "user-42",
 		"email":                      "ada@example.com",
@@ -56,11 +58,11 @@ func TestClaimHeaders(t *testing.T) {
 		"level":                      3,
 		"evil":                       "x\r\nx-admin: true",
 	})
-	headers := bearer(token)
+	headers := jwtauthtest.Bearer(token)
 	// The client tries to supply trusted headers itself.
 	headers["x-missing"] = []string{"forged"}
 	headers["x-user-id"] = []string{"admin"}
-	r := request(headers)
+	r := jwtauthtest.Request(headers)
 	a := p.ExecuteRequest(r, nil)
 	if a == nil || a.Immediate != nil {
 		t.Fatalf("want continue with header changes, got %+v", a)
@@ -84,10 +86,10 @@ func TestClaimHeaders(t *testing.T) {
 }
 
 func TestNoForwardingConfigured(t *testing.T) {
-	testKeys(t)
-	srv := newJWKSServer(t, rsaJWK("a", &rsaA.PublicKey, "RS256"))
+	k := jwtauthtest.TestKeys()
+	srv := jwtauthtest.NewServer(t, jwtauthtest.RSAJWK("a", &k.RSAA.PublicKey, "RS256"))
 	p := newPolicy(t, map[string]interface{}{"jwksUrl": srv.URL})
-	if a := p.ExecuteRequest(request(bearer(sign(t, jwt.SigningMethodRS256, "a", rsaA, validClaims()))), nil); a != nil {
+	if a := p.ExecuteRequest(jwtauthtest.Request(jwtauthtest.Bearer(sign(t, "a", k.RSAA, jwtauthtest.ValidClaims()))), nil); a != nil {
 		t.Fatalf("without claimHeaders or removeTokenHeader the request continues unchanged, got %+v", a)
 	}
 }

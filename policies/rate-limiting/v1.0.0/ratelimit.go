@@ -27,6 +27,7 @@ const (
 // are guarded by the backends, so ExecuteRequest/ExecuteResponse are safe for concurrent
 // use.
 type Policy struct {
+	policies.Checked
 	cfg   *config
 	route string
 	// sharedKey names this instance's entry in the request's Shared map, which carries
@@ -60,6 +61,7 @@ func newPolicy(metadata policies.PolicyMetadata, params map[string]interface{}, 
 		return nil, err
 	}
 	p := &Policy{
+		Checked:   policyName,
 		cfg:       cfg,
 		route:     metadata.Route,
 		sharedKey: fmt.Sprintf("%s/%d", policyName, metadata.Index),
@@ -88,12 +90,6 @@ func (p *Policy) Close() error {
 	}
 	return nil
 }
-
-// Name returns the name declared in policy.yaml.
-func (p *Policy) Name() string { return policyName }
-
-// Validate has nothing left to check: GetPolicy parsed and checked the parameters.
-func (p *Policy) Validate(map[string]interface{}) error { return nil }
 
 // ExecuteRequest takes a token for the request's key, or answers 429.
 func (p *Policy) ExecuteRequest(ctx *policies.RequestContext, _ map[string]interface{}) *policies.RequestPolicyAction {

@@ -264,19 +264,12 @@ func TestLocalMemoryBound(t *testing.T) {
 func TestLocalConcurrentExactCount(t *testing.T) {
 	p := mustPolicy(t, map[string]interface{}{"requestsPerUnit": 20, "unit": "day"}, nil)
 	var ok atomic.Int64
-	var wg sync.WaitGroup
-	for i := 0; i < 50; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := 0; j < 4; j++ {
-				if p.ExecuteRequest(req("9.9.9.9:1", nil), nil) == nil {
-					ok.Add(1)
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	policytest.Concurrently(t, 50, 4, func(int) error {
+		if p.ExecuteRequest(req("9.9.9.9:1", nil), nil) == nil {
+			ok.Add(1)
+		}
+		return nil
+	})
 	if got := ok.Load(); got != 20 {
 		t.Fatalf("%d requests allowed, want exactly 20", got)
 	}
@@ -293,48 +286,38 @@ func TestRejectedParameters(t *testing.T) {
 		}
 		return m
 	}
-	tests := []struct {
-		name    string
-		params  map[string]interface{}
-		wantErr string
-	}{
-		{"no rate", map[string]interface{}{}, `"requestsPerUnit" or "rate": one is required`},
-		{"both rates", map[string]interface{}{"requestsPerUnit": 1, "rate": 1.0}, "give one, not both"},
-		{"rpu zero", map[string]interface{}{"requestsPerUnit": 0}, `parameter "requestsPerUnit": minimum: got 0, want 1`},
-		{"rpu fraction", map[string]interface{}{"requestsPerUnit": 1.5}, `parameter "requestsPerUnit": got number, want integer`},
-		{"rpu string", map[string]interface{}{"requestsPerUnit": "10"}, `parameter "requestsPerUnit": got string, want integer`},
-		{"bad unit", base("unit", "week"), `parameter "unit": value must be one of 'second', 'minute', 'hour', 'day'`},
-		{"rate negative", map[string]interface{}{"rate": -1.0}, `parameter "rate": minimum: got -1, want 0`},
-		{"rate zero", map[string]interface{}{"rate": 0}, `parameter "rate": must be a number of requests per second above 0`},
-		{"rate too high", map[string]interface{}{"rate": 2e9}, `parameter "rate": maximum`},
-		{"burst zero", base("burst", 0), `parameter "burst": minimum: got 0, want 1`},
-		{"bad keyBy", base("keyBy", "ip"), `parameter "keyBy": value must be one of 'clientAddress', 'header', 'route'`},
-		{"header missing", base("keyBy", "header"), `parameter "header": required when keyBy is "header"`},
-		{"header without keyBy", base("header", "x-a"), `parameter "header": only meaningful when keyBy is "header"`},
-		{"header invalid", base("keyBy", "header", "header", "x a"), `parameter "header": 'x a' does not match pattern`},
-		{"headersOnSuccess type", base("headersOnSuccess", "yes"), `parameter "headersOnSuccess": got string, want boolean`},
-		{"maxKeys small", base("maxKeys", 3), `parameter "maxKeys": minimum: got 3, want 16`},
-		{"bad backend", base("backend", "memcached"), `parameter "backend": value must be one of 'local', 'redis'`},
-		{"redis without url", base("backend", "redis"), `parameter "redisUrl": required when backend is "redis"`},
-		{"redis bad url", base("backend", "redis", "redisUrl", "http://u:hunter2@h:6379"), `parameter "redisUrl": must be redis://`},
-		{"redis url password hidden", base("backend", "redis", "redisUrl", "http://u:hunter2@h:6379"), "u:xxxxx@h"},
-		{"redis timeout too long", base("backend", "redis", "redisUrl", "redis://h:6379", "redisTimeout", "2s"), `parameter "redisTimeout": must be a duration between 1ms and 150ms, got 2s`},
-		{"redis timeout not duration", base("backend", "redis", "redisUrl", "redis://h:6379", "redisTimeout", 50), `parameter "redisTimeout": got number, want string`},
-		{"bad failureMode", base("backend", "redis", "redisUrl", "redis://h:6379", "failureMode", "maybe"), `parameter "failureMode": value must be one of 'open', 'closed'`},
-		{"redis url on local", base("redisUrl", "redis://h:6379"), `parameter "redisUrl": only meaningful when backend is "redis"`},
-		{"redis prefix on local", base("redisKeyPrefix", "rl:"), `parameter "redisKeyPrefix": only meaningful when backend is "redis"`},
-		{"unknown", base("limit", 5), `parameter "limit": unknown parameter`},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := policytest.Build(t, ".", GetPolicy, tc.params)
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("error = %v, want it to contain %q", err, tc.wantErr)
-			}
-			if strings.Contains(err.Error(), "hunter2") {
-				t.Fatalf("error leaks the Redis password: %v", err)
-			}
-		})
+	errs := policytest.CheckRejected(t, ".", GetPolicy, []policytest.Rejection{
+		{Name: "no rate", Params: map[string]interface{}{}, WantErr: `"requestsPerUnit" or "rate": one is required`},
+		{Name: "both rates", Params: map[string]interface{}{"requestsPerUnit": 1, "rate": 1.0}, WantErr: "give one, not both"},
+		{Name: "rpu zero", Params: map[string]interface{}{"requestsPerUnit": 0}, WantErr: `parameter "requestsPerUnit": minimum: got 0, want 1`},
+		{Name: "rpu fraction", Params: map[string]interface{}{"requestsPerUnit": 1.5}, WantErr: `parameter "requestsPerUnit": got number, want integer`},
+		{Name: "rpu string", Params: map[string]interface{}{"requestsPerUnit": "10"}, WantErr: `parameter "requestsPerUnit": got string, want integer`},
+		{Name: "bad unit", Params: base("unit", "week"), WantErr: `parameter "unit": value must be one of 'second', 'minute', 'hour', 'day'`},
+		{Name: "rate negative", Params: map[string]interface{}{"rate": -1.0}, WantErr: `parameter "rate": minimum: got -1, want 0`},
+		{Name: "rate zero", Params: map[string]interface{}{"rate": 0}, WantErr: `parameter "rate": must be a number of requests per second above 0`},
+		{Name: "rate too high", Params: map[string]interface{}{"rate": 2e9}, WantErr: `parameter "rate": maximum`},
+		{Name: "burst zero", Params: base("burst", 0), WantErr: `parameter "burst": minimum: got 0, want 1`},
+		{Name: "bad keyBy", Params: base("keyBy", "ip"), WantErr: `parameter "keyBy": value must be one of 'clientAddress', 'header', 'route'`},
+		{Name: "header missing", Params: base("keyBy", "header"), WantErr: `parameter "header": required when keyBy is "header"`},
+		{Name: "header without keyBy", Params: base("header", "x-a"), WantErr: `parameter "header": only meaningful when keyBy is "header"`},
+		{Name: "header invalid", Params: base("keyBy", "header", "header", "x a"), WantErr: `parameter "header": 'x a' does not match pattern`},
+		{Name: "headersOnSuccess type", Params: base("headersOnSuccess", "yes"), WantErr: `parameter "headersOnSuccess": got string, want boolean`},
+		{Name: "maxKeys small", Params: base("maxKeys", 3), WantErr: `parameter "maxKeys": minimum: got 3, want 16`},
+		{Name: "bad backend", Params: base("backend", "memcached"), WantErr: `parameter "backend": value must be one of 'local', 'redis'`},
+		{Name: "redis without url", Params: base("backend", "redis"), WantErr: `parameter "redisUrl": required when backend is "redis"`},
+		{Name: "redis bad url", Params: base("backend", "redis", "redisUrl", "http://u:hunter2@h:6379"), WantErr: `parameter "redisUrl": must be redis://`},
+		{Name: "redis url password hidden", Params: base("backend", "redis", "redisUrl", "http://u:hunter2@h:6379"), WantErr: "u:xxxxx@h"},
+		{Name: "redis timeout too long", Params: base("backend", "redis", "redisUrl", "redis://h:6379", "redisTimeout", "2s"), WantErr: `parameter "redisTimeout": must be a duration between 1ms and 150ms, got 2s`},
+		{Name: "redis timeout not duration", Params: base("backend", "redis", "redisUrl", "redis://h:6379", "redisTimeout", 50), WantErr: `parameter "redisTimeout": got number, want string`},
+		{Name: "bad failureMode", Params: base("backend", "redis", "redisUrl", "redis://h:6379", "failureMode", "maybe"), WantErr: `parameter "failureMode": value must be one of 'open', 'closed'`},
+		{Name: "redis url on local", Params: base("redisUrl", "redis://h:6379"), WantErr: `parameter "redisUrl": only meaningful when backend is "redis"`},
+		{Name: "redis prefix on local", Params: base("redisKeyPrefix", "rl:"), WantErr: `parameter "redisKeyPrefix": only meaningful when backend is "redis"`},
+		{Name: "unknown", Params: base("limit", 5), WantErr: `parameter "limit": unknown parameter`},
+	})
+	for _, err := range errs {
+		if err != nil && strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("error leaks the Redis password: %v", err)
+		}
 	}
 }
 

@@ -26,6 +26,7 @@ type params struct {
 
 // Policy is one configured respond instance; immutable and safe for concurrent use.
 type Policy struct {
+	policies.Checked
 	status  int
 	headers map[string]string
 	body    []byte
@@ -48,7 +49,7 @@ func GetPolicy(_ policies.PolicyMetadata, raw map[string]interface{}) (policies.
 	if (p.Status == 204 || p.Status == 304) && p.Body != "" {
 		return nil, fmt.Errorf("parameter %q: status %d has no body, so it must be empty", "body", p.Status)
 	}
-	out := &Policy{status: p.Status, headers: map[string]string{}, body: []byte(p.Body)}
+	out := &Policy{Checked: policyName, status: p.Status, headers: map[string]string{}, body: []byte(p.Body)}
 	for _, name := range slices.Sorted(maps.Keys(p.Headers)) {
 		lower := strings.ToLower(name)
 		value := p.Headers[name]
@@ -74,12 +75,6 @@ func GetPolicy(_ policies.PolicyMetadata, raw map[string]interface{}) (policies.
 	}
 	return out, nil
 }
-
-// Name returns the name declared in policy.yaml.
-func (p *Policy) Name() string { return policyName }
-
-// Validate has nothing left to check: GetPolicy parsed and checked the parameters.
-func (p *Policy) Validate(map[string]interface{}) error { return nil }
 
 // ExecuteRequest answers with the canned response when there is no condition or it
 // holds, and lets the request through when it does not. A condition that fails to

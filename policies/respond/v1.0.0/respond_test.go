@@ -2,9 +2,9 @@ package respond
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/policy-engine-builder/policy-engine/worker/policies"
@@ -17,11 +17,7 @@ func TestPolicyYAMLMatchesCode(t *testing.T) {
 }
 
 func request(method, path string, headers ...string) *policies.RequestContext {
-	h := map[string][]string{}
-	for i := 0; i+1 < len(headers); i += 2 {
-		h[headers[i]] = []string{headers[i+1]}
-	}
-	return &policies.RequestContext{Context: context.Background(), Route: "r", Method: method, Path: path, Headers: policies.NewHeaders(h)}
+	return &policies.RequestContext{Context: context.Background(), Route: "r", Method: method, Path: path, Headers: policytest.Headers(headers...)}
 }
 
 func TestAlwaysResponds(t *testing.T) {
@@ -80,42 +76,27 @@ func TestConditionErrorFailsThePolicy(t *testing.T) {
 }
 
 func TestRejectedParameters(t *testing.T) {
-	tests := []struct {
-		params  map[string]interface{}
-		wantErr string
-	}{
-		{map[string]interface{}{"status": 99.0}, `parameter "status"`},
-		{map[string]interface{}{"status": 600.0}, `parameter "status"`},
-		{map[string]interface{}{"status": 204.0, "body": "x"}, `parameter "body": status 204 has no body`},
-		{map[string]interface{}{"headers": map[string]interface{}{"bad name": "x"}}, `parameter "headers": header "bad name": not a valid header name`},
-		{map[string]interface{}{"headers": map[string]interface{}{"x-a": "1\r\nx-b: 2"}}, `parameter "headers": header "x-a": value contains a control character`},
-		{map[string]interface{}{"headers": map[string]interface{}{"Content-Length": "3"}}, `parameter "headers": header "Content-Length": Envoy frames the body`},
-		{map[string]interface{}{"headers": map[string]interface{}{"X-A": "1", "x-a": "2"}}, `given twice`},
-		{map[string]interface{}{"headers": map[string]interface{}{"x-a": 1.0}}, `parameter "headers": at [x-a]`},
-		{map[string]interface{}{"condition": `request.method ==`}, `parameter "condition"`},
-		{map[string]interface{}{"condition": `1 + 1`}, `parameter "condition": when "1 + 1": must be a boolean expression`},
-		{map[string]interface{}{"when": "true"}, `parameter "when"`},
-	}
-	for _, tc := range tests {
-		_, err := policytest.Build(t, ".", GetPolicy, tc.params)
-		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-			t.Errorf("%v: error %v, want it to contain %q", tc.params, err, tc.wantErr)
-		}
-	}
+	policytest.CheckRejected(t, ".", GetPolicy, []policytest.Rejection{
+		{Params: map[string]interface{}{"status": 99.0}, WantErr: `parameter "status"`},
+		{Params: map[string]interface{}{"status": 600.0}, WantErr: `parameter "status"`},
+		{Params: map[string]interface{}{"status": 204.0, "body": "x"}, WantErr: `parameter "body": status 204 has no body`},
+		{Params: map[string]interface{}{"headers": map[string]interface{}{"bad name": "x"}}, WantErr: `parameter "headers": header "bad name": not a valid header name`},
+		{Params: map[string]interface{}{"headers": map[string]interface{}{"x-a": "1\r\nx-b: 2"}}, WantErr: `parameter "headers": header "x-a": value contains a control character`},
+		{Params: map[string]interface{}{"headers": map[string]interface{}{"Content-Length": "3"}}, WantErr: `parameter "headers": header "Content-Length": Envoy frames the body`},
+		{Params: map[string]interface{}{"headers": map[string]interface{}{"X-A": "1", "x-a": "2"}}, WantErr: `given twice`},
+		{Params: map[string]interface{}{"headers": map[string]interface{}{"x-a": 1.0}}, WantErr: `parameter "headers": at [x-a]`},
+		{Params: map[string]interface{}{"condition": `request.method ==`}, WantErr: `parameter "condition"`},
+		{Params: map[string]interface{}{"condition": `1 + 1`}, WantErr: `parameter "condition": when "1 + 1": must be a boolean expression`},
+		{Params: map[string]interface{}{"when": "true"}, WantErr: `parameter "when"`},
+	})
 }
 
 func TestConcurrentUse(t *testing.T) {
 	p := policytest.New(t, ".", GetPolicy, map[string]interface{}{"condition": `request.path == "/m"`, "body": "m"}).(*Policy)
-	var wg sync.WaitGroup
-	for range 16 {
-		wg.Go(func() {
-			for range 100 {
-				if a := p.ExecuteRequest(request("GET", "/m"), nil); a == nil || string(a.Immediate.Body) != "m" {
-					t.Error("condition true, no canned response")
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
+	policytest.Concurrently(t, 16, 100, func(int) error {
+		if a := p.ExecuteRequest(request("GET", "/m"), nil); a == nil || string(a.Immediate.Body) != "m" {
+			return errors.New("condition true, no canned response")
+		}
+		return nil
+	})
 }

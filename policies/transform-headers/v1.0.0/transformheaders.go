@@ -11,6 +11,7 @@ const policyName = "transformHeaders"
 // Policy is one configured transformHeaders instance; immutable and safe for
 // concurrent use.
 type Policy struct {
+	policies.Checked
 	request, response *phase
 }
 
@@ -26,14 +27,8 @@ func GetPolicy(_ policies.PolicyMetadata, params map[string]interface{}) (polici
 	if err != nil {
 		return nil, err
 	}
-	return &Policy{request: req, response: resp}, nil
+	return &Policy{Checked: policyName, request: req, response: resp}, nil
 }
-
-// Name returns the name declared in policy.yaml.
-func (p *Policy) Name() string { return policyName }
-
-// Validate has nothing left to check: GetPolicy parsed and checked the parameters.
-func (p *Policy) Validate(map[string]interface{}) error { return nil }
 
 // SkipResponsePhase spares the chain a response round trip when there is nothing to
 // change on responses.

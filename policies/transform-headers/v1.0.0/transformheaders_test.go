@@ -4,8 +4,6 @@ import (
 	"context"
 	"reflect"
 	"slices"
-	"strings"
-	"sync"
 	"testing"
 
 	"github.com/policy-engine-builder/policy-engine/worker/policies"
@@ -114,53 +112,39 @@ func TestRejectedParameters(t *testing.T) {
 	set := func(name, value string) map[string]interface{} {
 		return req(map[string]interface{}{"set": map[string]interface{}{name: value}})
 	}
-	tests := []struct {
-		params  map[string]interface{}
-		wantErr string
-	}{
-		{map[string]interface{}{}, `parameters "request" and "response": no header change configured`},
-		{req(map[string]interface{}{"append": map[string]interface{}{"x": "y"}}), `parameter "request": at append: unknown field`},
-		{req(map[string]interface{}{"remove": "x-a"}), `parameter "request"`},
-		{map[string]interface{}{"response": map[string]interface{}{"set": map[string]interface{}{"x": 1.0}}}, `parameter "response": at set[x]`},
-		{set("host", "x"), `parameter "request": set: header "host": cannot be changed`},
-		{set(":path", "/"), `pseudo-headers`},
-		{set("x-envoy-upstream", "x"), `x-envoy-*`},
-		{set("bad name", "x"), `header "bad name": not a valid header name`},
-		{set("x-a", "a\r\nb"), `header "x-a": value contains a control character`},
-		{set("x-a", "${nope}"), `unknown variable ${nope}`},
-		{set("x-a", "${method:x}"), `${method:x} takes no argument`},
-		{set("x-a", "${header:}"), `want ${header:NAME}`},
-		{set("x-a", "${shared:}"), `want ${shared:KEY}`},
-		{set("x-a", "${method"), `without a closing }`},
-		{set("x-a", "cost $5"), `a lone $`},
-		{req(map[string]interface{}{"set": map[string]interface{}{"X-A": "1"}, "remove": []interface{}{"x-a"}}), `header "x-a" appears in both set and remove`},
-		{req(map[string]interface{}{"rename": map[string]interface{}{"x-a": "x-b"}, "add": map[string]interface{}{"x-b": "1"}}), `header "x-b" appears in both add and rename`},
-		{req(map[string]interface{}{"rename": map[string]interface{}{"x-a": "content-length"}}), `rename: header "content-length": cannot be changed`},
-		{map[string]interface{}{"request": map[string]interface{}{}, "headers": map[string]interface{}{}}, `parameter "headers"`},
-	}
-	for _, tc := range tests {
-		_, err := policytest.Build(t, ".", GetPolicy, tc.params)
-		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-			t.Errorf("%v: error %v, want it to contain %q", tc.params, err, tc.wantErr)
-		}
-	}
+	policytest.CheckRejected(t, ".", GetPolicy, []policytest.Rejection{
+		{Params: map[string]interface{}{}, WantErr: `parameters "request" and "response": no header change configured`},
+		{Params: req(map[string]interface{}{"append": map[string]interface{}{"x": "y"}}), WantErr: `parameter "request": at append: unknown field`},
+		{Params: req(map[string]interface{}{"remove": "x-a"}), WantErr: `parameter "request"`},
+		{Params: map[string]interface{}{"response": map[string]interface{}{"set": map[string]interface{}{"x": 1.0}}}, WantErr: `parameter "response": at set[x]`},
+		{Params: set("host", "x"), WantErr: `parameter "request": set: header "host": cannot be changed`},
+		{Params: set(":path", "/"), WantErr: `pseudo-headers`},
+		{Params: set("x-envoy-upstream", "x"), WantErr: `x-envoy-*`},
+		{Params: set("bad name", "x"), WantErr: `header "bad name": not a valid header name`},
+		{Params: set("x-a", "a\r\nb"), WantErr: `header "x-a": value contains a control character`},
+		{Params: set("x-a", "${nope}"), WantErr: `unknown variable ${nope}`},
+		{Params: set("x-a", "${method:x}"), WantErr: `${method:x} takes no argument`},
+		{Params: set("x-a", "${header:}"), WantErr: `want ${header:NAME}`},
+		{Params: set("x-a", "${shared:}"), WantErr: `want ${shared:KEY}`},
+		{Params: set("x-a", "${method"), WantErr: `without a closing }`},
+		{Params: set("x-a", "cost $5"), WantErr: `a lone $`},
+		{Params: req(map[string]interface{}{"set": map[string]interface{}{"X-A": "1"}, "remove": []interface{}{"x-a"}}), WantErr: `header "x-a" appears in both set and remove`},
+		{Params: req(map[string]interface{}{"rename": map[string]interface{}{"x-a": "x-b"}, "add": map[string]interface{}{"x-b": "1"}}), WantErr: `header "x-b" appears in both add and rename`},
+		{Params: req(map[string]interface{}{"rename": map[string]interface{}{"x-a": "content-length"}}), WantErr: `rename: header "content-length": cannot be changed`},
+		{Params: map[string]interface{}{"request": map[string]interface{}{}, "headers": map[string]interface{}{}}, WantErr: `parameter "headers"`},
+	})
 }
 
 func TestConcurrentUse(t *testing.T) {
 	p := newPolicy(t, map[string]interface{}{"request": map[string]interface{}{
 		"set": map[string]interface{}{"x-who": "${shared:plain}"}, "remove": []interface{}{"x-a"},
 	}})
-	var wg sync.WaitGroup
-	for range 16 {
-		wg.Go(func() {
-			for range 100 {
-				a := p.ExecuteRequest(request(), nil)
-				a.Headers.Set["x-who"] = "mutated by the engine"
-				a.Headers.Remove[0] = "mutated"
-			}
-		})
-	}
-	wg.Wait()
+	policytest.Concurrently(t, 16, 100, func(int) error {
+		a := p.ExecuteRequest(request(), nil)
+		a.Headers.Set["x-who"] = "mutated by the engine"
+		a.Headers.Remove[0] = "mutated"
+		return nil
+	})
 	if a := p.ExecuteRequest(request(), nil); a.Headers.Set["x-who"] != "v" || a.Headers.Remove[0] != "x-a" {
 		t.Errorf("configuration changed by callers: %+v", a.Headers)
 	}

@@ -16,6 +16,7 @@ const policyName = "transformJson"
 
 // Policy is one configured transformJson instance; immutable and safe for concurrent use.
 type Policy struct {
+	policies.Checked
 	cfg *config
 }
 
@@ -31,14 +32,8 @@ func GetPolicy(_ policies.PolicyMetadata, params map[string]interface{}) (polici
 	if err != nil {
 		return nil, err
 	}
-	return &Policy{cfg: cfg}, nil
+	return &Policy{Checked: policyName, cfg: cfg}, nil
 }
-
-// Name returns the name declared in policy.yaml.
-func (p *Policy) Name() string { return policyName }
-
-// Validate has nothing left to check: GetPolicy parsed and checked the parameters.
-func (p *Policy) Validate(map[string]interface{}) error { return nil }
 
 // SkipResponsePhase spares the chain the response (and buffering its body) when
 // there are no response changes.
@@ -46,38 +41,42 @@ func (p *Policy) SkipResponsePhase() bool { return p.cfg.response.empty() }
 
 // ExecuteRequest applies the request changes to a JSON body.
 func (p *Policy) ExecuteRequest(ctx *policies.RequestContext, _ map[string]interface{}) *policies.RequestPolicyAction {
-	if p.cfg.request.empty() || len(ctx.Body) == 0 {
-		return nil
+	body, refuse := p.transform(p.cfg.request, ctx.Headers, ctx.Body)
+	switch {
+	case refuse:
+		return &policies.RequestPolicyAction{Immediate: problem(415, "Unsupported Media Type", "the request body must be JSON (content-type application/json or application/*+json, not compressed)")}
+	case body != nil:
+		return &policies.RequestPolicyAction{Body: &policies.BodyChange{Content: body}}
 	}
-	if !isJSON(ctx.Headers, ctx.Body) {
-		if p.cfg.rejectNonJSON {
-			return &policies.RequestPolicyAction{Immediate: problem(415, "Unsupported Media Type", "the request body must be JSON (content-type application/json or application/*+json, not compressed)")}
-		}
-		return nil
-	}
-	body, changed := p.cfg.request.apply(ctx.Body)
-	if !changed {
-		return nil
-	}
-	return &policies.RequestPolicyAction{Body: &policies.BodyChange{Content: body}}
+	return nil
 }
 
 // ExecuteResponse applies the response changes to a JSON body.
 func (p *Policy) ExecuteResponse(ctx *policies.ResponseContext, _ map[string]interface{}) *policies.ResponsePolicyAction {
-	if p.cfg.response.empty() || len(ctx.Body) == 0 {
-		return nil
+	body, refuse := p.transform(p.cfg.response, ctx.Headers, ctx.Body)
+	switch {
+	case refuse:
+		return &policies.ResponsePolicyAction{Immediate: problem(502, "Bad Gateway", "the upstream's response body is not JSON")}
+	case body != nil:
+		return &policies.ResponsePolicyAction{Body: &policies.BodyChange{Content: body}}
 	}
-	if !isJSON(ctx.Headers, ctx.Body) {
-		if p.cfg.rejectNonJSON {
-			return &policies.ResponsePolicyAction{Immediate: problem(502, "Bad Gateway", "the upstream's response body is not JSON")}
-		}
-		return nil
+	return nil
+}
+
+// transform applies changes to a message's body: it returns the new body (nil when
+// nothing changed), or refuse when the body is not JSON and rejectNonJSON is set.
+func (p *Policy) transform(changes patch, h policies.Headers, body []byte) (newBody []byte, refuse bool) {
+	if changes.empty() || len(body) == 0 {
+		return nil, false
 	}
-	body, changed := p.cfg.response.apply(ctx.Body)
+	if !isJSON(h, body) {
+		return nil, p.cfg.rejectNonJSON
+	}
+	out, changed := changes.apply(body)
 	if !changed {
-		return nil
+		return nil, false
 	}
-	return &policies.ResponsePolicyAction{Body: &policies.BodyChange{Content: body}}
+	return out, false
 }
 
 // isJSON: a JSON media type, no content coding (a gzip body cannot be edited without

@@ -3,8 +3,8 @@ package transformjson
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/policy-engine-builder/policy-engine/worker/policies"
@@ -25,16 +25,8 @@ func ops(s string) []interface{} {
 	return out
 }
 
-func headers(kv ...string) policies.Headers {
-	h := map[string][]string{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		h[kv[i]] = []string{kv[i+1]}
-	}
-	return policies.NewHeaders(h)
-}
-
 func request(contentType, body string) *policies.RequestContext {
-	return &policies.RequestContext{Context: context.Background(), Method: "POST", Headers: headers("content-type", contentType), Body: []byte(body)}
+	return &policies.RequestContext{Context: context.Background(), Method: "POST", Headers: policytest.Headers("content-type", contentType), Body: []byte(body)}
 }
 
 func newPolicy(t *testing.T, params map[string]interface{}) *Policy {
@@ -126,7 +118,7 @@ func TestArrays(t *testing.T) {
 	if p.SkipResponsePhase() {
 		t.Error("response changes configured, yet the response phase is skipped")
 	}
-	resp := &policies.ResponseContext{Context: context.Background(), Status: 200, Headers: headers("content-type", "application/vnd.api+json"),
+	resp := &policies.ResponseContext{Context: context.Background(), Status: 200, Headers: policytest.Headers("content-type", "application/vnd.api+json"),
 		Body: []byte(`{"items":[{"id":1,"secret":"x"},{"id":2}]}`)}
 	a := p.ExecuteResponse(resp, nil)
 	if a == nil || a.Body == nil {
@@ -154,9 +146,9 @@ func TestNonJSON(t *testing.T) {
 	for _, c := range cases {
 		req := request(c.contentType, c.body)
 		resp := &policies.ResponseContext{Context: context.Background(), Status: 200, Body: []byte(c.body),
-			Headers: headers("content-type", c.contentType, "content-encoding", c.encoding)}
+			Headers: policytest.Headers("content-type", c.contentType, "content-encoding", c.encoding)}
 		if c.encoding != "" {
-			req.Headers = headers("content-type", c.contentType, "content-encoding", c.encoding)
+			req.Headers = policytest.Headers("content-type", c.contentType, "content-encoding", c.encoding)
 		}
 		if a := pass.ExecuteRequest(req, nil); a != nil {
 			t.Errorf("%+v: nonJson pass: request changed: %+v", c, a)
@@ -178,46 +170,31 @@ func TestNonJSON(t *testing.T) {
 }
 
 func TestRejectedParameters(t *testing.T) {
-	tests := []struct {
-		params  map[string]interface{}
-		wantErr string
-	}{
-		{map[string]interface{}{}, `parameters "request" and "response": no change configured`},
-		{map[string]interface{}{"request": ops(`[{"op":"add","path":"/a","value":1}]`)}, `parameter "request": item 0: op "add": want set, remove or rename`},
-		{map[string]interface{}{"request": ops(`[{"op":"set","path":"/a"}]`)}, `parameter "request": item 0: set needs a value`},
-		{map[string]interface{}{"request": ops(`[{"op":"set","path":"a","value":1}]`)}, `parameter "request": item 0: path "a": want a JSON pointer`},
-		{map[string]interface{}{"request": ops(`[{"op":"set","path":"","value":1}]`)}, `item 0: path "": want a JSON pointer`},
-		{map[string]interface{}{"response": ops(`[{"op":"remove","path":"/a~2"}]`)}, `parameter "response": item 0: path "/a~2": ~ must be followed by 0`},
-		{map[string]interface{}{"request": ops(`[{"op":"remove","path":"/a","value":1}]`)}, `item 0: remove takes only a path`},
-		{map[string]interface{}{"request": ops(`[{"op":"rename","from":"/a","path":"/a/b"}]`)}, `item 0: cannot rename "/a" to itself or into itself`},
-		{map[string]interface{}{"request": ops(`[{"op":"rename","path":"/b"}]`)}, `item 0: from "": want a JSON pointer`},
-		{map[string]interface{}{"request": ops(`[{"op":"remove","path":"/a","to":"/b"}]`)}, `parameter "request": at [0].to: unknown field`},
-		{map[string]interface{}{"request": ops(`["remove /a"]`)}, `parameter "request"`},
-		{map[string]interface{}{"request": ops(`[{"op":"remove","path":"/a"}]`), "nonJson": "drop"}, `parameter "nonJson"`},
-	}
-	for _, tc := range tests {
-		_, err := policytest.Build(t, ".", GetPolicy, tc.params)
-		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-			t.Errorf("%v: error %v, want it to contain %q", tc.params, err, tc.wantErr)
-		}
-	}
+	policytest.CheckRejected(t, ".", GetPolicy, []policytest.Rejection{
+		{Params: map[string]interface{}{}, WantErr: `parameters "request" and "response": no change configured`},
+		{Params: map[string]interface{}{"request": ops(`[{"op":"add","path":"/a","value":1}]`)}, WantErr: `parameter "request": item 0: op "add": want set, remove or rename`},
+		{Params: map[string]interface{}{"request": ops(`[{"op":"set","path":"/a"}]`)}, WantErr: `parameter "request": item 0: set needs a value`},
+		{Params: map[string]interface{}{"request": ops(`[{"op":"set","path":"a","value":1}]`)}, WantErr: `parameter "request": item 0: path "a": want a JSON pointer`},
+		{Params: map[string]interface{}{"request": ops(`[{"op":"set","path":"","value":1}]`)}, WantErr: `item 0: path "": want a JSON pointer`},
+		{Params: map[string]interface{}{"response": ops(`[{"op":"remove","path":"/a~2"}]`)}, WantErr: `parameter "response": item 0: path "/a~2": ~ must be followed by 0`},
+		{Params: map[string]interface{}{"request": ops(`[{"op":"remove","path":"/a","value":1}]`)}, WantErr: `item 0: remove takes only a path`},
+		{Params: map[string]interface{}{"request": ops(`[{"op":"rename","from":"/a","path":"/a/b"}]`)}, WantErr: `item 0: cannot rename "/a" to itself or into itself`},
+		{Params: map[string]interface{}{"request": ops(`[{"op":"rename","path":"/b"}]`)}, WantErr: `item 0: from "": want a JSON pointer`},
+		{Params: map[string]interface{}{"request": ops(`[{"op":"remove","path":"/a","to":"/b"}]`)}, WantErr: `parameter "request": at [0].to: unknown field`},
+		{Params: map[string]interface{}{"request": ops(`["remove /a"]`)}, WantErr: `parameter "request"`},
+		{Params: map[string]interface{}{"request": ops(`[{"op":"remove","path":"/a"}]`), "nonJson": "drop"}, WantErr: `parameter "nonJson"`},
+	})
 }
 
 func TestConcurrentUse(t *testing.T) {
 	p := newPolicy(t, map[string]interface{}{"request": ops(`[{"op":"set","path":"/n","value":1},{"op":"rename","from":"/a","path":"/b"}]`)})
-	var wg sync.WaitGroup
-	for range 16 {
-		wg.Go(func() {
-			for range 50 {
-				a := p.ExecuteRequest(request("application/json", `{"a":"x"}`), nil)
-				if a == nil || a.Body == nil || string(a.Body.Content) != `{"n":1,"b":"x"}` {
-					t.Errorf("got %+v", a.Body)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
+	policytest.Concurrently(t, 16, 50, func(int) error {
+		a := p.ExecuteRequest(request("application/json", `{"a":"x"}`), nil)
+		if a == nil || a.Body == nil || string(a.Body.Content) != `{"n":1,"b":"x"}` {
+			return fmt.Errorf("got %+v", a)
+		}
+		return nil
+	})
 }
 
 func BenchmarkRequest(b *testing.B) {

@@ -36,6 +36,7 @@ type params struct {
 // Policy is one configured validateRequest instance; immutable and safe for
 // concurrent use (a compiled jsonschema.Schema is).
 type Policy struct {
+	policies.Checked
 	schema  *jsonschema.Schema
 	maxBody int
 	methods []string
@@ -86,14 +87,8 @@ func GetPolicy(_ policies.PolicyMetadata, raw map[string]interface{}) (policies.
 	if err != nil {
 		return nil, fmt.Errorf("parameter %q: not a valid JSON Schema: %w", "schema", err)
 	}
-	return &Policy{schema: sch, maxBody: p.MaxBodyBytes, methods: p.Methods}, nil
+	return &Policy{Checked: policyName, schema: sch, maxBody: p.MaxBodyBytes, methods: p.Methods}, nil
 }
-
-// Name returns the name declared in policy.yaml.
-func (p *Policy) Name() string { return policyName }
-
-// Validate has nothing left to check: GetPolicy parsed and compiled the parameters.
-func (p *Policy) Validate(map[string]interface{}) error { return nil }
 
 // ExecuteRequest lets a valid body through unchanged and answers anything else.
 func (p *Policy) ExecuteRequest(ctx *policies.RequestContext, _ map[string]interface{}) *policies.RequestPolicyAction {

@@ -3,10 +3,10 @@ package validaterequest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"reflect"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/policy-engine-builder/policy-engine/worker/policies"
@@ -148,47 +148,32 @@ func TestRejectedParameters(t *testing.T) {
 		}
 		return m
 	}
-	tests := []struct {
-		params  map[string]interface{}
-		wantErr string
-	}{
-		{map[string]interface{}{}, `parameter "schema": required parameter missing`},
-		{map[string]interface{}{"schema": "{}"}, `parameter "schema"`},
-		{map[string]interface{}{"schema": schema(`{"type":"strin"}`)}, `parameter "schema": not a valid JSON Schema`},
-		{map[string]interface{}{"schema": schema(`{"minimum":"1"}`)}, `parameter "schema": not a valid JSON Schema`},
-		{map[string]interface{}{"schema": schema(`{"$ref":"file:///etc/passwd"}`)}, `parameter "schema": not a valid JSON Schema`},
-		{map[string]interface{}{"schema": schema(`{"$ref":"https://example.com/s.json"}`)}, `only references inside it are resolved`},
-		{map[string]interface{}{"schema": schema(`{"$ref":"#/$defs/missing"}`)}, `parameter "schema"`},
-		{map[string]interface{}{"schema": schema(`{}`), "maxBodyBytes": 0.0}, `parameter "maxBodyBytes"`},
-		{map[string]interface{}{"schema": schema(`{}`), "maxBodyBytes": 9e6}, `parameter "maxBodyBytes"`},
-		{map[string]interface{}{"schema": schema(`{}`), "methods": []interface{}{}}, `parameter "methods": must list at least one method`},
-		{map[string]interface{}{"schema": schema(`{}`), "methods": []interface{}{"POST", "PO ST"}}, `parameter "methods": at /1: 'PO ST' does not match pattern`},
-		{map[string]interface{}{"schema": schema(`{}`), "maxBytes": 1.0}, `parameter "maxBytes"`},
-	}
-	for _, tc := range tests {
-		_, err := policytest.Build(t, ".", GetPolicy, tc.params)
-		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-			t.Errorf("%v: error %v, want it to contain %q", tc.params, err, tc.wantErr)
-		}
-	}
+	policytest.CheckRejected(t, ".", GetPolicy, []policytest.Rejection{
+		{Params: map[string]interface{}{}, WantErr: `parameter "schema": required parameter missing`},
+		{Params: map[string]interface{}{"schema": "{}"}, WantErr: `parameter "schema"`},
+		{Params: map[string]interface{}{"schema": schema(`{"type":"strin"}`)}, WantErr: `parameter "schema": not a valid JSON Schema`},
+		{Params: map[string]interface{}{"schema": schema(`{"minimum":"1"}`)}, WantErr: `parameter "schema": not a valid JSON Schema`},
+		{Params: map[string]interface{}{"schema": schema(`{"$ref":"file:///etc/passwd"}`)}, WantErr: `parameter "schema": not a valid JSON Schema`},
+		{Params: map[string]interface{}{"schema": schema(`{"$ref":"https://example.com/s.json"}`)}, WantErr: `only references inside it are resolved`},
+		{Params: map[string]interface{}{"schema": schema(`{"$ref":"#/$defs/missing"}`)}, WantErr: `parameter "schema"`},
+		{Params: map[string]interface{}{"schema": schema(`{}`), "maxBodyBytes": 0.0}, WantErr: `parameter "maxBodyBytes"`},
+		{Params: map[string]interface{}{"schema": schema(`{}`), "maxBodyBytes": 9e6}, WantErr: `parameter "maxBodyBytes"`},
+		{Params: map[string]interface{}{"schema": schema(`{}`), "methods": []interface{}{}}, WantErr: `parameter "methods": must list at least one method`},
+		{Params: map[string]interface{}{"schema": schema(`{}`), "methods": []interface{}{"POST", "PO ST"}}, WantErr: `parameter "methods": at /1: 'PO ST' does not match pattern`},
+		{Params: map[string]interface{}{"schema": schema(`{}`), "maxBytes": 1.0}, WantErr: `parameter "maxBytes"`},
+	})
 }
 
 func TestConcurrentUse(t *testing.T) {
 	p := policytest.New(t, ".", GetPolicy, map[string]interface{}{"schema": orderSchema(t)}).(*Policy)
-	var wg sync.WaitGroup
-	for i := range 16 {
-		wg.Go(func() {
-			for range 50 {
-				a := p.ExecuteRequest(request("POST", "application/json", `{"id":"ord-`+strconv.Itoa(i)+`","items":[{"sku":"a","qty":1}]}`), nil)
-				b := p.ExecuteRequest(request("POST", "application/json", `{"id":"bad","items":[]}`), nil)
-				if a != nil || b == nil || b.Immediate.Status != 400 {
-					t.Error("wrong decision under concurrency")
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
+	policytest.Concurrently(t, 16, 50, func(i int) error {
+		a := p.ExecuteRequest(request("POST", "application/json", `{"id":"ord-`+strconv.Itoa(i)+`","items":[{"sku":"a","qty":1}]}`), nil)
+		b := p.ExecuteRequest(request("POST", "application/json", `{"id":"bad","items":[]}`), nil)
+		if a != nil || b == nil || b.Immediate.Status != 400 {
+			return errors.New("wrong decision under concurrency")
+		}
+		return nil
+	})
 }
 
 func BenchmarkValidate(b *testing.B) {

@@ -12,10 +12,14 @@
 //		policytest.CheckSpec(t, ".", p, params{})
 //	}
 //
-//	func TestRejectsEmptyKey(t *testing.T) {
-//		_, err := policytest.Build(t, ".", GetPolicy, map[string]interface{}{"keys": []interface{}{""}})
-//		...
+//	func TestRejectedParameters(t *testing.T) {
+//		policytest.CheckRejected(t, ".", GetPolicy, []policytest.Rejection{
+//			{Name: "empty key", Params: map[string]interface{}{"keys": policytest.List("")}, WantErr: `item 0 is empty`},
+//		})
 //	}
+//
+// Beyond that it builds requests' parts as the engine passes them (Headers, List) and
+// runs one instance on many goroutines at once (Concurrently).
 package policytest
 
 import (
@@ -119,8 +123,7 @@ func checkParams(declared []validation.Parameter, t reflect.Type) error {
 	}
 	var errs []error
 	fields := map[string]reflect.StructField{}
-	for i := range t.NumField() {
-		f := t.Field(i)
+	for _, f := range paramFields(t) {
 		name := f.Tag.Get(policies.ParamTag)
 		switch {
 		case name == "":
@@ -149,6 +152,21 @@ func checkParams(declared []validation.Parameter, t reflect.Type) error {
 		errs = append(errs, fmt.Errorf("%s.%s is tagged %s:%q, a parameter policy.yaml does not declare", t, fields[name].Name, policies.ParamTag, name))
 	}
 	return errors.Join(errs...)
+}
+
+// paramFields lists t's fields, with the fields of an embedded struct tagged
+// `param:",squash"` in place of that struct, as policies.DecodeParams fills them.
+func paramFields(t reflect.Type) []reflect.StructField {
+	var out []reflect.StructField
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Anonymous && f.Type.Kind() == reflect.Struct && f.Tag.Get(policies.ParamTag) == ",squash" {
+			out = append(out, paramFields(f.Type)...)
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 // checkType reports whether a field of type t can hold every value of p's type.

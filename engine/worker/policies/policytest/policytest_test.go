@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,16 +18,23 @@ import (
 // expected to call hit the nil embedded interface and panic.
 type fakeTB struct {
 	testing.TB
+	mu       sync.Mutex // Error may be called from several goroutines
 	errors   []string
 	fatal    bool
 	cleanups []func()
 }
 
 func (f *fakeTB) Helper()                   {}
-func (f *fakeTB) Error(args ...any)         { f.errors = append(f.errors, fmt.Sprint(args...)) }
-func (f *fakeTB) Errorf(s string, a ...any) { f.errors = append(f.errors, fmt.Sprintf(s, a...)) }
+func (f *fakeTB) Error(args ...any)         { f.record(fmt.Sprint(args...)) }
+func (f *fakeTB) Errorf(s string, a ...any) { f.record(fmt.Sprintf(s, a...)) }
 func (f *fakeTB) Fatal(args ...any)         { f.fatal = true; f.Error(args...) }
 func (f *fakeTB) Cleanup(fn func())         { f.cleanups = append(f.cleanups, fn) }
+
+func (f *fakeTB) record(msg string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.errors = append(f.errors, msg)
+}
 
 func (f *fakeTB) runCleanups() {
 	for i := len(f.cleanups) - 1; i >= 0; i-- {
@@ -98,10 +106,8 @@ type closingPolicy struct{ reqPolicy }
 func (p *closingPolicy) Close() error { *p.closed = true; return nil }
 
 // respPolicy implements only the response phase.
-type respPolicy struct{}
+type respPolicy struct{ policies.Checked }
 
-func (respPolicy) Name() string                  { return "greeter" }
-func (respPolicy) Validate(map[string]any) error { return nil }
 func (respPolicy) ExecuteResponse(*policies.ResponseContext, map[string]any) *policies.ResponsePolicyAction {
 	return nil
 }
@@ -120,6 +126,27 @@ func TestCheckSpecAcceptsMatchingPolicy(t *testing.T) {
 	if spec == nil || spec.Name != "greeter" {
 		t.Errorf("spec %+v", spec)
 	}
+}
+
+// sharedGreeting is a set of parameters several policies could share.
+type sharedGreeting struct {
+	Greeting string `param:"greeting"`
+}
+
+func TestCheckSpecLooksIntoSquashedStructs(t *testing.T) {
+	dir := specDir(t, "v1.0.0", goodSpec)
+	f := &fakeTB{}
+	CheckSpec(f, dir, &reqPolicy{name: "greeter"}, struct {
+		sharedGreeting `param:",squash"`
+		Target         string `param:"target"`
+	}{})
+	f.expect(t, false)
+
+	f = &fakeTB{}
+	CheckSpec(f, dir, &reqPolicy{name: "greeter"}, struct {
+		sharedGreeting `param:",squash"`
+	}{})
+	f.expect(t, false, `declares parameter "target"`)
 }
 
 func TestCheckSpecReportsMismatches(t *testing.T) {
@@ -160,7 +187,7 @@ func TestCheckSpecReportsMismatches(t *testing.T) {
 		}{}, []string{`parameter "greeting"`, "type string needs a string, the field is []uint8"}},
 		"not a struct": {"v1.0.0", goodSpec, &reqPolicy{name: "greeter"}, []string{"greeting", "target"},
 			[]string{"want a value of the struct", "[]string"}},
-		"request phase not implemented": {"v1.0.0", goodSpec, respPolicy{}, greeterParams{},
+		"request phase not implemented": {"v1.0.0", goodSpec, respPolicy{"greeter"}, greeterParams{},
 			[]string{"declares the request phase", "does not implement RequestPolicy"}},
 		"response phase not implemented": {"v1.0.0", strings.Replace(goodSpec, "supportsRequestPhase: true", "supportsResponsePhase: true", 1),
 			&reqPolicy{name: "greeter"}, greeterParams{}, []string{"does not implement ResponsePolicy"}},
@@ -329,7 +356,7 @@ func TestNewReportsEachRejection(t *testing.T) {
 			return &reqPolicy{name: "greeter", validateErr: errors.New("too polite")}, nil
 		}, map[string]any{"target": "w"}, []string{"(Validate)", "too polite"}},
 		"phase not implemented": {goodSpec, func(policies.PolicyMetadata, map[string]any) (policies.Policy, error) {
-			return respPolicy{}, nil
+			return respPolicy{"greeter"}, nil
 		}, map[string]any{"target": "w"}, []string{"does not implement RequestPolicy"}},
 		"file rejected": {"name: greeter\n", ok, nil, []string{"the engine would reject it"}},
 	}

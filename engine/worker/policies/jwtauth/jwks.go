@@ -1,4 +1,4 @@
-package jwtvalidation
+package jwtauth
 
 import (
 	"context"
@@ -34,22 +34,22 @@ type jwks struct {
 	cancel context.CancelFunc
 }
 
-func newJWKS(cfg *config) (*jwks, error) {
+func newJWKS(policyName string, cfg Config) (*jwks, error) {
 	// The background refresh goroutine lives until cancel; the policy calls it on Close
 	// or when the instance is garbage collected.
 	ctx, cancel := context.WithCancel(context.Background())
 	noErrorOnFirstFetch := true
-	kf, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{cfg.jwksURL}, keyfunc.Override{
-		Client:                    &http.Client{Timeout: cfg.fetchTimeout},
-		HTTPTimeout:               cfg.fetchTimeout,
+	kf, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{cfg.JWKSURL}, keyfunc.Override{
+		Client:                    &http.Client{Timeout: cfg.FetchTimeout},
+		HTTPTimeout:               cfg.FetchTimeout,
 		NoErrorReturnFirstHTTPReq: &noErrorOnFirstFetch,
-		RefreshInterval:           cfg.refreshInterval,
-		RefreshUnknownKID:         rate.NewLimiter(rate.Every(cfg.minRefreshInterval), 1),
+		RefreshInterval:           cfg.RefreshInterval,
+		RefreshUnknownKID:         rate.NewLimiter(rate.Every(cfg.MinRefreshInterval), 1),
 		// Also bounds the unknown-kid fetch itself, which runs under this context.
-		RateLimitWaitMax: min(cfg.fetchTimeout, time.Second),
+		RateLimitWaitMax: min(cfg.FetchTimeout, time.Second),
 		RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
 			return func(_ context.Context, err error) {
-				slog.Warn("jwtValidation: JWKS fetch failed; keeping the keys already known", "url", u, "error", err)
+				slog.Warn(policyName+": JWKS fetch failed; keeping the keys already known", "url", u, "error", err)
 			}
 		},
 	})
