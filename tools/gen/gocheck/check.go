@@ -65,40 +65,23 @@ func typeCheck(req Request, engine *Module, healthy map[string]*Result, inputs m
 	if version.Compare("go"+engine.GoVersion, "go"+goLine) > 0 {
 		goLine = engine.GoVersion
 	}
+	// GOTOOLCHAIN=local: a policy must never make the builder download another Go.
 	env := append(os.Environ(), "GOWORK="+filepath.Join(req.WorkDir, "go.work"), "GOTOOLCHAIN=local", "GOFLAGS=")
-	var paths []string
-	// The module graph must load before packages can: a dependency needing a newer Go or a
-	// missing go.sum entry breaks it. Each round removes the policies the error names.
-	for round := 0; ; round++ {
-		paths = sortedKeys(healthy)
-		if len(paths) == 0 {
-			return nil
-		}
-		if err := writeWork(req, engine, healthy, inputs, paths, goLine); err != nil {
+	if err := writeWork(req, engine, healthy, inputs, sortedKeys(healthy), goLine); err != nil {
+		return err
+	}
+	// Usually the module graph loads and the packages with it. When anything fails, the
+	// graph is checked on its own first, so a broken one is blamed on the policies whose
+	// requirements break it rather than on every package.
+	pkgs, err := loadPolicies(req.WorkDir, env, req.BuildFlags, unknownPolicies(healthy, inputs))
+	if err != nil || anyListError(pkgs) {
+		if err := pruneModuleGraph(req, engine, env, healthy, inputs, goLine); err != nil {
 			return err
 		}
-		culprits, message := moduleGraph(req, env, healthy)
-		if len(culprits) == 0 || round > len(inputs) {
-			break
+		pkgs, err = loadPolicies(req.WorkDir, env, req.BuildFlags, unknownPolicies(healthy, inputs))
+		if err != nil {
+			return fmt.Errorf("loading packages: %w", err)
 		}
-		for _, c := range culprits {
-			healthy[c].Problems = append(healthy[c].Problems, Problem{Code: "gomod-graph", File: "go.mod", Message: message})
-			delete(healthy, c)
-		}
-	}
-	var unknown []string
-	for _, p := range paths {
-		if !inputs[p].Cached {
-			unknown = append(unknown, p)
-		}
-	}
-	if len(unknown) == 0 {
-		return nil
-	}
-	// GOTOOLCHAIN=local in env: a policy must never make the builder download another Go.
-	pkgs, err := loadPolicies(req.WorkDir, env, req.BuildFlags, unknown)
-	if err != nil {
-		return fmt.Errorf("loading packages: %w", err)
 	}
 	for _, pkg := range pkgs {
 		res, ok := healthy[pkg.PkgPath]
@@ -121,6 +104,49 @@ func typeCheck(req Request, engine *Module, healthy map[string]*Result, inputs m
 			continue
 		}
 		res.Problems = append(res.Problems, checkFactory(req.SDKPackage, dir, pkg, inputs[pkg.PkgPath])...)
+	}
+	return nil
+}
+
+// unknownPolicies are the healthy policies the caller has no answer for, sorted.
+func unknownPolicies(healthy map[string]*Result, inputs map[string]PolicyInput) []string {
+	var unknown []string
+	for _, p := range sortedKeys(healthy) {
+		if !inputs[p].Cached {
+			unknown = append(unknown, p)
+		}
+	}
+	return unknown
+}
+
+func anyListError(pkgs []*packages.Package) bool {
+	for _, pkg := range pkgs {
+		for _, e := range pkg.Errors {
+			if e.Kind == packages.ListError {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// pruneModuleGraph removes from healthy, with a problem each, the policies whose
+// requirements keep the workspace's module graph from loading (a dependency needing a
+// newer Go, a missing go.sum entry), one round per error Go names, and rewrites the
+// go.work over those left.
+func pruneModuleGraph(req Request, engine *Module, env []string, healthy map[string]*Result, inputs map[string]PolicyInput, goLine string) error {
+	for round := 0; len(healthy) > 0 && round <= len(inputs); round++ {
+		culprits, message := moduleGraph(req, env, healthy)
+		if len(culprits) == 0 {
+			return nil
+		}
+		for _, c := range culprits {
+			healthy[c].Problems = append(healthy[c].Problems, Problem{Code: "gomod-graph", File: "go.mod", Message: message})
+			delete(healthy, c)
+		}
+		if err := writeWork(req, engine, healthy, inputs, sortedKeys(healthy), goLine); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -22,6 +22,9 @@ import (
 // the packages they import are loaded from export data (built or found in Go's build
 // cache) in a second call, and the policies are type-checked here.
 func loadPolicies(dir string, env, buildFlags []string, paths []string) ([]*packages.Package, error) {
+	if len(paths) == 0 {
+		return nil, nil // no pattern would mean the package in dir
+	}
 	listMode := packages.NeedName | packages.NeedFiles | packages.NeedCompiledGoFiles |
 		packages.NeedImports | packages.NeedDeps
 	listed, err := packages.Load(&packages.Config{Mode: listMode, Dir: dir, Env: env, BuildFlags: buildFlags}, paths...)
