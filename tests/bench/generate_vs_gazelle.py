@@ -135,10 +135,12 @@ def run_gazelle(gazelle: Path, tree: Path, config: Path) -> float:
 
 
 def clear_results(cache: Path) -> None:
-    """Forget every cached result; keep the Go helper binaries (files at the top)."""
+    """Forget every cached result (the databases); keep the Go helper binaries."""
     for entry in cache.iterdir():
         if entry.is_dir():
             shutil.rmtree(entry)
+        elif ".sqlite" in entry.name:
+            entry.unlink()
 
 
 def bench(workdir: Path, count: int, rounds: int, gazelle: Path) -> tuple[Times, list[str]]:

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -117,8 +119,8 @@ def test_what_the_run_wrote_itself_is_recorded_as_written(tmp_path: Path) -> Non
 
 def test_a_corrupt_stamp_is_a_miss(tmp_path: Path) -> None:
     stamps, scope = _recorded(tmp_path)
-    for path in (tmp_path / "cache").rglob("*.json"):
-        path.write_text("{not json")
+    with closing(sqlite3.connect(tmp_path / "cache")) as db, db:
+        assert db.execute("UPDATE entries SET value = '{not json'").rowcount == 1
     assert stamps.current("k", scope) is None
 
 

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Mapping
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -182,26 +184,56 @@ def test_a_changed_engine_sdk_checks_every_policy_again(
         assert any("missing method Version" in str(e["message"]) for e in errors), errors
 
 
+def _entries(cache: Path) -> dict[str, str]:
+    with closing(sqlite3.connect(cache / gocheck.ANSWERS)) as db:
+        return dict(db.execute("SELECT key, value FROM entries").fetchall())
+
+
 def test_a_corrupt_cache_entry_is_ignored(
     tmp_path: Path, cache: Path, asked: list[list[str]]
 ) -> None:
     root = tmp_path / "policies"
     _tree(root)
-    before = set((cache / gocheck.ANSWERS_DIR).rglob("*.json"))
     assert _validate(root) == 0
-    ours = sorted(set((cache / gocheck.ANSWERS_DIR).rglob("*.json")) - before)
-    assert len(ours) == 3
-    ours[0].write_bytes(b"\x00not json")
-    ours[1].write_text('{"id": "alpha/v1.0.0", "problems": 7}')
-    # Neither readable nor replaceable: a directory where the entry should be.
-    ours[2].unlink()
-    ours[2].mkdir()
+    keys = sorted(_entries(cache))
+    assert len(keys) == 3
+    with closing(sqlite3.connect(cache / gocheck.ANSWERS)) as db, db:
+        db.execute("UPDATE entries SET value = ? WHERE key = ?", ("\x00not json", keys[0]))
+        db.execute(
+            "UPDATE entries SET value = ? WHERE key = ?",
+            ('{"id": "alpha/v1.0.0", "problems": 7}', keys[1]),
+        )
+        db.execute("UPDATE entries SET value = '[]' WHERE key = ?", (keys[2],))
     report = (tmp_path / "out" / "validation_report.json").read_text()
     assert _validate(root) == 0
     assert asked[1:] == [["alpha/v1.0.0", "beta/v1.0.0", "gamma/v1.0.0"]]
     assert (tmp_path / "out" / "validation_report.json").read_text() == report
-    assert all(json.loads(p.read_text())["problems"] == [] for p in ours[:2])
-    assert ours[2].is_dir()
+    assert all(json.loads(v)["problems"] == [] for v in _entries(cache).values())
+
+
+def test_a_damaged_cache_database_is_started_again(
+    tmp_path: Path, cache: Path, asked: list[list[str]]
+) -> None:
+    root = tmp_path / "policies"
+    _tree(root)
+    (cache / gocheck.ANSWERS).write_bytes(b"\x00 not a database " * 100)
+    assert _validate(root) == 0
+    assert _validate(root) == 0
+    assert asked == [["alpha/v1.0.0", "beta/v1.0.0", "gamma/v1.0.0"]]
+    assert len(_entries(cache)) == 3
+
+
+def test_an_unusable_cache_only_costs_speed(
+    tmp_path: Path, cache: Path, asked: list[list[str]]
+) -> None:
+    # Neither readable nor replaceable: a directory where the database should be.
+    (cache / gocheck.ANSWERS).mkdir()
+    root = tmp_path / "policies"
+    _tree(root)
+    assert _validate(root) == 0
+    assert _validate(root) == 0
+    assert asked == [["alpha/v1.0.0", "beta/v1.0.0", "gamma/v1.0.0"]] * 2
+    assert (cache / gocheck.ANSWERS).is_dir()
 
 
 def test_policies_using_local_sources_elsewhere_are_always_checked(

@@ -36,7 +36,7 @@ from policy_builder.gotool import (
 from policy_builder.home import SDK_PACKAGE, EngineSources
 from policy_builder.manifest import GoModInfo, GoPackageInfo, Problem
 
-ANSWERS_DIR = "answers"
+ANSWERS = "answers.sqlite"
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ def run_gocheck(
         helper,
         env,
     )
-    store = Store(cache_dir() / ANSWERS_DIR)
+    store = Store(cache_dir() / ANSWERS)
     answers: dict[str, dict[str, Any]] = {}
     results: dict[str, GoCheckResult] = {}
     for i in inputs:
@@ -120,11 +120,8 @@ def run_gocheck(
         helper_binary(home, helper), home, engine_go_mod(), root, inputs, env["GOVERSION"], answers
     )
     modules = Counter(_module_path(a) for a in (*answers.values(), *fresh.values()))
-    for rel, answer in fresh.items():
-        if gocheck_cache.keepable(answer, modules):
-            store.put(keys[rel], answer)
-        results[rel] = _result(answer)
-    return results
+    store.put_many({keys[rel]: a for rel, a in fresh.items() if gocheck_cache.keepable(a, modules)})
+    return {**results, **{rel: _result(a) for rel, a in fresh.items()}}
 
 
 def _ask(

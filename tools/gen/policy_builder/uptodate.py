@@ -154,7 +154,7 @@ class Stamps:
     """The stamps of generate runs, one per settings key, in the cache."""
 
     def __init__(self, store: Store | None = None) -> None:
-        self.store = store or Store(cache_dir() / "generate")
+        self.store = store or Store(cache_dir() / "generate.sqlite")
 
     def current(self, key: str, scope: Scope) -> dict[str, Any] | None:
         """The result recorded for key if no path of scope changed since; else None.
