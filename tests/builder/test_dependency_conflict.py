@@ -1,7 +1,9 @@
 """A policy must not silently upgrade the engine's own dependencies: the build stops and
 names the module, both versions and the policy. The engine here is a copy of the real
 one whose go.mod requires an older xid than the policy does (xid is outside the real
-engine's module graph, so only this test's requirement brings it in)."""
+engine's module graph, so only this test's requirement brings it in), and imports it
+where the test says: in its main package (the engine links it: the core), or only in a
+library package for policies, as the SDK's jwtauth needs its JWT libraries (a warning)."""
 
 from __future__ import annotations
 
@@ -30,16 +32,24 @@ def _go_mod_sum(version: str, scratch: Path) -> str:
     )
     if proc.returncode != 0:
         pytest.skip(f"module proxy unreachable: {proc.stderr.strip()}")
-    return f"{CMP} {version}/go.mod {json.loads(proc.stdout)['GoModSum']}\n"
+    sums = json.loads(proc.stdout)
+    return f"{CMP} {version} {sums['Sum']}\n{CMP} {version}/go.mod {sums['GoModSum']}\n"
 
 
-def _setup(tmp_path: Path, engine_comment: str) -> tuple[Path, Path]:
+def _setup(tmp_path: Path, engine_comment: str, importer: str) -> tuple[Path, Path]:
+    """importer: the engine directory (relative) whose package imports xid, or ""."""
     home = tmp_path / "home"
     copy_engine_sources(home)
     with (home / "engine" / "go.mod").open("a") as f:
         f.write(f"\nrequire {CMP} v1.5.0{engine_comment}\n")
     with (home / "engine" / "go.sum").open("a") as f:
         f.write(_go_mod_sum("v1.5.0", tmp_path / "q"))
+    if importer:
+        package = "main" if importer == "." else Path(importer).name
+        (home / "engine" / importer).mkdir(parents=True, exist_ok=True)
+        (home / "engine" / importer / "xid_use.go").write_text(
+            f'package {package}\n\nimport _ "{CMP}"\n'
+        )
     root = tmp_path / "policies"
     d = write_policy(
         root,
@@ -53,10 +63,10 @@ def _setup(tmp_path: Path, engine_comment: str) -> tuple[Path, Path]:
 
 
 def _build(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], engine_comment: str
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], engine_comment: str, importer: str
 ) -> tuple[int, dict[str, object], Path]:
     """Build the conflicting policy against the engine copy; exit code, result, output."""
-    home, root = _setup(tmp_path, engine_comment)
+    home, root = _setup(tmp_path, engine_comment, importer)
     out = tmp_path / "out"
     code, result = run_json(
         ["build", "--engine-dir", str(home), "--policies", str(root), "--output", str(out)],
@@ -71,7 +81,7 @@ UPGRADE = f"{CMP}: the engine uses v1.5.0, the build would use v1.6.0 (required 
 def test_policy_cannot_upgrade_a_direct_engine_dependency(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, result, out = _build(tmp_path, capsys, "")
+    code, result, out = _build(tmp_path, capsys, "", ".")
     assert code == EXIT_INVALID
     assert result["phase"] == "compilation"
     assert f"\n  {UPGRADE}\n" in str(result["error"])
@@ -86,7 +96,18 @@ def test_policy_cannot_upgrade_a_direct_engine_dependency(
 def test_indirect_engine_dependency_upgrade_is_a_warning(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, result, out = _build(tmp_path, capsys, " // indirect")
+    code, result, out = _build(tmp_path, capsys, " // indirect", "")
+    assert code == 0, result
+    assert result["warnings"] == [f"engine dependency upgraded by policies: {UPGRADE}"]
+    assert (out / "policy-engine").is_file()
+
+
+def test_upgrading_what_only_a_library_for_policies_needs_is_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A direct requirement of the engine that only a package for policies imports (as
+    # jwtauth imports the JWT libraries): the engine itself links none of it.
+    code, result, out = _build(tmp_path, capsys, "", "worker/policies/xidlib")
     assert code == 0, result
     assert result["warnings"] == [f"engine dependency upgraded by policies: {UPGRADE}"]
     assert (out / "policy-engine").is_file()

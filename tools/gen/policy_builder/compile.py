@@ -171,28 +171,52 @@ def _policies_requiring(manifest: Manifest, graph: dict[str, set[str]], target: 
     return sorted(found)
 
 
+def _linked_modules(manifest: Manifest, ws: Workspace) -> frozenset[str]:
+    """The modules whose packages the engine links itself: those its main package needs
+    apart from the policies the generated registry imports."""
+    policies = [p.module_path for p in manifest.policies]
+    imports = _run(
+        [go_binary(), "list", "-f", '{{join .Imports "\\n"}}', "."],
+        ws.engine,
+        _go_env(ws),
+        "listing the engine's imports",
+    ).split()
+    own = [i for i in imports if not any(i == m or i.startswith(m + "/") for m in policies)]
+    listed = _run(
+        [go_binary(), "list", "-deps", "-f", "{{with .Module}}{{.Path}}{{end}}", *own],
+        ws.engine,
+        _go_env(ws),
+        "listing the engine's own dependencies",
+    )
+    return frozenset(listed.split())
+
+
 def check_engine_dependencies(manifest: Manifest, ws: Workspace) -> tuple[str, ...]:
     """Compare the versions the engine selects alone with those of the whole build.
 
     A policy must not silently change the engine's core: a different version of a module
-    the engine requires directly stops the build. Other (indirect) changes are allowed by
-    Go's compatibility promise but returned as warnings, so they are never silent."""
+    the engine requires directly and links itself stops the build. Other changes are
+    allowed by Go's compatibility promise but returned as warnings, so they are never
+    silent: those of indirect requirements, and those of modules only the SDK's libraries
+    for policies need (jwtauth's JWT libraries), which a policy of one's own may well
+    require in a newer version."""
     engine_env = dict(_go_env(ws), GOWORK="off")
     engine_alone = _module_versions(ws.engine, engine_env)
     together = _module_versions(ws.root, _go_env(ws))
-    direct = ws.engine_go_mod.direct_requires
     conflicts: list[str] = []
     warnings: list[str] = []
     graph: dict[str, set[str]] | None = None
+    core: frozenset[str] | None = None
     for path, version in sorted(engine_alone.items()):
         if path == ws.engine_go_mod.module_path or together.get(path, version) == version:
             continue
-        if graph is None:
+        if graph is None or core is None:
             graph = _requirers(ws)
+            core = ws.engine_go_mod.direct_requires & _linked_modules(manifest, ws)
         culprits = _policies_requiring(manifest, graph, f"{path}@{together[path].split()[0]}")
         by = ", ".join(culprits) if culprits else "the policies' dependencies"
         line = f"{path}: the engine uses {version}, the build would use {together[path]}"
-        (conflicts if path in direct else warnings).append(f"{line} (required by {by})")
+        (conflicts if path in core else warnings).append(f"{line} (required by {by})")
     if conflicts:
         raise EngineDependencyConflict(
             "policies would change the versions of the engine's direct dependencies:\n"
