@@ -99,22 +99,24 @@ func (p *Process) Stop(grace time.Duration) error {
 
 // FreeAddr returns a loopback address with a port nothing listens on right now.
 func FreeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addrs, err := FreeAddrs(1)
 	if err != nil {
 		return "", err
 	}
-	defer l.Close()
-	return l.Addr().String(), nil
+	return addrs[0], nil
 }
 
-// FreeAddrs returns n such addresses.
+// FreeAddrs returns n such addresses, all different: each listener stays open until
+// every port is picked, so the kernel cannot hand out one port twice.
 func FreeAddrs(n int) ([]string, error) {
 	addrs := make([]string, n)
 	for i := range addrs {
-		var err error
-		if addrs[i], err = FreeAddr(); err != nil {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
 			return nil, err
 		}
+		defer l.Close()
+		addrs[i] = l.Addr().String()
 	}
 	return addrs, nil
 }

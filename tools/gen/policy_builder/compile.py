@@ -203,16 +203,19 @@ def check_engine_dependencies(manifest: Manifest, ws: Workspace) -> tuple[str, .
     engine_env = dict(_go_env(ws), GOWORK="off")
     engine_alone = _module_versions(ws.engine, engine_env)
     together = _module_versions(ws.root, _go_env(ws))
+    changed = [
+        (path, version)
+        for path, version in sorted(engine_alone.items())
+        if path != ws.engine_go_mod.module_path and together.get(path, version) != version
+    ]
+    if not changed:
+        return ()
+    # Only a build that changes something pays for the graph and the engine's own imports.
+    graph = _requirers(ws)
+    core = ws.engine_go_mod.direct_requires & _linked_modules(manifest, ws)
     conflicts: list[str] = []
     warnings: list[str] = []
-    graph: dict[str, set[str]] | None = None
-    core: frozenset[str] | None = None
-    for path, version in sorted(engine_alone.items()):
-        if path == ws.engine_go_mod.module_path or together.get(path, version) == version:
-            continue
-        if graph is None or core is None:
-            graph = _requirers(ws)
-            core = ws.engine_go_mod.direct_requires & _linked_modules(manifest, ws)
+    for path, version in changed:
         culprits = _policies_requiring(manifest, graph, f"{path}@{together[path].split()[0]}")
         by = ", ".join(culprits) if culprits else "the policies' dependencies"
         line = f"{path}: the engine uses {version}, the build would use {together[path]}"
