@@ -16,11 +16,19 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Mapping
+import stat
+import time
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 CACHE_ENV = "POLICY_BUILDER_CACHE"
+# File times are only as fine as the file system's clock: a file modified within this
+# margin of when the process started could change again without its time changing.
+RACY_NS = 2_000_000_000
+_STARTED_NS = time.time_ns()
+# (path, size, mtime, inode) -> sha256 of the content, for files older than the margin.
+_file_hashes: dict[tuple[str, int, int, int], str] = {}
 
 
 def cache_dir() -> Path:
@@ -41,23 +49,99 @@ def digest(*parts: str | bytes) -> str:
     return h.hexdigest()
 
 
+def file_hash(path: str, st: os.stat_result | None = None) -> str:
+    """The sha256 of path's content (st: its stat, when the caller has it). One run reads
+    a file once: the no-change stamp and the Go helper's answer keys hash the same files,
+    so the hash is remembered under the file's size, time and inode, unless the file was
+    modified too close to the start to trust its time. Raises OSError."""
+    if st is None:
+        st = os.stat(path)
+    key = (path, st.st_size, st.st_mtime_ns, st.st_ino)
+    known = _file_hashes.get(key)
+    if known is not None:
+        return known
+    with open(path, "rb") as f:
+        sha = hashlib.sha256(f.read()).hexdigest()
+    if st.st_mtime_ns < _STARTED_NS - RACY_NS:
+        _file_hashes[key] = sha
+    return sha
+
+
 def tree_digest(root: Path, include: Callable[[str], bool]) -> str:
-    """A hash of the relative path and bytes of every file under root whose name include
-    accepts, in a fixed order; an unreadable file hashes as its error."""
-    parts: list[str | bytes] = []
+    """A hash of the relative path and content hash of every file under root whose name
+    include accepts, in a fixed order; an unreadable file hashes as its error."""
+    parts: list[str] = []
+    base = len(str(root)) + 1
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
-        here = Path(dirpath)
         for name in sorted(filenames):
             if not include(name):
                 continue
-            path = here / name
-            parts.append(path.relative_to(root).as_posix())
+            path = os.path.join(dirpath, name)
+            parts.append(path[base:].replace(os.sep, "/"))
             try:
-                parts.append(path.read_bytes())
+                st = os.stat(path)
+                parts.append(file_hash(path, st) if stat.S_ISREG(st.st_mode) else "not a file")
             except OSError as error:
                 parts.append(f"unreadable: {error.strerror}")
     return digest(*parts)
+
+
+def builder_id() -> str:
+    """A hash of the builder's own files (its code, schema and templates): the key of a
+    result its code computes includes it (not the Go helper's: its binary has its own id)."""
+    return tree_digest(Path(__file__).resolve().parent, lambda name: not name.endswith(".pyc"))
+
+
+# The database of Memo's results.
+MEMO = "memo.sqlite"
+T = TypeVar("T")
+
+
+class Memo:
+    """Results of the builder's own pure functions (a policy.yaml's checks, the edits of
+    BUILD and MODULE.bazel files), kept by the content of their inputs and the builder's
+    files. Use one Memo per thread, as a context manager: new results are stored when it
+    closes, in one transaction."""
+
+    def __init__(self, store: Store | None = None) -> None:
+        self.store = store or Store(cache_dir() / MEMO)
+        self._builder = builder_id()
+        self._new: dict[str, Any] = {}
+        self._fetched: dict[str, Any] = {}
+
+    def prefetch(self, what: str, calls: Iterable[tuple[str | bytes, ...]]) -> None:
+        """Read the kept results of the calls of `what` (each its inputs) in one query,
+        for the calls that follow: a query each costs more than the result saves."""
+        keys = [digest(what, self._builder, *inputs) for inputs in calls]
+        self._fetched.update(self.store.get_many(keys))
+
+    def __enter__(self) -> Memo:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # Results computed before an error are as good as any: keep them too.
+        self.store.put_many(self._new)
+        self._new.clear()
+
+    def __call__(
+        self,
+        what: str,
+        compute: Callable[[], T],
+        *inputs: str | bytes,
+        keep: Callable[[T], bool] = lambda _: True,
+    ) -> T:
+        """compute()'s result, kept under `what` and inputs (every input it reads, whole)
+        when keep accepts it; it must come back from JSON unchanged."""
+        key = digest(what, self._builder, *inputs)
+        kept = self._fetched[key] if key in self._fetched else self.store.get(key)
+        if isinstance(kept, dict) and "value" in kept:
+            found: T = kept["value"]
+            return found
+        value = compute()
+        if keep(value):
+            self._new[key] = {"value": value}
+        return value
 
 
 class Store:
@@ -79,6 +163,23 @@ class Store:
                 self.path.unlink()
                 self._db = _open(self.path)
         return self._db
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
+        """The values stored under those of keys that have one."""
+        found: dict[str, Any] = {}
+        wanted = list(keys)
+        try:
+            db = self._connect()
+            # SQLite allows 32766 parameters a statement.
+            for start in range(0, len(wanted), 30000):
+                chunk = wanted[start : start + 30000]
+                marks = ",".join("?" * len(chunk))
+                query = f"SELECT key, value FROM entries WHERE key IN ({marks})"
+                for key, value in db.execute(query, chunk):
+                    found[key] = json.loads(value)
+        except (OSError, sqlite3.Error, ValueError, TypeError):
+            return {}
+        return found
 
     def get(self, key: str) -> Any:
         """The value stored under key, or None."""

@@ -7,16 +7,20 @@ root that is missing, empty or unsafe as a whole (a symlink leading out) stops h
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from policy_builder.cache import Memo
 from policy_builder.errors import InputError
 from policy_builder.manifest import Problem
 from policy_builder.safe_yaml import LoadedYaml, YamlProblem, load_yaml, too_large
 
 POLICY_FILE = "policy.yaml"
+# The cache's name for a policy.yaml's loaded data (cache.Memo).
+_LOADED = "policy.yaml"
 
 
 @dataclass(frozen=True)
@@ -83,42 +87,83 @@ def discover(policies_dir: Path) -> Discovery:
     if not policies_dir.is_dir():
         raise InputError(f"policies directory {policies_dir} is not a directory")
     root = policies_dir.resolve()
-    found: list[Candidate] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        here = Path(dirpath)
-        dirnames[:] = sorted(d for d in dirnames if not _skip_dir(d))
-        for name in dirnames + filenames:
-            entry = here / name
-            if entry.is_symlink():
-                _check_symlink(root, entry)
-        if POLICY_FILE in filenames:
-            found.append(_read_candidate(root, here))
-    if not found:
+    read = [(d, _read(d)) for d in _policy_dirs(root)]
+    if not read:
         raise InputError(
             f"no policies found: {policies_dir} holds no policy.yaml; lay policies out as "
             "<policies>/<name>/<version>/policy.yaml (or create one with `policy-builder new NAME`)"
         )
+    with Memo() as memo:
+        memo.prefetch(_LOADED, [(raw,) for _, raw in read if isinstance(raw, bytes)])
+        found = [_candidate(root, d, raw, memo) for d, raw in read]
     found.sort(key=lambda c: c.rel_path)
     return Discovery(root=root, candidates=tuple(found))
 
 
-def _read_candidate(root: Path, directory: Path) -> Candidate:
-    rel = directory.relative_to(root).as_posix()
+def _policy_dirs(root: Path) -> list[Path]:
+    """Every directory under root that holds a policy.yaml."""
+    found: list[Path] = []
+    pending = [str(root)]
+    while pending:
+        here = pending.pop()
+        holds_policy = False
+        try:
+            with os.scandir(here) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            continue  # as os.walk does: an unreadable directory holds nothing
+        for entry in entries:
+            # is_dir follows a symlink: a link to a directory is one, as os.walk has it.
+            is_dir = entry.is_dir()
+            if is_dir and _skip_dir(entry.name):
+                continue
+            link = entry.is_symlink()
+            if link:
+                _check_symlink(root, Path(entry.path))
+            if is_dir and not link:
+                pending.append(entry.path)
+            elif not is_dir and entry.name == POLICY_FILE:
+                holds_policy = True
+        if holds_policy:
+            found.append(Path(here))
+    return found
+
+
+def _json_exact(data: Any) -> bool:
+    """Whether data comes back from JSON as it is (no dates, no non-string keys)."""
+    try:
+        return bool(json.loads(json.dumps(data)) == data)
+    except (TypeError, ValueError):
+        return False
+
+
+def _load(raw: bytes, memo: Memo) -> LoadedYaml:
+    """raw loaded; a document loaded before is taken from the cache (memo), parsing being
+    most of discovery's time."""
+    data = memo(_LOADED, lambda: load_yaml(raw).data, raw, keep=_json_exact)
+    # The cache keeps only documents that load_yaml loaded, so raw is UTF-8.
+    return LoadedYaml(data, raw.decode("utf-8").removeprefix("\ufeff"))
+
+
+def _read(directory: Path) -> bytes | Problem:
+    """The bytes of directory's policy.yaml, or why they cannot be had."""
     yaml_path = directory / POLICY_FILE
     try:
         # Reported without reading: a huge file must cost neither time nor memory.
         huge = too_large(yaml_path.stat().st_size)
         if huge is not None:
-            problem = Problem(huge.code, huge.message, POLICY_FILE)
-            return Candidate(directory, rel, b"", None, problem)
-        raw = yaml_path.read_bytes()
+            return Problem(huge.code, huge.message, POLICY_FILE)
+        return yaml_path.read_bytes()
     except OSError as exc:
-        problem = Problem(
-            "yaml-unreadable", f"cannot read policy.yaml: {exc.strerror}", POLICY_FILE
-        )
-        return Candidate(directory, rel, b"", None, problem)
+        return Problem("yaml-unreadable", f"cannot read policy.yaml: {exc.strerror}", POLICY_FILE)
+
+
+def _candidate(root: Path, directory: Path, raw: bytes | Problem, memo: Memo) -> Candidate:
+    rel = directory.relative_to(root).as_posix()
+    if isinstance(raw, Problem):
+        return Candidate(directory, rel, b"", None, raw)
     try:
-        loaded = load_yaml(raw)
+        loaded = _load(raw, memo)
     except YamlProblem as exc:
         problem = Problem(exc.code, exc.message, POLICY_FILE, exc.line)
         return Candidate(directory, rel, raw, None, problem)

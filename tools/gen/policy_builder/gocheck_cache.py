@@ -7,7 +7,7 @@ The key of a policy's answer hashes
 - every policy's go.mod and go.sum with its place: together they decide the module
   versions every policy is checked with, and which module paths are duplicates;
 - the policy itself: its place under the policies root, the phases its policy.yaml
-  declares, and the name and bytes of every file in its directory, except the BUILD files
+  declares, and the name and content of every file in its directory, except the BUILD files
   `generate` writes there.
 
 No absolute path is hashed, so a second checkout of the same tree (a CI runner, a git
@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from policy_builder.cache import digest, tree_digest
+from policy_builder.cache import digest, file_hash, tree_digest
 
 # Bumped when the request the helper answers changes meaning.
 FORMAT = "1"
@@ -46,11 +46,12 @@ GO_ENV = (
 _BUILD_FILES = ("BUILD.bazel", "BUILD")
 
 
-def _read(path: Path) -> bytes:
+def _content(path: Path) -> str:
+    """The hash of path's content; "" when it cannot be read (absent, say)."""
     try:
-        return path.read_bytes()
+        return file_hash(str(path))
     except OSError:
-        return b""
+        return ""
 
 
 def _engine_source(name: str) -> bool:
@@ -75,7 +76,7 @@ def answer_keys(
         *(
             part
             for rel, path, _, _ in policies
-            for part in (rel, _read(path / "go.mod"), _read(path / "go.sum"))
+            for part in (rel, _content(path / "go.mod"), _content(path / "go.sum"))
         )
     )
     shared = digest(

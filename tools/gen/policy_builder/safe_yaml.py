@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import yaml
@@ -138,14 +139,15 @@ def _aliases(node: yaml.Node) -> int:
 
 @dataclass(frozen=True)
 class LoadedYaml:
-    """A document and its node tree (for mapping a data path to a line)."""
+    """A document and its text: the node tree that maps a data path to a line is composed
+    again when a line is asked for, which only a problem being reported does."""
 
     data: Any
-    node: yaml.Node | None
+    text: str
 
     def line_of(self, path: tuple[str | int, ...]) -> int:
         """The 1-based line of the value at path, or of its nearest existing parent."""
-        node = self.node
+        node = _node_tree(self.text)
         if node is None:
             return 0
         line = node.start_mark.line + 1
@@ -196,18 +198,24 @@ def load_yaml(raw: bytes) -> LoadedYaml:
     if text.startswith("\ufeff"):
         text = text[1:]
     try:
-        loaded = _load(text)
+        data, node = _load(text)
     except RecursionError:
         raise YamlProblem(
             "yaml-too-deep",
             f"policy.yaml nests too deeply to load; the limit is {MAX_DEPTH} levels",
         ) from None
-    depth, line = _deepest(loaded.node)
+    depth, line = _deepest(node)
     if depth > MAX_DEPTH:
         raise YamlProblem(
             "yaml-too-deep", f"policy.yaml nests {depth} levels; the limit is {MAX_DEPTH}", line
         )
-    return loaded
+    return LoadedYaml(data, text)
+
+
+@lru_cache(maxsize=4)
+def _node_tree(text: str) -> yaml.Node | None:
+    """The node tree of a document load_yaml loaded (so it composes without error)."""
+    return _load(text)[1]
 
 
 def _deepest(root: yaml.Node | None) -> tuple[int, int]:
@@ -232,7 +240,8 @@ def _deepest(root: yaml.Node | None) -> tuple[int, int]:
     return best, line
 
 
-def _load(text: str) -> LoadedYaml:
+def _load(text: str) -> tuple[Any, yaml.Node | None]:
+    """The document's data and node tree."""
     fast = _load_fast(text)
     if fast is not None:
         return fast
@@ -251,10 +260,10 @@ def _load(text: str) -> LoadedYaml:
         raise YamlProblem("yaml-syntax", f"malformed YAML: {exc}") from None
     finally:
         loader.dispose()
-    return LoadedYaml(data=data, node=node)
+    return data, node
 
 
-def _load_fast(text: str) -> LoadedYaml | None:
+def _load_fast(text: str) -> tuple[Any, yaml.Node | None] | None:
     """text loaded by libyaml, or None when PyYAML lacks it or the document is not
     plainly fine; the pure-Python loader then loads it again and says what is wrong in
     its own words (libyaml's name no character or alias), with the same line."""
@@ -264,11 +273,11 @@ def _load_fast(text: str) -> LoadedYaml | None:
     try:
         node = loader.get_single_node()
         if node is None:
-            return LoadedYaml(data=None, node=None)
+            return None, None
         # Counted before construction expands them.
         if _aliases(node) > MAX_ALIASES:
             return None
-        return LoadedYaml(data=loader.construct_document(node), node=node)
+        return loader.construct_document(node), node
     except (yaml.YAMLError, YamlProblem):
         return None
     finally:

@@ -19,7 +19,6 @@ directory are not part of it: only runs that do the work write them.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 import sys
@@ -30,11 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from policy_builder import __version__
-from policy_builder.cache import Store, cache_dir, digest
+from policy_builder.cache import RACY_NS, Store, cache_dir, digest, file_hash
 
-# File times are only as fine as the file system's clock: a file modified within this
-# margin of the stamp could change again without its time changing.
-_RACY_NS = 2_000_000_000
 # Settings outside the arguments that can change what generate writes or validates.
 _ENV_PREFIXES = ("GO", "CGO_", "POLICY_", "BUILD_", "GIT_")
 _ENV_NAMES = ("POLICIES_DIR", "OUTPUT_DIR", "SOURCE_DATE_EPOCH")
@@ -106,8 +102,7 @@ def _entry(path: str, st: os.stat_result | None, known: list[Any] | None) -> lis
     if known is not None and known[0] == st.st_size and known[1] == st.st_mtime_ns:
         return [st.st_size, st.st_mtime_ns, known[2]]
     try:
-        with open(path, "rb") as f:
-            sha = hashlib.sha256(f.read()).hexdigest()
+        sha = file_hash(path, st)
     except OSError:
         sha = _MISSING
     return [st.st_size, st.st_mtime_ns, sha]
@@ -120,7 +115,7 @@ def snapshot(scope: Scope) -> Files:
 
 def _trusted(files: Files, taken: int) -> Files:
     """The entries of files whose time is old enough, at `taken`, to stand for content."""
-    return {name: e for name, e in files.items() if e[1] < taken - _RACY_NS}
+    return {name: e for name, e in files.items() if e[1] < taken - RACY_NS}
 
 
 def _go_identity(go: str) -> tuple[int, int] | None:

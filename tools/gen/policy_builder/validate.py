@@ -7,6 +7,7 @@ in one call. Nothing stops at the first problem.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections import defaultdict
@@ -15,10 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
-
+from policy_builder.cache import Memo
 from policy_builder.discover import POLICY_FILE, Candidate, Discovery
 from policy_builder.gocheck import GoCheckInput, GoCheckResult, run_gocheck
 from policy_builder.gotool import GoMod
@@ -33,6 +33,9 @@ from policy_builder.manifest import (
 )
 from policy_builder.safe_yaml import LoadedYaml
 
+if TYPE_CHECKING:
+    import jsonschema
+
 
 @cache
 def policy_schema() -> dict[str, Any]:
@@ -43,8 +46,17 @@ def policy_schema() -> dict[str, Any]:
 
 
 @cache
+def _draft() -> type[jsonschema.Draft202012Validator]:
+    # Imported here: its import costs more than checking hundreds of policies, and a run
+    # whose policy.yaml files were all checked before (cache.Memo) needs none of it.
+    import jsonschema
+
+    return jsonschema.Draft202012Validator
+
+
+@cache
 def _validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(policy_schema())
+    return _draft()(policy_schema())
 
 
 def _field_path(path: tuple[str | int, ...]) -> str:
@@ -189,7 +201,7 @@ def _default_problems(loaded: LoadedYaml, params: list[Any]) -> list[Problem]:
             reason = f"is not a valid {kind}"
         else:
             errors = sorted(
-                jsonschema.Draft202012Validator(_value_schema(p)).iter_errors(default),
+                _draft()(_value_schema(p)).iter_errors(default),
                 key=lambda e: (list(e.absolute_path), e.message),
             )
             if not errors:
@@ -204,6 +216,21 @@ def _default_problems(loaded: LoadedYaml, params: list[Any]) -> list[Problem]:
             )
         )
     return problems
+
+
+# The cache's name for a policy.yaml's schema problems (cache.Memo).
+_SCHEMA_CHECKED = "policy.yaml schema"
+
+
+def _kept_schema_problems(candidate: Candidate, memo: Memo) -> list[Problem]:
+    """schema_problems, kept in the cache by the policy.yaml's bytes (and the builder's
+    files, the schema among them)."""
+    rows: list[dict[str, Any]] = memo(
+        _SCHEMA_CHECKED,
+        lambda: [dataclasses.asdict(p) for p in schema_problems(candidate)],
+        candidate.raw,
+    )
+    return [Problem(**row) for row in rows]
 
 
 def _phases(candidate: Candidate) -> tuple[bool, bool]:
@@ -222,11 +249,15 @@ def _yaml_problems(
     errors: dict[str, list[Problem]] = defaultdict(list)
     warnings: dict[str, list[Problem]] = defaultdict(list)
     by_key: dict[str, list[Candidate]] = defaultdict(list)
+    loaded = [c for c in discovery.candidates if c.load_problem is None]
+    with Memo() as memo:
+        memo.prefetch(_SCHEMA_CHECKED, [(c.raw,) for c in loaded])
+        for c in loaded:
+            errors[c.rel_path].extend(_kept_schema_problems(c, memo))
     for c in discovery.candidates:
         if c.load_problem is not None:
             errors[c.rel_path].append(c.load_problem)
             continue
-        errors[c.rel_path].extend(schema_problems(c))
         by_key[policy_key(c.name, c.version)].append(c)
         if c.version != c.path.name:
             warnings[c.rel_path].append(
