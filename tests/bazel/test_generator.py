@@ -20,13 +20,13 @@ from policy_builder.bazel import (
     StarlarkEditError,
     UnresolvedImportError,
     bazel_outputs,
-    edit_module_bazel,
     merge_build_file,
     parse_go_list,
     read_engine_module,
 )
 from policy_builder.bazel.goimports import go_imports
 from policy_builder.bazel.gowork import go_work
+from policy_builder.bazel.module_edit import edit_module_bazel
 from policy_builder.bazel.naming import library_name, repo_name
 from policy_builder.bazel.rules import Rule, go_library_rule
 from policy_builder.escape import starlark_string

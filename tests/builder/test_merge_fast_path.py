@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from policy_builder.bazel import build_merge
+from policy_builder.bazel import build_file, build_merge
 from policy_builder.bazel.rules import go_library_rule
 
 RULES = [
@@ -32,7 +32,7 @@ HEADER = "# Generated; hand edits welcome.\n"
 
 
 def test_a_file_as_generated_is_not_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
-    fresh = build_merge.render_build_file(HEADER, RULES)
+    fresh = build_file.render_build_file(HEADER, RULES)
     parsed: list[str] = []
     real = build_merge.parse_for_edit
 
@@ -41,9 +41,9 @@ def test_a_file_as_generated_is_not_parsed(monkeypatch: pytest.MonkeyPatch) -> N
         return real(text, what)
 
     monkeypatch.setattr(build_merge, "parse_for_edit", spy)
-    assert build_merge.merge_build_file(fresh, RULES, HEADER) == fresh
+    assert build_file.merge_build_file(fresh, RULES, HEADER) == fresh
     assert parsed == []
     # The parsing merge of the same file, told apart by a comment, agrees.
     edited = fresh + "\n# A note of the user's.\n"
-    assert build_merge.merge_build_file(edited, RULES, HEADER) == edited
+    assert build_file.merge_build_file(edited, RULES, HEADER) == edited
     assert parsed == [edited]

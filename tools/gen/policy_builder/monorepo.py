@@ -15,6 +15,7 @@ from pathlib import Path
 
 from policy_builder import generate_go
 from policy_builder.bazel import BazelGenError, EngineModule, bazel_outputs, read_engine_module
+from policy_builder.cache import Memo
 from policy_builder.errors import GenerateInputError, UsageError
 from policy_builder.gotool import GoMod
 from policy_builder.home import EngineSources
@@ -67,14 +68,16 @@ def workspace_files(
 
     go_files = generate_go.go_files(manifest, sources)
     try:
-        return bazel_outputs(
-            manifest,
-            engine=engine.result(),
-            registry_go=go_files[generate_go.PLUGIN_REGISTRY],
-            build_info_go=go_files[generate_go.BUILD_INFO],
-            read_existing=read_existing,
-            file_exists=lambda rel: (root / rel).is_file(),
-            policies_dir=policies_rel(root, policies_dir),
-        )
+        with Memo() as memo:
+            return bazel_outputs(
+                manifest,
+                engine=engine.result(),
+                registry_go=go_files[generate_go.PLUGIN_REGISTRY],
+                build_info_go=go_files[generate_go.BUILD_INFO],
+                read_existing=read_existing,
+                file_exists=lambda rel: (root / rel).is_file(),
+                policies_dir=policies_rel(root, policies_dir),
+                memo=memo,
+            )
     except BazelGenError as error:
         raise GenerateInputError(str(error)) from error

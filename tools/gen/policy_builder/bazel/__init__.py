@@ -1,7 +1,7 @@
 """Bazel files for the policy engine: per-policy and engine BUILD files, the registry
 package, go.work and MODULE.bazel's go_deps `use_repo`, all as pure functions."""
 
-from policy_builder.bazel.build_merge import merge_build_file
+from policy_builder.bazel.build_file import merge_build_file
 from policy_builder.bazel.errors import (
     BazelGenError,
     MissingGoSumError,
@@ -15,7 +15,6 @@ from policy_builder.bazel.gopackages import (
     parse_go_list,
     read_engine_module,
 )
-from policy_builder.bazel.module_edit import edit_module_bazel
 from policy_builder.bazel.outputs import bazel_outputs
 
 __all__ = [
@@ -26,7 +25,6 @@ __all__ = [
     "StarlarkEditError",
     "UnresolvedImportError",
     "bazel_outputs",
-    "edit_module_bazel",
     "go_list",
     "merge_build_file",
     "parse_go_list",

@@ -1,4 +1,4 @@
-"""Generate, then merge: put generated rules into an existing BUILD file the way Gazelle
+"""The parsing merge: put generated rules into an existing BUILD file the way Gazelle
 does. A rule is matched by name (keeping the kind the file gives it); only the attributes
 the generator owns (`MERGEABLE`) are rewritten; every other attribute, comment and rule
 stays as written. `# keep` on a rule, an attribute or a list element is the user's veto."""
@@ -36,25 +36,9 @@ class _Edit:
     text: str
 
 
-def render_build_file(header: str, rules: Sequence[Rule]) -> str:
-    """A new BUILD file: header, loads sorted by module, then the rules."""
-    loads: dict[str, set[str]] = {}
-    for rule in rules:
-        loads.setdefault(rule.load, set()).add(rule.kind)
-    parts = [header.rstrip("\n") + "\n"] if header else []
-    ordered = sorted(loads.items(), key=lambda item: load_sort_key(item[0]))
-    parts.append("".join(render_load(m, sorted(s)) + "\n" for m, s in ordered))
-    parts.extend(rule.render() + "\n" for rule in rules)
-    return "\n".join(parts)
-
-
-def merge_build_file(existing: str, rules: Sequence[Rule], header: str = "") -> str:
-    """Merge `rules` into the BUILD file text `existing` (a new file when it is empty)."""
-    fresh = render_build_file(header, rules)
-    # A file still as generated merges into itself, and most files are: skip the parse,
-    # which is nearly all of a merge's cost.
-    if not existing.strip() or existing == fresh:
-        return fresh
+def merge_parsed(existing: str, rules: Sequence[Rule]) -> str:
+    """Merge `rules` into the BUILD file text `existing` by parsing it (build_file's
+    merge_build_file has taken the cases that need no parse)."""
     module, span = parse_for_edit(existing, "BUILD file")
     edits: list[_Edit] = []
     loads: dict[str, cst.Call] = {}

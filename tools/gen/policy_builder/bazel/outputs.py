@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from policy_builder.bazel.build_merge import merge_build_file
+from policy_builder.bazel.build_file import Memo, merge_build_file, no_memo
 from policy_builder.bazel.errors import BazelGenError, MissingGoSumError
 from policy_builder.bazel.goimports import go_imports
 from policy_builder.bazel.gopackages import EngineModule, GoPackage, ImportResolver, LocalModule
 from policy_builder.bazel.gowork import go_work
-from policy_builder.bazel.module_edit import edit_module_bazel
 from policy_builder.bazel.naming import library_name, package_label
 from policy_builder.bazel.rules import Rule, go_library_rule, go_test_rule, test_data
 from policy_builder.bazel.starlark import render_value
@@ -128,6 +127,13 @@ def loaded_policies_bzl(manifest: Manifest) -> str:
     )
 
 
+def edit_module(existing: str, go_deps_repos: list[str]) -> str:
+    """module_edit's edit of MODULE.bazel, imported when called: it needs libcst."""
+    from policy_builder.bazel.module_edit import edit_module_bazel
+
+    return edit_module_bazel(existing, go_deps_repos)
+
+
 def bazel_outputs(
     manifest: Manifest,
     *,
@@ -137,6 +143,7 @@ def bazel_outputs(
     read_existing: Callable[[str], str],
     file_exists: Callable[[str], bool],
     policies_dir: str = "policies",
+    memo: Memo = no_memo,
 ) -> dict[str, str]:
     """Relative path → content of every Bazel-side file.
 
@@ -145,6 +152,7 @@ def bazel_outputs(
     whether a file is there at all. `registry_go` and
     `build_info_go` are the exact texts the plain `go build` path compiles.
     `policies_dir` is the policies root relative to the repository root.
+    `memo` may keep the merges and the MODULE.bazel edit from an earlier run.
     """
     parts = policies_dir.split("/")
     if policies_dir.startswith("/") or {"", ".", ".."} & set(parts):
@@ -168,7 +176,7 @@ def bazel_outputs(
 
     def build_file(directory: str, rules: list[Rule]) -> None:
         path = f"{directory}/BUILD.bazel" if directory else "BUILD.bazel"
-        out[path] = merge_build_file(read_existing(path), rules, BUILD_HEADER)
+        out[path] = merge_build_file(read_existing(path), rules, BUILD_HEADER, memo)
 
     for pkg in engine.packages:
         rules = _rules(pkg, resolver, engine.requires, repos, kind="go_library", load=RULES_GO)
@@ -213,5 +221,11 @@ def bazel_outputs(
         engine_dir=engine.dir,
         policies_dir=policies_dir,
     )
-    out["MODULE.bazel"] = edit_module_bazel(read_existing("MODULE.bazel"), sorted(repos))
+    module_bazel, go_deps_repos = read_existing("MODULE.bazel"), sorted(repos)
+    out["MODULE.bazel"] = memo(
+        "MODULE.bazel use_repo",
+        lambda: edit_module(module_bazel, go_deps_repos),
+        module_bazel,
+        *go_deps_repos,
+    )
     return out
