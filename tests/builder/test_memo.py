@@ -173,3 +173,25 @@ def test_a_second_checkout_imports_no_parser(tmp_path: Path) -> None:
     for rel in generated:
         assert (second / rel).read_text() == (first / rel).read_text()
     assert (second / "MODULE.bazel").read_text() == (first / "MODULE.bazel").read_text()
+
+
+def test_a_store_keeps_the_entries_written_last(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.sqlite", limit=3)
+    for n in range(5):
+        store.put(f"k{n}", n)
+    store.put("k2", "rewritten")
+    store.put_many({"k5": 5})
+    assert store.get_many([f"k{n}" for n in range(6)]) == {"k2": "rewritten", "k4": 4, "k5": 5}
+
+
+def test_old_helper_binaries_are_pruned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from policy_builder import gotool
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "go.mod").write_text("module example.com/tiny\n\ngo 1.21\n")
+    (src / "main.go").write_text("package main\n\nfunc main() {}\n")
+    built = [gotool.cached_go_binary(src, "tiny", f"{n:016d}", "a test binary") for n in range(5)]
+    left = sorted(p.name for p in (tmp_path / "cache").iterdir())
+    assert left == sorted(p.name for p in built[-gotool.KEPT_BINARIES :])

@@ -71,20 +71,31 @@ def tree_digest(root: Path, include: Callable[[str], bool]) -> str:
     """A hash of the relative path and content hash of every file under root whose name
     include accepts, in a fixed order; an unreadable file hashes as its error."""
     parts: list[str] = []
-    base = len(str(root)) + 1
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in sorted(filenames):
-            if not include(name):
-                continue
-            path = os.path.join(dirpath, name)
-            parts.append(path[base:].replace(os.sep, "/"))
-            try:
-                st = os.stat(path)
-                parts.append(file_hash(path, st) if stat.S_ISREG(st.st_mode) else "not a file")
-            except OSError as error:
-                parts.append(f"unreadable: {error.strerror}")
+    _digest_parts(str(root), "", include, parts)
     return digest(*parts)
+
+
+def _digest_parts(
+    directory: str, rel: str, include: Callable[[str], bool], parts: list[str]
+) -> None:
+    try:
+        with os.scandir(directory) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError:
+        return
+    # Files first, then each directory's: the order os.walk gave, top-down.
+    for entry in entries:
+        if entry.is_dir() or not include(entry.name):
+            continue
+        parts.append(rel + entry.name)
+        try:
+            st = entry.stat()
+            parts.append(file_hash(entry.path, st) if stat.S_ISREG(st.st_mode) else "not a file")
+        except OSError as error:
+            parts.append(f"unreadable: {error.strerror}")
+    for entry in entries:
+        if entry.is_dir() and not entry.is_symlink():
+            _digest_parts(entry.path, f"{rel}{entry.name}/", include, parts)
 
 
 def builder_id() -> str:
@@ -145,10 +156,13 @@ class Memo:
 
 
 class Store:
-    """JSON values by key in one SQLite database of the cache. Use one Store per thread."""
+    """JSON values by key in one SQLite database of the cache: those among the last
+    `limit` written (an entry rewritten counts as new), so the cache cannot grow without
+    bound. Use one Store per thread."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, limit: int = 50_000) -> None:
         self.path = path
+        self.limit = limit
         self._db: sqlite3.Connection | None = None
 
     def _connect(self) -> sqlite3.Connection:
@@ -202,7 +216,12 @@ class Store:
         rows = [(key, json.dumps(value, separators=(",", ":"))) for key, value in values.items()]
         try:
             with self._connect() as db:
+                # REPLACE deletes a key's old row, so rowids run in order of writing.
                 db.executemany("INSERT OR REPLACE INTO entries (key, value) VALUES (?, ?)", rows)
+                db.execute(
+                    "DELETE FROM entries WHERE rowid <= (SELECT max(rowid) FROM entries) - ?",
+                    (self.limit,),
+                )
         except (OSError, sqlite3.Error):
             return
 

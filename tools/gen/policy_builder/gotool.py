@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from policy_builder.bazel_run import bazel_go
-from policy_builder.cache import cache_dir
+from policy_builder.cache import cache_dir, file_hash
 from policy_builder.errors import ToolFailed, ToolMissing
 
 
@@ -137,7 +137,8 @@ def go_source_id(src: Path, toolchain: str) -> str:
     digest = hashlib.sha256(toolchain.encode())
     for f in sorted(src.rglob("*")):
         if f.is_file() and f.suffix in (".go", ".mod", ".sum"):
-            digest.update(f.relative_to(src).as_posix().encode() + b"\0" + f.read_bytes())
+            rel = f.relative_to(src).as_posix()
+            digest.update(f"{rel}\0{file_hash(str(f))}\0".encode())
     return digest.hexdigest()
 
 
@@ -159,4 +160,23 @@ def cached_go_binary(src: Path, name: str, source_id: str, what: str) -> Path:
     if proc.returncode != 0:
         raise ToolFailed(f"cannot build {what} in {src}:\n{proc.stderr}")
     tmp.replace(target)
+    _prune_binaries(target.parent, name)
     return target
+
+
+# Binaries of a helper kept in the cache: one is built for every edit of its sources, and
+# each is megabytes; a run whose binary was pruned builds it again.
+KEPT_BINARIES = 3
+
+
+def _prune_binaries(directory: Path, name: str) -> None:
+    """Remove all but the KEPT_BINARIES most recently built binaries called NAME-*."""
+    built = []
+    for path in directory.glob(f"{name}-*"):
+        if not path.name.endswith(".tmp"):
+            try:
+                built.append((path.stat().st_mtime_ns, path))
+            except OSError:
+                continue
+    for _, path in sorted(built, reverse=True)[KEPT_BINARIES:]:
+        path.unlink(missing_ok=True)

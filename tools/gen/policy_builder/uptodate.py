@@ -149,7 +149,8 @@ class Stamps:
     """The stamps of generate runs, one per settings key, in the cache."""
 
     def __init__(self, store: Store | None = None) -> None:
-        self.store = store or Store(cache_dir() / "generate.sqlite")
+        # A stamp lists every file generate reads: tens of them are plenty.
+        self.store = store or Store(cache_dir() / "generate.sqlite", limit=32)
 
     def current(self, key: str, scope: Scope) -> dict[str, Any] | None:
         """The result recorded for key if no path of scope changed since; else None.
