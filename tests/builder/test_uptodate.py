@@ -99,7 +99,59 @@ def test_a_touched_file_with_the_same_bytes_is_current_and_the_stamp_renewed(
     os.utime(go)
     assert stamps.current("k", scope) == RESULT
     renewed = stamps.store.get("k")
-    assert renewed["files"][str(go)][1] == go.stat().st_mtime_ns
+    assert renewed["files"][scope.name(go)][1] == go.stat().st_mtime_ns
+
+
+def _rooted(root: Path) -> uptodate.Scope:
+    return uptodate.Scope((root / "policies",), (root / "MODULE.bazel", root / "go.work"), root)
+
+
+def test_a_copy_elsewhere_with_the_same_content_is_current_with_its_own_paths(
+    tmp_path: Path,
+) -> None:
+    first, second = tmp_path / "a" / "ws", tmp_path / "b" / "ws"
+    _tree(first)
+    _age(first)
+    stamps = uptodate.Stamps(Store(tmp_path / "cache"))
+    taken = time.time_ns()
+    result = {"output": str(first / "out"), "policies": [{"path": str(first / "policies/a")}]}
+    stamps.record("k", _rooted(first), uptodate.snapshot(_rooted(first)), [], result, taken)
+    shutil.copytree(first, second)
+    assert stamps.current("k", _rooted(second)) == {
+        "output": str(second / "out"),
+        "policies": [{"path": str(second / "policies/a")}],
+    }
+
+
+def test_a_copy_elsewhere_is_read_not_trusted_by_its_file_times(tmp_path: Path) -> None:
+    first, second = tmp_path / "a" / "ws", tmp_path / "b" / "ws"
+    _tree(first)
+    _age(first)
+    stamps = uptodate.Stamps(Store(tmp_path / "cache"))
+    taken = time.time_ns()
+    stamps.record("k", _rooted(first), uptodate.snapshot(_rooted(first)), [], RESULT, taken)
+    shutil.copytree(first, second)
+    # Same size and time as in the first checkout, other bytes (a tool that sets times).
+    go = second / "policies/a/policy.go"
+    st = go.stat()
+    go.write_text("package b\n")
+    os.utime(go, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert stamps.current("k", _rooted(second)) is None
+    assert stamps.current("k", _rooted(first)) == RESULT
+
+
+def test_two_checkouts_used_in_turn_keep_their_own_stamps(tmp_path: Path) -> None:
+    first, second = tmp_path / "a" / "ws", tmp_path / "b" / "ws"
+    for ws in (first, second):
+        _tree(ws)
+    (second / "policies/a/policy.go").write_text("package a // another commit\n")
+    _age(tmp_path)
+    stamps = uptodate.Stamps(Store(tmp_path / "cache"))
+    taken = time.time_ns()
+    for ws in (first, second):
+        stamps.record("k", _rooted(ws), uptodate.snapshot(_rooted(ws)), [], RESULT, taken)
+    assert stamps.current("k", _rooted(first)) == RESULT
+    assert stamps.current("k", _rooted(second)) == RESULT
 
 
 def test_an_input_changed_during_the_run_is_never_recorded(tmp_path: Path) -> None:
@@ -120,19 +172,21 @@ def test_what_the_run_wrote_itself_is_recorded_as_written(tmp_path: Path) -> Non
 def test_a_corrupt_stamp_is_a_miss(tmp_path: Path) -> None:
     stamps, scope = _recorded(tmp_path)
     with closing(sqlite3.connect(tmp_path / "cache")) as db, db:
-        assert db.execute("UPDATE entries SET value = '{not json'").rowcount == 1
+        # The stamp under the settings key, and the same under the key with its place.
+        assert db.execute("UPDATE entries SET value = '{not json'").rowcount == 2
     assert stamps.current("k", scope) is None
 
 
 def test_the_settings_key_covers_arguments_environment_and_go(tmp_path: Path) -> None:
     go = tmp_path / "go"
     go.write_text("#!/bin/sh\n")
-    key = uptodate.settings_key(["generate"], {"GOFLAGS": ""}, str(go))
-    assert key == uptodate.settings_key(["generate"], {"GOFLAGS": "", "HOME": "/x"}, str(go))
-    assert key != uptodate.settings_key(["generate", "--check"], {"GOFLAGS": ""}, str(go))
-    assert key != uptodate.settings_key(["generate"], {"GOFLAGS": "-tags=x"}, str(go))
+    key = uptodate.settings_key(["generate"], {"GOFLAGS": ""}, str(go), ".")
+    assert key == uptodate.settings_key(["generate"], {"GOFLAGS": "", "HOME": "/x"}, str(go), ".")
+    assert key != uptodate.settings_key(["generate", "--check"], {"GOFLAGS": ""}, str(go), ".")
+    assert key != uptodate.settings_key(["generate"], {"GOFLAGS": "-tags=x"}, str(go), ".")
+    assert key != uptodate.settings_key(["generate"], {"GOFLAGS": ""}, str(go), "policies")
     go.write_text("#!/bin/sh\n# a new release\n")
-    assert key != uptodate.settings_key(["generate"], {"GOFLAGS": ""}, str(go))
+    assert key != uptodate.settings_key(["generate"], {"GOFLAGS": ""}, str(go), ".")
 
 
 @pytest.fixture
@@ -170,6 +224,20 @@ def test_an_edited_policy_is_generated_again(
     assert main(["generate"]) == 0
     assert "phase validate" in capsys.readouterr().err
     assert (repo / "policies/second/v1.0.0/BUILD.bazel").is_file()
+
+
+def test_a_second_checkout_of_a_generated_tree_is_up_to_date(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert main(["generate", "--json"]) == 0
+    other = repo.parent / "other-checkout"
+    shutil.copytree(repo, other)
+    monkeypatch.chdir(other)
+    capsys.readouterr()
+    assert main(["generate", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "up to date" in captured.err
+    assert str(repo) not in captured.out and str(other) in captured.out
 
 
 def test_a_removed_file_is_noticed(repo: Path) -> None:

@@ -210,6 +210,7 @@ def _generate_scope(options: Options) -> uptodate.Scope:
             Path(__file__).resolve().parent,
         ),
         files=(options.workspace / "MODULE.bazel", options.workspace / "go.work"),
+        root=options.workspace,
     )
 
 
@@ -222,8 +223,8 @@ def _generate(
     except ToolMissing:
         go = ""
     stamps = uptodate.Stamps()
-    key = uptodate.settings_key(argv, os.environ, go)
     scope = _generate_scope(options)
+    key = uptodate.settings_key(argv, os.environ, go, scope.name(Path.cwd()))
     recorded = stamps.current(key, scope)
     if recorded is not None:
         progress.say("generate: up to date (nothing it reads changed since its last run)")

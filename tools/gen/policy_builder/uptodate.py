@@ -15,6 +15,12 @@ file that vanished), means the phases run as usual. A stamp is only recorded whe
 file read is as it was when the run started, but for those the run wrote itself, so an
 edit made while generate runs is never taken for its result. The reports in the output
 directory are not part of it: only runs that do the work write them.
+
+Paths inside the workspace are recorded relative to it, so another checkout with the same
+content (a CI runner that restores the cache, a git worktree) is up to date too: there
+every file is read, as another checkout's times say nothing, and the result's paths are
+moved to the new place. Each checkout also keeps the stamp of its own last run, so two
+worktrees used in turn do not undo each other's.
 """
 
 from __future__ import annotations
@@ -38,37 +44,52 @@ _SKIP_DIRS = {".git", "__pycache__", "node_modules"}
 _DIR = "dir"
 _MISSING = "missing"
 
-# path -> [size, mtime_ns, content hash ("dir" for a directory, "missing" if absent)]
+# name -> [size, mtime_ns, content hash ("dir" for a directory, "missing" if absent)];
+# a name is a path relative to the scope's root, or absolute outside it.
 Files = dict[str, list[Any]]
 
 
 @dataclass(frozen=True)
 class Scope:
-    """What one generate run reads: directories walked whole, and single files."""
+    """What one generate run reads: directories walked whole, and single files. Paths
+    inside root (the workspace) are named relative to it, so a stamp describes the tree,
+    not where it is: another checkout with the same content is up to date too."""
 
     directories: tuple[Path, ...]
     files: tuple[Path, ...]
+    root: Path = Path("/")
+
+    def name(self, path: Path | str) -> str:
+        """path's name in the scope's entries."""
+        text, root = str(path), str(self.root).rstrip("/")
+        if not root:  # the file system's root: every path stays absolute
+            return text
+        if text == root:
+            return "."
+        return text[len(root) + 1 :] if text.startswith(root + "/") else text
 
     def entries(self, known: Files | None = None) -> Iterator[tuple[str, list[Any]]]:
         """Every directory and file of the scope with its entry (in no set order: they
-        are compared by path); directories count, so an added or removed (even empty)
+        are compared by name); directories count, so an added or removed (even empty)
         directory is a change.
         A file's hash is taken from known when its size and time agree and are not racy."""
         for top in self.directories:
-            yield from _tree(str(top), known or {})
+            for found, entry in _tree(str(top), self, known or {}):
+                yield self.name(found), entry
         for path in self.files:
-            name = str(path)
-            yield name, _entry(name, None, (known or {}).get(name))
+            name = self.name(path)
+            yield name, _entry(str(path), None, (known or {}).get(name))
 
 
-def _tree(top: str, known: Files) -> Iterator[tuple[str, list[Any]]]:
+def _tree(top: str, scope: Scope, known: Files) -> Iterator[tuple[str, list[Any]]]:
+    """Every path under top (top included) with its entry."""
     try:
         st = os.stat(top)
     except OSError:
         yield top, [-1, -1, _MISSING]
         return
     if not stat.S_ISDIR(st.st_mode):
-        yield top, _entry(top, st, known.get(top))
+        yield top, _entry(top, st, known.get(scope.name(top)))
         return
     yield top, [0, 0, _DIR]
     try:
@@ -79,14 +100,14 @@ def _tree(top: str, known: Files) -> Iterator[tuple[str, list[Any]]]:
     for child in children:
         if child.is_dir(follow_symlinks=True):
             if child.name not in _SKIP_DIRS:
-                yield from _tree(child.path, known)
+                yield from _tree(child.path, scope, known)
         else:
             try:
                 child_stat = child.stat()
             except OSError:
                 yield child.path, [-1, -1, _MISSING]
                 continue
-            yield child.path, _entry(child.path, child_stat, known.get(child.path))
+            yield child.path, _entry(child.path, child_stat, known.get(scope.name(child.path)))
 
 
 def _entry(path: str, st: os.stat_result | None, known: list[Any] | None) -> list[Any]:
@@ -127,17 +148,17 @@ def _go_identity(go: str) -> tuple[int, int] | None:
     return (st.st_size, st.st_mtime_ns) if st else None
 
 
-def settings_key(argv: Sequence[str], environ: Mapping[str, str], go: str) -> str:
-    """The arguments, the working directory, the environment variables that matter, the
-    builder's and Python's versions and the `go` binary (path, size, time), as one hash;
-    the stamp is kept under it."""
+def settings_key(argv: Sequence[str], environ: Mapping[str, str], go: str, where: str) -> str:
+    """The arguments, the working directory (`where`: relative to the workspace when in
+    it), the environment variables that matter, the builder's and Python's versions and
+    the `go` binary (path, size, time), as one hash; the stamp is kept under it."""
     env = sorted(
         (k, v) for k, v in environ.items() if k.startswith(_ENV_PREFIXES) or k in _ENV_NAMES
     )
     return digest(
         __version__,
         sys.version,
-        os.getcwd(),
+        where,
         "\0".join(argv),
         repr(env),
         go,
@@ -146,7 +167,9 @@ def settings_key(argv: Sequence[str], environ: Mapping[str, str], go: str) -> st
 
 
 class Stamps:
-    """The stamps of generate runs, one per settings key, in the cache."""
+    """The stamps of generate runs in the cache: per settings key, the last run's in any
+    checkout and the last one's in each checkout (so two worktrees used in turn keep
+    theirs)."""
 
     def __init__(self, store: Store | None = None) -> None:
         # A stamp lists every file generate reads: tens of them are plenty.
@@ -154,26 +177,35 @@ class Stamps:
 
     def current(self, key: str, scope: Scope) -> dict[str, Any] | None:
         """The result recorded for key if no path of scope changed since; else None.
-        When files had to be read to tell (racy or touched), the stamp is renewed so the
-        next run can trust their times again."""
+        When files had to be read to tell (racy, touched, or another checkout's stamp),
+        the stamp is renewed so the next run can trust their times again."""
         started = time.time_ns()
-        stamp = self.store.get(key)
-        try:
-            taken = int(stamp["taken"])
-            files: Files = stamp["files"]
-            result: dict[str, Any] = stamp["result"]
-        except (KeyError, TypeError, ValueError):
-            return None
-        trusted = _trusted(files, taken)
-        now = dict(scope.entries(trusted))
-        if now.keys() != files.keys():
-            return None
-        if any(now[name][2] != entry[2] for name, entry in files.items()):
-            return None
-        # Files were read (racy, or touched): renew, so the next run can trust their times.
-        if now != files or len(trusted) != len(files):
-            self.store.put(key, {"taken": started, "files": now, "result": result})
-        return result
+        for stored in (_here(key, scope), key):
+            stamp = self.store.get(stored)
+            try:
+                taken = int(stamp["taken"])
+                files: Files = stamp["files"]
+                result: dict[str, Any] = stamp["result"]
+                root = str(stamp["root"])
+            except (KeyError, TypeError, ValueError):
+                continue
+            here = root == str(scope.root)
+            # Another checkout's file times say nothing about this one's: read every file.
+            trusted = _trusted(files, taken) if here else {}
+            now = dict(scope.entries(trusted))
+            if now.keys() != files.keys():
+                continue
+            if any(now[name][2] != entry[2] for name, entry in files.items()):
+                continue
+            result = result if here else _relocated(result, root, str(scope.root))
+            if now != files or len(trusted) != len(files):
+                self._put(key, scope, started, now, result)
+            return result
+        return None
+
+    def _put(self, key: str, scope: Scope, taken: int, files: Files, result: Any) -> None:
+        stamp = {"taken": taken, "root": str(scope.root), "files": files, "result": result}
+        self.store.put_many({key: stamp, _here(key, scope): stamp})
 
     def record(
         self,
@@ -186,11 +218,29 @@ class Stamps:
     ) -> None:
         """Remember that scope's paths give result, if they are as they were before the
         run (the `before` snapshot, taken at time `taken`) except those it wrote."""
-        ours = {str(path) for path in written}
+        ours = {scope.name(path) for path in written}
         now = dict(scope.entries(_trusted(before, taken)))
         if set(before) - set(now):
             return
         for name, entry in now.items():
             if name not in ours and (name not in before or before[name][2] != entry[2]):
                 return
-        self.store.put(key, {"taken": taken, "files": now, "result": result})
+        self._put(key, scope, taken, now, result)
+
+
+def _here(key: str, scope: Scope) -> str:
+    """The key of the stamp of this checkout's last run."""
+    return digest(key, str(scope.root))
+
+
+def _relocated(value: Any, old: str, new: str) -> Any:
+    """value (a result) with every path in the old root moved to the new one."""
+    if isinstance(value, str):
+        if value == old or value.startswith(old.rstrip("/") + "/"):
+            return new + value[len(old) :]
+        return value
+    if isinstance(value, list):
+        return [_relocated(v, old, new) for v in value]
+    if isinstance(value, dict):
+        return {k: _relocated(v, old, new) for k, v in value.items()}
+    return value
