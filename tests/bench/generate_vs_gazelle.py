@@ -4,12 +4,17 @@
 
 The tree is this checkout (its tracked files) plus N synthetic policies. Each round runs,
 in this order: ours cold, Gazelle cold, ours on a second checkout, ours with no change,
-Gazelle with no change. "Cold" is a fresh copy of the tree in a new directory (no
+Gazelle with no change, ours on a CI checkout, then ours and Gazelle with one policy
+edited. "Cold" is a fresh copy of the tree in a new directory (no
 generated files for the synthetic policies) and, for ours, no cached results
 (validation, engine listing, merges); Go's module and build caches and the Go helper
 binary stay warm, as Gazelle's binary is built beforehand. "Second checkout" is another
-fresh copy in another directory, with the results the cold run kept (a CI runner with
-a restored cache, a git worktree): Gazelle keeps nothing, so its cold time stands for it.
+fresh copy in another directory, with the results the cold run kept (a colleague's
+checkout of the same new policies, a git worktree): Gazelle keeps nothing, so its cold
+time stands for it. "CI checkout" copies the tree as the cold run left it (generated
+files committed) to another directory, with the cache (a CI runner that restores it);
+Gazelle's no-change time stands for it. "One policy edited" appends a comment to one
+policy's Go file in both trees and runs each again.
 Prints the median wall time of each, ours' phase medians, and fails (exit 1) when a run
 fails or ours' no-change run rewrites a file.
 
@@ -40,6 +45,8 @@ from policy_builder.bazel.naming import repo_name
 from tests.bench.gen_synthetic import generate
 
 REPO = Path(__file__).resolve().parents[2]
+# The file the "one policy edited" runs append a comment to.
+EDITED = Path("policies/synthetic-0007/v1.0.0/policy.go")
 # What names a workspace or the policies for ours; the bench names neither.
 _NAMING_ENV = ("POLICY_ENGINE_HOME", "BUILD_WORKSPACE_DIRECTORY", "POLICIES_DIR", "OUTPUT_DIR")
 
@@ -51,10 +58,14 @@ class Times:
     ours_second: list[float] = field(default_factory=list)
     ours_nochange: list[float] = field(default_factory=list)
     gazelle_nochange: list[float] = field(default_factory=list)
+    ours_ci: list[float] = field(default_factory=list)
+    ours_edit: list[float] = field(default_factory=list)
+    gazelle_edit: list[float] = field(default_factory=list)
     # Phase name -> seconds, per run, from ours' --json timings.
     phases_cold: list[dict[str, float]] = field(default_factory=list)
     phases_second: list[dict[str, float]] = field(default_factory=list)
     phases_nochange: list[dict[str, float]] = field(default_factory=list)
+    phases_edit: list[dict[str, float]] = field(default_factory=list)
 
 
 def copy_checkout(dest: Path) -> None:
@@ -183,6 +194,18 @@ def bench(workdir: Path, count: int, rounds: int, gazelle: Path) -> tuple[Times,
         after = mtimes(ours)
         rewritten += sorted(k for k in after if before.get(k) != after[k])
         times.gazelle_nochange.append(run_gazelle(gazelle, theirs, config))
+        ci = workdir / f"ci-{n}"
+        shutil.copytree(ours, ci, symlinks=True)
+        took, _ = run_ours(ci, cache)
+        times.ours_ci.append(took)
+        shutil.rmtree(ci)
+        for tree in (ours, theirs):
+            with (tree / EDITED).open("a") as f:
+                f.write(f"\n// edit {n}\n")
+        took, phases = run_ours(ours, cache)
+        times.ours_edit.append(took)
+        times.phases_edit.append(phases)
+        times.gazelle_edit.append(run_gazelle(gazelle, theirs, config))
         shutil.rmtree(ours)
         shutil.rmtree(theirs)
     return times, rewritten
@@ -218,9 +241,12 @@ def main() -> int:
     print(
         f"no change         {med(times.ours_nochange):6.2f}s  {med(times.gazelle_nochange):6.2f}s"
     )
+    print(f"CI checkout       {med(times.ours_ci):6.2f}s  {med(times.gazelle_nochange):6.2f}s")
+    print(f"one policy edited {med(times.ours_edit):6.2f}s  {med(times.gazelle_edit):6.2f}s")
     print(f"ours' phases, cold:      {_median_phases(times.phases_cold)}")
     print(f"ours' phases, second:    {_median_phases(times.phases_second)}")
     print(f"ours' phases, no change: {_median_phases(times.phases_nochange)}")
+    print(f"ours' phases, one edit:  {_median_phases(times.phases_edit)}")
     for label, values in vars(times).items():
         if not label.startswith("phases"):
             print(f"  {label}: " + " ".join(f"{v:.2f}" for v in values))
