@@ -73,12 +73,12 @@ func typeCheck(req Request, engine *Module, healthy map[string]*Result, inputs m
 	// Usually the module graph loads and the packages with it. When anything fails, the
 	// graph is checked on its own first, so a broken one is blamed on the policies whose
 	// requirements break it rather than on every package.
-	pkgs, err := loadPolicies(req.WorkDir, env, req.BuildFlags, unknownPolicies(healthy, inputs))
+	pkgs, err := loadPolicies(req.WorkDir, env, req.BuildFlags, newWorkspace(req, engine, healthy, inputs), unknownPolicies(healthy, inputs))
 	if err != nil || anyListError(pkgs) {
 		if err := pruneModuleGraph(req, engine, env, healthy, inputs, goLine); err != nil {
 			return err
 		}
-		pkgs, err = loadPolicies(req.WorkDir, env, req.BuildFlags, unknownPolicies(healthy, inputs))
+		pkgs, err = loadPolicies(req.WorkDir, env, req.BuildFlags, newWorkspace(req, engine, healthy, inputs), unknownPolicies(healthy, inputs))
 		if err != nil {
 			return fmt.Errorf("loading packages: %w", err)
 		}
