@@ -17,10 +17,10 @@ import (
 // The policies are listed in-process with go/build, the library `go list` itself reads a
 // workspace module's directory with, instead of with one `go list` over every policy
 // module (the helper's slowest step after the export data). A policy is left to `go list`
-// whenever go list could say more than go/build does: an error, an embed pattern, a tag
-// only the go command's settings decide, a name go list refuses, or an import whose
-// checks depend on the importer or on the rest of the workspace. Then the user reads
-// Go's own words, as before.
+// whenever go list could say more than go/build does: an error, a tag only the go
+// command's settings decide, a name go list refuses, or an import whose checks depend on
+// the importer or on the rest of the workspace. Then the user reads Go's own words, as
+// before. (Embed patterns are not resolved when the embedded files are not asked for.)
 
 // workspace is what the listing needs to know of the policies in the go.work.
 type workspace struct {
@@ -127,7 +127,7 @@ func (ws workspace) list(ctxt *build.Context, pkgPath string) *build.Package {
 		return nil
 	}
 	bp, err := ctxt.ImportDir(dir, 0)
-	if err != nil || bp.BinaryOnly || len(bp.EmbedPatterns) > 0 || !plainFiles(bp) {
+	if err != nil || !plainFiles(bp) {
 		return nil
 	}
 	for _, tag := range bp.AllTags {
