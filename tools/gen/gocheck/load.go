@@ -53,6 +53,18 @@ func loadPolicies(dir string, env, buildFlags []string, ws workspace, paths []st
 			deps[pkg.PkgPath] = pkg
 			sizes = pkg.TypesSizes
 		}
+		// With export data packages.Load does not report a go command that failed
+		// before listing anything (a module graph that does not load): listing without
+		// export data does, so go list lists the policies as before.
+		for p := range imported {
+			if deps[p] == nil && len(inProcess) > 0 {
+				if listed, err = goList(dir, env, buildFlags, paths); err != nil {
+					return nil, err
+				}
+				inProcess = nil
+				break
+			}
+		}
 	}
 	if listed, err = relistPolicies(dir, env, buildFlags, listed, inProcess, loaded, deps); err != nil {
 		return nil, err

@@ -12,14 +12,17 @@ import (
 )
 
 // writeWorkspace writes modules (directory -> file -> text, each with a go.mod naming
-// example.com/<directory>) and a go.work using them all into a new directory.
+// example.com/<directory> unless it has its own) and a go.work using them all into a new
+// directory.
 func writeWorkspace(t *testing.T, modules map[string]map[string]string) string {
 	t.Helper()
 	root := t.TempDir()
 	work := "go 1.24\n"
 	for mod, files := range modules {
 		work += "use ./" + mod + "\n"
-		files["go.mod"] = "module example.com/" + mod + "\n\ngo 1.24\n"
+		if _, ok := files["go.mod"]; !ok {
+			files["go.mod"] = "module example.com/" + mod + "\n\ngo 1.24\n"
+		}
 		for name, text := range files {
 			path := filepath.Join(root, mod, name)
 			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -144,5 +147,45 @@ func TestListPoliciesLeavesImportFreePoliciesToGoList(t *testing.T) {
 	}
 	if len(inProcess) != 0 || len(listed) != 1 || listed[0].Name != "a" {
 		t.Errorf("listed %v, in-process %v", listed, inProcess)
+	}
+}
+
+// TestLoadPoliciesReportsABrokenModuleGraph: a requirement needing a newer Go stops the
+// go command before it lists anything; the load fails as go list's listing does, so the
+// caller blames the policy whose requirements break the graph.
+func TestLoadPoliciesReportsABrokenModuleGraph(t *testing.T) {
+	a := policyImporting("example.com/dep")
+	a["go.mod"] = "module example.com/a\n\ngo 1.24\n\nrequire example.com/dep v0.0.0\n\nreplace example.com/dep => ../dep\n"
+	root := writeWorkspace(t, map[string]map[string]string{
+		"a": a,
+		"b": {
+			"go.mod":    "module example.com/b\n\ngo 1.24\n\nrequire example.com/newgo v0.0.0\n\nreplace example.com/newgo => ../newgo\n",
+			"policy.go": "package b\n",
+		},
+	})
+	// Modules outside the workspace: importing one makes Go load the whole module graph.
+	for name, text := range map[string]string{
+		"newgo/go.mod": "module example.com/newgo\n\ngo 1.99\n",
+		"dep/go.mod":   "module example.com/dep\n\ngo 1.24\n",
+		"dep/dep.go":   "package dep\n",
+	} {
+		path := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := listEnv("GOWORK="+filepath.Join(root, "go.work"), "GOPROXY=off")
+	ws := workspace{dirs: map[string]string{"example.com/a": filepath.Join(root, "a"), "example.com/b": filepath.Join(root, "b")},
+		modules: []string{"example.com/a", "example.com/b", "example.com/dep", "example.com/newgo"}}
+	paths := []string{"example.com/a", "example.com/b"}
+	_, want := goList(root, env, nil, paths)
+	if want == nil || !strings.Contains(want.Error(), "requires go >= 1.99") {
+		t.Fatalf("go list no longer fails as the case expects: %v", want)
+	}
+	if _, err := loadPolicies(root, env, nil, ws, paths); err == nil || err.Error() != want.Error() {
+		t.Errorf("load error %v, go list's %v", err, want)
 	}
 }
