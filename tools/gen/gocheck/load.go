@@ -7,6 +7,7 @@ import (
 	"go/scanner"
 	"go/token"
 	"go/types"
+	"maps"
 	"runtime"
 	"sort"
 	"strings"
@@ -21,13 +22,25 @@ import (
 // policies included, and compiling hundreds of new policies costs seconds whose output the
 // type check from source then ignores. So the policies are listed without export data
 // (listPolicies), the packages they import are loaded from export data (built or found in
-// Go's build cache) in a second call, and the policies are type-checked here.
-func loadPolicies(dir string, env, buildFlags []string, ws workspace, paths []string) ([]*packages.Package, error) {
+// Go's build cache) in a second call, and the policies are type-checked here. That load
+// starts at once with guess, the imports expected, and is used when the listing finds
+// exactly those; else it runs again.
+func loadPolicies(dir string, env, buildFlags []string, ws workspace, paths []string, guess map[string]bool) ([]*packages.Package, error) {
 	if len(paths) == 0 {
 		return nil, nil // no pattern would mean the package in dir
 	}
+	type load struct {
+		pkgs []*packages.Package
+		err  error
+	}
+	early := make(chan load, 1)
+	go func() {
+		pkgs, err := loadImports(dir, env, buildFlags, guess)
+		early <- load{pkgs, err}
+	}()
 	listed, inProcess, err := listPolicies(dir, env, buildFlags, ws, paths)
 	if err != nil {
+		<-early
 		return nil, err
 	}
 	imported := map[string]bool{}
@@ -38,32 +51,30 @@ func loadPolicies(dir string, env, buildFlags []string, ws workspace, paths []st
 			}
 		}
 	}
+	l := <-early
+	loaded, err := l.pkgs, l.err
+	if !maps.Equal(imported, guess) {
+		loaded, err = loadImports(dir, env, buildFlags, imported)
+	}
+	if err != nil {
+		return nil, err
+	}
 	deps := map[string]*packages.Package{}
-	var loaded []*packages.Package
 	var sizes types.Sizes
-	if len(imported) > 0 {
-		// NeedImports shares one types.Package per path across all export data read, so
-		// a type reached through two imports is one type.
-		depMode := packages.NeedName | packages.NeedImports | packages.NeedTypes | packages.NeedTypesSizes
-		loaded, err = packages.Load(&packages.Config{Mode: depMode, Dir: dir, Env: env, BuildFlags: buildFlags}, sortedSet(imported)...)
-		if err != nil {
-			return nil, err
-		}
-		for _, pkg := range loaded {
-			deps[pkg.PkgPath] = pkg
-			sizes = pkg.TypesSizes
-		}
-		// With export data packages.Load does not report a go command that failed
-		// before listing anything (a module graph that does not load): listing without
-		// export data does, so go list lists the policies as before.
-		for p := range imported {
-			if deps[p] == nil && len(inProcess) > 0 {
-				if listed, err = goList(dir, env, buildFlags, paths); err != nil {
-					return nil, err
-				}
-				inProcess = nil
-				break
+	for _, pkg := range loaded {
+		deps[pkg.PkgPath] = pkg
+		sizes = pkg.TypesSizes
+	}
+	// With export data packages.Load does not report a go command that failed before
+	// listing anything (a module graph that does not load): listing without export data
+	// does, so go list lists the policies as before.
+	for p := range imported {
+		if deps[p] == nil && len(inProcess) > 0 {
+			if listed, err = goList(dir, env, buildFlags, paths); err != nil {
+				return nil, err
 			}
+			inProcess = nil
+			break
 		}
 	}
 	if listed, err = relistPolicies(dir, env, buildFlags, listed, inProcess, loaded, deps); err != nil {
@@ -75,6 +86,17 @@ func loadPolicies(dir string, env, buildFlags []string, ws workspace, paths []st
 	// Type-checking is CPU bound and the policies are independent.
 	forEach(len(listed), func(i int) { typeCheckPackage(listed[i], deps, sizes) })
 	return listed, nil
+}
+
+// loadImports loads the imported packages from export data. NeedImports shares one
+// types.Package per path across all export data read, so a type reached through two
+// imports is one type.
+func loadImports(dir string, env, buildFlags []string, imported map[string]bool) ([]*packages.Package, error) {
+	if len(imported) == 0 {
+		return nil, nil
+	}
+	mode := packages.NeedName | packages.NeedImports | packages.NeedTypes | packages.NeedTypesSizes
+	return packages.Load(&packages.Config{Mode: mode, Dir: dir, Env: env, BuildFlags: buildFlags}, sortedSet(imported)...)
 }
 
 // forEach calls f for 0..n-1 on one worker per CPU.

@@ -107,7 +107,7 @@ func TestLoadPoliciesListsAsGoList(t *testing.T) {
 			t.Errorf("%s was left to go list", p)
 		}
 	}
-	got, err := loadPolicies(root, env, nil, ws, paths)
+	got, err := loadPolicies(root, env, nil, ws, paths, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +185,7 @@ func TestLoadPoliciesReportsABrokenModuleGraph(t *testing.T) {
 	if want == nil || !strings.Contains(want.Error(), "requires go >= 1.99") {
 		t.Fatalf("go list no longer fails as the case expects: %v", want)
 	}
-	if _, err := loadPolicies(root, env, nil, ws, paths); err == nil || err.Error() != want.Error() {
+	if _, err := loadPolicies(root, env, nil, ws, paths, map[string]bool{"example.com/dep": true}); err == nil || err.Error() != want.Error() {
 		t.Errorf("load error %v, go list's %v", err, want)
 	}
 }
