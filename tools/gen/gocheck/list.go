@@ -14,10 +14,10 @@ import (
 	"golang.org/x/tools/go/packages"
 )
 
-// The policies are listed in-process with go/build, the library `go list` itself reads a
-// workspace module's directory with, instead of with one `go list` over every policy
-// module (the helper's slowest step after the export data). A policy is left to `go list`
-// whenever go list could say more than go/build does: an error, a tag only the go
+// The policies are listed in-process with go/build, whose reading of a directory `go list`
+// applies (its module index is a copy of it), instead of with one `go list` over every
+// policy module (the helper's slowest step after the export data). A policy is left to
+// go list whenever go list could say more than go/build does: an error, a tag only the go
 // command's settings decide, a name go list refuses, or an import whose checks depend on
 // the importer or on the rest of the workspace. Then the user reads Go's own words, as
 // before. (Embed patterns are not resolved when the embedded files are not asked for.)
@@ -74,7 +74,7 @@ func listContext(dir string, env, buildFlags []string) *build.Context {
 	ctxt.GOARCH = goEnv["GOARCH"]
 	ctxt.CgoEnabled = false
 	ctxt.Compiler = "gc"
-	// In module mode go list reads a package's directory with GOPATH cleared.
+	// GOROOT and GOPATH only give a directory's import path, which the listing knows.
 	ctxt.GOROOT = ""
 	ctxt.GOPATH = ""
 	ctxt.BuildTags = tags
