@@ -73,12 +73,12 @@ func typeCheck(req Request, engine *Module, healthy map[string]*Result, inputs m
 	// Usually the module graph loads and the packages with it. When anything fails, the
 	// graph is checked on its own first, so a broken one is blamed on the policies whose
 	// requirements break it rather than on every package.
-	pkgs, err := loadPolicies(req.WorkDir, env, req.BuildFlags, unknownPolicies(healthy, inputs))
+	pkgs, err := loadHealthy(req, engine, env, healthy, inputs)
 	if err != nil || anyListError(pkgs) {
 		if err := pruneModuleGraph(req, engine, env, healthy, inputs, goLine); err != nil {
 			return err
 		}
-		pkgs, err = loadPolicies(req.WorkDir, env, req.BuildFlags, unknownPolicies(healthy, inputs))
+		pkgs, err = loadHealthy(req, engine, env, healthy, inputs)
 		if err != nil {
 			return fmt.Errorf("loading packages: %w", err)
 		}
@@ -106,6 +106,22 @@ func typeCheck(req Request, engine *Module, healthy map[string]*Result, inputs m
 		res.Problems = append(res.Problems, checkFactory(req.SDKPackage, dir, pkg, inputs[pkg.PkgPath])...)
 	}
 	return nil
+}
+
+// loadHealthy loads the healthy policies the caller has no answer for.
+func loadHealthy(req Request, engine *Module, env []string, healthy map[string]*Result, inputs map[string]PolicyInput) ([]*packages.Package, error) {
+	paths := unknownPolicies(healthy, inputs)
+	// parseSources read the imports of every Go file: the packages' imports, unless build
+	// constraints leave a file out.
+	guess := map[string]bool{}
+	for _, p := range paths {
+		for _, imp := range healthy[p].Imports {
+			if imp != "unsafe" {
+				guess[imp] = true
+			}
+		}
+	}
+	return loadPolicies(req.WorkDir, env, req.BuildFlags, newWorkspace(req, engine, healthy, inputs), paths, guess)
 }
 
 // unknownPolicies are the healthy policies the caller has no answer for, sorted.

@@ -7,8 +7,10 @@ import (
 	"go/scanner"
 	"go/token"
 	"go/types"
+	"maps"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 
 	"golang.org/x/tools/go/packages"
@@ -18,17 +20,27 @@ import (
 // packages.Load does with NeedSyntax|NeedTypes|NeedTypesInfo, without compiling them.
 // packages.Load asks `go list -export` for export data of every package it lists, the
 // policies included, and compiling hundreds of new policies costs seconds whose output the
-// type check from source then ignores. So the policies are listed without export data,
-// the packages they import are loaded from export data (built or found in Go's build
-// cache) in a second call, and the policies are type-checked here.
-func loadPolicies(dir string, env, buildFlags []string, paths []string) ([]*packages.Package, error) {
+// type check from source then ignores. So the policies are listed without export data
+// (listPolicies), the packages they import are loaded from export data (built or found in
+// Go's build cache) in a second call, and the policies are type-checked here. That load
+// starts at once with guess, the imports expected, and is used when the listing finds
+// exactly those; else it runs again.
+func loadPolicies(dir string, env, buildFlags []string, ws workspace, paths []string, guess map[string]bool) ([]*packages.Package, error) {
 	if len(paths) == 0 {
 		return nil, nil // no pattern would mean the package in dir
 	}
-	listMode := packages.NeedName | packages.NeedFiles | packages.NeedCompiledGoFiles |
-		packages.NeedImports | packages.NeedDeps
-	listed, err := packages.Load(&packages.Config{Mode: listMode, Dir: dir, Env: env, BuildFlags: buildFlags}, paths...)
+	type load struct {
+		pkgs []*packages.Package
+		err  error
+	}
+	early := make(chan load, 1)
+	go func() {
+		pkgs, err := loadImports(dir, env, buildFlags, guess)
+		early <- load{pkgs, err}
+	}()
+	listed, inProcess, err := listPolicies(dir, env, buildFlags, ws, paths)
 	if err != nil {
+		<-early
 		return nil, err
 	}
 	imported := map[string]bool{}
@@ -39,40 +51,173 @@ func loadPolicies(dir string, env, buildFlags []string, paths []string) ([]*pack
 			}
 		}
 	}
+	l := <-early
+	loaded, err := l.pkgs, l.err
+	if !maps.Equal(imported, guess) {
+		loaded, err = loadImports(dir, env, buildFlags, imported)
+	}
+	if err != nil {
+		return nil, err
+	}
 	deps := map[string]*packages.Package{}
 	var sizes types.Sizes
-	if len(imported) > 0 {
-		// NeedImports shares one types.Package per path across all export data read, so
-		// a type reached through two imports is one type.
-		depMode := packages.NeedName | packages.NeedImports | packages.NeedTypes | packages.NeedTypesSizes
-		loaded, err := packages.Load(&packages.Config{Mode: depMode, Dir: dir, Env: env, BuildFlags: buildFlags}, sortedSet(imported)...)
-		if err != nil {
-			return nil, err
+	for _, pkg := range loaded {
+		deps[pkg.PkgPath] = pkg
+		sizes = pkg.TypesSizes
+	}
+	// With export data packages.Load does not report a go command that failed before
+	// listing anything (a module graph that does not load): listing without export data
+	// does, so go list lists the policies as before.
+	for p := range imported {
+		if deps[p] == nil && len(inProcess) > 0 {
+			if listed, err = goList(dir, env, buildFlags, paths); err != nil {
+				return nil, err
+			}
+			inProcess = nil
+			break
 		}
-		for _, pkg := range loaded {
-			deps[pkg.PkgPath] = pkg
-			sizes = pkg.TypesSizes
-		}
+	}
+	if listed, err = relistPolicies(dir, env, buildFlags, listed, inProcess, loaded, deps); err != nil {
+		return nil, err
 	}
 	if sizes == nil {
 		sizes = types.SizesFor("gc", runtime.GOARCH)
 	}
-	// Type-checking is CPU bound and the policies are independent: one worker per CPU.
+	// Type-checking is CPU bound and the policies are independent.
+	forEach(len(listed), func(i int) { typeCheckPackage(listed[i], deps, sizes) })
+	return listed, nil
+}
+
+// loadImports loads the imported packages from export data. NeedImports shares one
+// types.Package per path across all export data read, so a type reached through two
+// imports is one type.
+func loadImports(dir string, env, buildFlags []string, imported map[string]bool) ([]*packages.Package, error) {
+	if len(imported) == 0 {
+		return nil, nil
+	}
+	mode := packages.NeedName | packages.NeedImports | packages.NeedTypes | packages.NeedTypesSizes
+	return packages.Load(&packages.Config{Mode: mode, Dir: dir, Env: env, BuildFlags: buildFlags}, sortedSet(imported)...)
+}
+
+// forEach calls f for 0..n-1 on one worker per CPU.
+func forEach(n int, f func(int)) {
 	var wg sync.WaitGroup
-	work := make(chan *packages.Package)
+	work := make(chan int)
 	for range runtime.GOMAXPROCS(0) {
 		wg.Go(func() {
-			for pkg := range work {
-				typeCheckPackage(pkg, deps, sizes)
+			for i := range work {
+				f(i)
 			}
 		})
 	}
-	for _, pkg := range listed {
-		work <- pkg
+	for i := range n {
+		work <- i
 	}
 	close(work)
 	wg.Wait()
+}
+
+// listPolicies lists the policy packages at paths as packages.Load does with
+// NeedName|NeedFiles|NeedCompiledGoFiles|NeedImports|NeedDeps: in-process (workspace.list)
+// where go/build says all that go list would, with go list for the others. The set says
+// which were listed in-process. When no go command would then run before the export data
+// is loaded (every policy listed in-process, none importing anything), go list lists them
+// all: it is what reports a module graph that does not load.
+func listPolicies(dir string, env, buildFlags []string, ws workspace, paths []string) ([]*packages.Package, map[string]bool, error) {
+	ctxt := listContext(dir, env, buildFlags)
+	own := make([]*packages.Package, len(paths))
+	forEach(len(paths), func(i int) {
+		if bp := ws.list(ctxt, paths[i]); bp != nil {
+			own[i] = listedPackage(paths[i], bp)
+		}
+	})
+	var listed []*packages.Package
+	var left []string
+	inProcess := map[string]bool{}
+	imports := false
+	for i, p := range paths {
+		pkg := own[i]
+		if pkg == nil {
+			left = append(left, p)
+			continue
+		}
+		listed = append(listed, pkg)
+		inProcess[p] = true
+		for imp := range pkg.Imports {
+			imports = imports || imp != "unsafe"
+		}
+	}
+	if len(left) == 0 && !imports {
+		listed, left, inProcess = nil, paths, map[string]bool{}
+	}
+	more, err := goList(dir, env, buildFlags, left)
+	if err != nil {
+		return nil, nil, err
+	}
+	return append(listed, more...), inProcess, nil
+}
+
+// relistPolicies hands to go list what only the loaded imports tell: a policy listed
+// in-process that imports a main package (go list says a program cannot be imported) is
+// listed again; when two package paths are equal but for case, go list refuses whichever
+// it reads second, in its own order, so every policy is.
+func relistPolicies(dir string, env, buildFlags []string, listed []*packages.Package, inProcess map[string]bool, loaded []*packages.Package, deps map[string]*packages.Package) ([]*packages.Package, error) {
+	folded := map[string]string{}
+	collision := false
+	note := func(p string) {
+		f := strings.ToLower(p)
+		if other, ok := folded[f]; ok && other != p {
+			collision = true
+		}
+		folded[f] = p
+	}
+	packages.Visit(loaded, nil, func(pkg *packages.Package) { note(pkg.PkgPath) })
+	var again []string
+	for _, pkg := range listed {
+		note(pkg.PkgPath)
+		if !inProcess[pkg.PkgPath] {
+			continue
+		}
+		for _, imp := range pkg.Imports {
+			if dep := deps[imp.PkgPath]; dep != nil && dep.Name == "main" {
+				again = append(again, pkg.PkgPath)
+				break
+			}
+		}
+	}
+	if collision {
+		again = again[:0]
+		for _, pkg := range listed {
+			again = append(again, pkg.PkgPath)
+		}
+		sort.Strings(again)
+	}
+	if len(again) == 0 {
+		return listed, nil
+	}
+	relisted, err := goList(dir, env, buildFlags, again)
+	if err != nil {
+		return nil, err
+	}
+	byPath := map[string]*packages.Package{}
+	for _, pkg := range relisted {
+		byPath[pkg.PkgPath] = pkg
+	}
+	for i, pkg := range listed {
+		if p := byPath[pkg.PkgPath]; p != nil {
+			listed[i] = p
+		}
+	}
 	return listed, nil
+}
+
+// goList lists packages with `go list` (through packages.Load), without export data.
+func goList(dir string, env, buildFlags []string, paths []string) ([]*packages.Package, error) {
+	if len(paths) == 0 {
+		return nil, nil
+	}
+	mode := packages.NeedName | packages.NeedFiles | packages.NeedCompiledGoFiles | packages.NeedImports | packages.NeedDeps
+	return packages.Load(&packages.Config{Mode: mode, Dir: dir, Env: env, BuildFlags: buildFlags}, paths...)
 }
 
 // typeCheckPackage parses pkg's files and type-checks them, recording parse and type
