@@ -35,8 +35,10 @@ lint-python: $(VENV)/.installed
 gocheck-mod-download:
 	cd $(GOCHECK) && GOWORK=off $(GO) mod download
 
-# tests/bazel runs under test-bazel, with the Bazel 4 suite switched on.
+# tests/bazel runs under test-bazel, with the Bazel 4 suite switched on. The Go helper's
+# own tests compare its in-process listing with `go list`.
 test-python: $(VENV)/.installed go-mod-download gocheck-mod-download
+	cd $(GOCHECK) && GOWORK=off $(GO) test -race -count=1 ./...
 	$(VENV)/bin/pytest -q tests --ignore=tests/bazel --ignore=tests/image
 
 # 500 synthetic policies through discover + validate + generate, twice (docs/builder.md).
