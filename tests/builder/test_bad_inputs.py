@@ -35,6 +35,12 @@ BAD_TYPES_GO = REQUEST_GO.format(pkg="policy", engine=ENGINE, name="badTypes").r
     "return &policy{}, nil", "return &policy{}, undefinedThing"
 )
 
+# An import no module of the workspace provides: Go's words say so, on the import's line.
+NO_MODULE_GO = REQUEST_GO.format(pkg="policy", engine=ENGINE, name="noModule").replace(
+    f'import "{ENGINE}/worker/policies"',
+    f'import (\n\t"{ENGINE}/worker/policies"\n\t_ "example.com/nowhere/pkg"\n)',
+)
+
 BAD_FACTORY_GO = REQUEST_GO.format(pkg="policy", engine=ENGINE, name="badFactory").replace(
     "func GetPolicy(metadata policies.PolicyMetadata, params map[string]interface{})",
     "func GetPolicy(params map[string]string)",
@@ -102,6 +108,7 @@ def bad_run(
     w(root, "no-go/v1.0.0", "noGo", "v1.0.0", go_text="")
     w(root, "bad-syntax/v1.0.0", "badSyntax", "v1.0.0", go_text=BAD_SYNTAX_GO)
     w(root, "bad-types/v1.0.0", "badTypes", "v1.0.0", go_text=BAD_TYPES_GO)
+    w(root, "no-module/v1.0.0", "noModule", "v1.0.0", go_text=NO_MODULE_GO)
     w(root, "bad-factory/v1.0.0", "badFactory", "v1.0.0", go_text=BAD_FACTORY_GO)
     w(
         root,
@@ -275,6 +282,12 @@ def test_exit_code_and_build_error(
         ("no-go/v1.0.0", "no-go-files", 0, "no .go file in the policy directory"),
         ("bad-syntax/v1.0.0", "go-syntax", 6, "expected '}', found 'EOF'"),
         ("bad-types/v1.0.0", "go-type", 8, "undefined: undefinedThing"),
+        (
+            "no-module/v1.0.0",
+            "go-type",
+            5,
+            "no required module provides package example.com/nowhere/pkg",
+        ),
         (
             "bad-factory/v1.0.0",
             "factory-signature",

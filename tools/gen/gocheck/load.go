@@ -254,7 +254,9 @@ func typeCheckPackage(pkg *packages.Package, deps map[string]*packages.Package, 
 				return nil, fmt.Errorf("no metadata for %s", path)
 			}
 			dep := deps[imp.PkgPath]
-			if dep == nil || dep.Types == nil || !dep.Types.Complete() {
+			// A package Go could not load (no module provides it, say) comes with empty
+			// types; its error says why in Go's own words.
+			if dep == nil || dep.Types == nil || !dep.Types.Complete() || len(dep.Errors) > 0 {
 				return nil, importError(imp, dep)
 			}
 			return dep.Types, nil
