@@ -73,12 +73,12 @@ func typeCheck(req Request, engine *Module, healthy map[string]*Result, inputs m
 	// Usually the module graph loads and the packages with it. When anything fails, the
 	// graph is checked on its own first, so a broken one is blamed on the policies whose
 	// requirements break it rather than on every package.
-	pkgs, err := loadHealthy(req, engine, env, healthy, inputs)
+	pkgs, err := loadHealthy(req, engine, env, healthy, inputs, goLine)
 	if err != nil || anyListError(pkgs) {
 		if err := pruneModuleGraph(req, engine, env, healthy, inputs, goLine); err != nil {
 			return err
 		}
-		pkgs, err = loadHealthy(req, engine, env, healthy, inputs)
+		pkgs, err = loadHealthy(req, engine, env, healthy, inputs, goLine)
 		if err != nil {
 			return fmt.Errorf("loading packages: %w", err)
 		}
@@ -109,7 +109,7 @@ func typeCheck(req Request, engine *Module, healthy map[string]*Result, inputs m
 }
 
 // loadHealthy loads the healthy policies the caller has no answer for.
-func loadHealthy(req Request, engine *Module, env []string, healthy map[string]*Result, inputs map[string]PolicyInput) ([]*packages.Package, error) {
+func loadHealthy(req Request, engine *Module, env []string, healthy map[string]*Result, inputs map[string]PolicyInput, goLine string) ([]*packages.Package, error) {
 	paths := unknownPolicies(healthy, inputs)
 	// parseSources read the imports of every Go file: the packages' imports, unless build
 	// constraints leave a file out.
@@ -121,7 +121,58 @@ func loadHealthy(req Request, engine *Module, env []string, healthy map[string]*
 			}
 		}
 	}
-	return loadPolicies(req.WorkDir, env, req.BuildFlags, newWorkspace(req, engine, healthy, inputs), paths, guess)
+	importEnv := func(imported map[string]bool) ([]string, error) {
+		return depsWork(req, engine, env, healthy, inputs, imported, goLine)
+	}
+	return loadPolicies(req.WorkDir, env, req.BuildFlags, newWorkspace(req, engine, healthy, inputs), paths, guess, importEnv)
+}
+
+// depsWork writes a go.work for loading what the policies import, and returns env with
+// it: the engine, the policies that can move a module's version (a requirement other
+// than the engine, or a replace) and those whose modules hold an imported package. A
+// policy that requires only the engine selects no version, so every imported package
+// resolves as in the workspace of all policies, and Go reads a few modules instead of
+// hundreds (most of the time the load took).
+func depsWork(req Request, engine *Module, env []string, healthy map[string]*Result, inputs map[string]PolicyInput, imported map[string]bool, goLine string) ([]string, error) {
+	var use []string
+	for _, p := range sortedKeys(healthy) {
+		if movesVersions(healthy[p].Module, engine.Path) || holdsImport(p, imported) {
+			use = append(use, p)
+		}
+	}
+	dir := filepath.Join(req.WorkDir, "imports")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "go.work")
+	if err := writeWorkFile(path, req, engine, healthy, inputs, use, goLine); err != nil {
+		return nil, err
+	}
+	return append(env, "GOWORK="+path), nil
+}
+
+// movesVersions says whether a policy's go.mod can change the version of any module but
+// the engine's (which the workspace holds).
+func movesVersions(mod *Module, enginePath string) bool {
+	if len(mod.Replaces) > 0 {
+		return true
+	}
+	for _, r := range mod.Requires {
+		if r[0] != enginePath {
+			return true
+		}
+	}
+	return false
+}
+
+// holdsImport says whether module p holds one of the imported packages.
+func holdsImport(p string, imported map[string]bool) bool {
+	for imp := range imported {
+		if imp == p || strings.HasPrefix(imp, p+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // unknownPolicies are the healthy policies the caller has no answer for, sorted.
@@ -210,11 +261,23 @@ func sortedKeys(m map[string]*Result) []string {
 // the engine at versions no module proxy has; each is pinned to the engine directory so a
 // graph with non-workspace modules needs no download.
 func writeWork(req Request, engine *Module, healthy map[string]*Result, inputs map[string]PolicyInput, paths []string, goLine string) error {
+	return writeWorkFile(filepath.Join(req.WorkDir, "go.work"), req, engine, healthy, inputs, paths, goLine)
+}
+
+// writeWorkFile writes writeWork's go.work to path.
+func writeWorkFile(path string, req Request, engine *Module, healthy map[string]*Result, inputs map[string]PolicyInput, paths []string, goLine string) error {
+	// Absolute, as the go.work in WorkDir reads them, wherever this one is.
+	abs := func(dir string) string {
+		if filepath.IsAbs(dir) {
+			return dir
+		}
+		return filepath.Join(req.WorkDir, dir)
+	}
 	var work strings.Builder
-	fmt.Fprintf(&work, "go %s\n\nuse %s\n", goLine, quote(req.EngineDir))
+	fmt.Fprintf(&work, "go %s\n\nuse %s\n", goLine, quote(abs(req.EngineDir)))
 	engineVersions := map[string]bool{}
 	for _, p := range paths {
-		fmt.Fprintf(&work, "use %s\n", quote(inputs[p].Dir))
+		fmt.Fprintf(&work, "use %s\n", quote(abs(inputs[p].Dir)))
 		for _, r := range healthy[p].Module.Requires {
 			if r[0] == engine.Path {
 				engineVersions[r[1]] = true
@@ -227,9 +290,9 @@ func writeWork(req Request, engine *Module, healthy map[string]*Result, inputs m
 	}
 	sort.Strings(versions)
 	for _, v := range versions {
-		fmt.Fprintf(&work, "replace %s %s => %s\n", engine.Path, v, quote(req.EngineDir))
+		fmt.Fprintf(&work, "replace %s %s => %s\n", engine.Path, v, quote(abs(req.EngineDir)))
 	}
-	return os.WriteFile(filepath.Join(req.WorkDir, "go.work"), []byte(work.String()), 0o644)
+	return os.WriteFile(path, []byte(work.String()), 0o644)
 }
 
 // moduleGraph runs `go list -m all` over the workspace. On failure it returns the

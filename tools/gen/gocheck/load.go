@@ -25,7 +25,10 @@ import (
 // Go's build cache) in a second call, and the policies are type-checked here. That load
 // starts at once with guess, the imports expected, and is used when the listing finds
 // exactly those; else it runs again.
-func loadPolicies(dir string, env, buildFlags []string, ws workspace, paths []string, guess map[string]bool) ([]*packages.Package, error) {
+//
+// importEnv gives the environment the imports are loaded in (its go.work may hold fewer
+// modules than env's; see depsWork).
+func loadPolicies(dir string, env, buildFlags []string, ws workspace, paths []string, guess map[string]bool, importEnv func(map[string]bool) ([]string, error)) ([]*packages.Package, error) {
 	if len(paths) == 0 {
 		return nil, nil // no pattern would mean the package in dir
 	}
@@ -35,7 +38,7 @@ func loadPolicies(dir string, env, buildFlags []string, ws workspace, paths []st
 	}
 	early := make(chan load, 1)
 	go func() {
-		pkgs, err := loadImports(dir, env, buildFlags, guess)
+		pkgs, err := loadImportsIn(dir, importEnv, buildFlags, guess)
 		early <- load{pkgs, err}
 	}()
 	listed, inProcess, err := listPolicies(dir, env, buildFlags, ws, paths)
@@ -54,7 +57,7 @@ func loadPolicies(dir string, env, buildFlags []string, ws workspace, paths []st
 	l := <-early
 	loaded, err := l.pkgs, l.err
 	if !maps.Equal(imported, guess) {
-		loaded, err = loadImports(dir, env, buildFlags, imported)
+		loaded, err = loadImportsIn(dir, importEnv, buildFlags, imported)
 	}
 	if err != nil {
 		return nil, err
@@ -86,6 +89,15 @@ func loadPolicies(dir string, env, buildFlags []string, ws workspace, paths []st
 	// Type-checking is CPU bound and the policies are independent.
 	forEach(len(listed), func(i int) { typeCheckPackage(listed[i], deps, sizes) })
 	return listed, nil
+}
+
+// loadImportsIn loads the imported packages in the environment importEnv gives for them.
+func loadImportsIn(dir string, importEnv func(map[string]bool) ([]string, error), buildFlags []string, imported map[string]bool) ([]*packages.Package, error) {
+	env, err := importEnv(imported)
+	if err != nil {
+		return nil, err
+	}
+	return loadImports(dir, env, buildFlags, imported)
 }
 
 // loadImports loads the imported packages from export data. NeedImports shares one

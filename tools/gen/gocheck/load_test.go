@@ -107,7 +107,8 @@ func TestLoadPoliciesListsAsGoList(t *testing.T) {
 			t.Errorf("%s was left to go list", p)
 		}
 	}
-	got, err := loadPolicies(root, env, nil, ws, paths, nil)
+	sameEnv := func(map[string]bool) ([]string, error) { return env, nil }
+	got, err := loadPolicies(root, env, nil, ws, paths, nil, sameEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +186,8 @@ func TestLoadPoliciesReportsABrokenModuleGraph(t *testing.T) {
 	if want == nil || !strings.Contains(want.Error(), "requires go >= 1.99") {
 		t.Fatalf("go list no longer fails as the case expects: %v", want)
 	}
-	if _, err := loadPolicies(root, env, nil, ws, paths, map[string]bool{"example.com/dep": true}); err == nil || err.Error() != want.Error() {
+	sameEnv := func(map[string]bool) ([]string, error) { return env, nil }
+	if _, err := loadPolicies(root, env, nil, ws, paths, map[string]bool{"example.com/dep": true}, sameEnv); err == nil || err.Error() != want.Error() {
 		t.Errorf("load error %v, go list's %v", err, want)
 	}
 }
