@@ -229,8 +229,8 @@ def _generate(
     if recorded is not None:
         progress.say("generate: up to date (nothing it reads changed since its last run)")
         return recorded
-    taken = time.time_ns()
-    before = uptodate.snapshot(scope)
+    # The walk that found a stamp stale is the snapshot of the files as the run found them.
+    taken, before = stamps.walked or (time.time_ns(), uptodate.snapshot(scope))
     result, pipeline = _pipeline(args, options, progress)
     # Findings are printed by the run that finds them; a run that has some does the work.
     if not pipeline.printed_findings:

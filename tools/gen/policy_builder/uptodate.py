@@ -174,6 +174,9 @@ class Stamps:
     def __init__(self, store: Store | None = None) -> None:
         # A stamp lists every file generate reads: tens of them are plenty.
         self.store = store or Store(cache_dir() / "generate.sqlite", limit=32)
+        # The last walk `current` made, and when it started: a snapshot as good as
+        # `snapshot`'s, for a run that then does the work.
+        self.walked: tuple[int, Files] | None = None
 
     def current(self, key: str, scope: Scope) -> dict[str, Any] | None:
         """The result recorded for key if no path of scope changed since; else None.
@@ -193,6 +196,7 @@ class Stamps:
             # Another checkout's file times say nothing about this one's: read every file.
             trusted = _trusted(files, taken) if here else {}
             now = dict(scope.entries(trusted))
+            self.walked = (started, now)
             if now.keys() != files.keys():
                 continue
             if any(now[name][2] != entry[2] for name, entry in files.items()):
