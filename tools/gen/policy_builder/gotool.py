@@ -132,10 +132,13 @@ def build_env(**extra: str) -> dict[str, str]:
 
 
 def go_source_id(src: Path, toolchain: str) -> str:
-    """A hash of the Go sources under src (.go, go.mod, go.sum, by relative path) and of
-    the toolchain that builds them: what a binary built from src depends on."""
+    """A hash of the Go sources under src (.go but tests, go.mod, go.sum, by relative
+    path) and of the toolchain that builds them: what a binary built from src depends on."""
     digest = hashlib.sha256(toolchain.encode())
     for f in sorted(src.rglob("*")):
+        # Test files are not part of the binary.
+        if f.suffix == ".go" and f.name.endswith("_test.go"):
+            continue
         if f.is_file() and f.suffix in (".go", ".mod", ".sum"):
             rel = f.relative_to(src).as_posix()
             digest.update(f"{rel}\0{file_hash(str(f))}\0".encode())
