@@ -74,24 +74,27 @@ class Scope:
         directory is a change.
         A file's hash is taken from known when its size and time agree and are not racy."""
         for top in self.directories:
-            for found, entry in _tree(str(top), self, known or {}):
-                yield self.name(found), entry
+            # A path's name is the path less the root's part, when top is in the root.
+            cut = 0 if self.name(top) == str(top) else len(str(self.root).rstrip("/")) + 1
+            yield from _tree(str(top), cut, known or {})
         for path in self.files:
             name = self.name(path)
             yield name, _entry(str(path), None, (known or {}).get(name))
 
 
-def _tree(top: str, scope: Scope, known: Files) -> Iterator[tuple[str, list[Any]]]:
-    """Every path under top (top included) with its entry."""
+def _tree(top: str, cut: int, known: Files) -> Iterator[tuple[str, list[Any]]]:
+    """The name (the path without its first `cut` characters; "." for the root itself)
+    and entry of every path under top, top included."""
+    name = top[cut:] or "."
     try:
         st = os.stat(top)
     except OSError:
-        yield top, [-1, -1, _MISSING]
+        yield name, [-1, -1, _MISSING]
         return
     if not stat.S_ISDIR(st.st_mode):
-        yield top, _entry(top, st, known.get(scope.name(top)))
+        yield name, _entry(top, st, known.get(name))
         return
-    yield top, [0, 0, _DIR]
+    yield name, [0, 0, _DIR]
     try:
         with os.scandir(top) as it:
             children = list(it)
@@ -100,14 +103,15 @@ def _tree(top: str, scope: Scope, known: Files) -> Iterator[tuple[str, list[Any]
     for child in children:
         if child.is_dir(follow_symlinks=True):
             if child.name not in _SKIP_DIRS:
-                yield from _tree(child.path, scope, known)
+                yield from _tree(child.path, cut, known)
         else:
+            name = child.path[cut:]
             try:
                 child_stat = child.stat()
             except OSError:
-                yield child.path, [-1, -1, _MISSING]
+                yield name, [-1, -1, _MISSING]
                 continue
-            yield child.path, _entry(child.path, child_stat, known.get(scope.name(child.path)))
+            yield name, _entry(child.path, child_stat, known.get(name))
 
 
 def _entry(path: str, st: os.stat_result | None, known: list[Any] | None) -> list[Any]:
