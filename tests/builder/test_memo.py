@@ -196,3 +196,32 @@ def test_old_helper_binaries_are_pruned(tmp_path: Path, monkeypatch: pytest.Monk
     built = [gotool.cached_go_binary(src, "tiny", f"{n:016d}", "a test binary") for n in range(5)]
     left = sorted(p.name for p in (tmp_path / "cache").iterdir())
     assert left == sorted(p.name for p in built[-gotool.KEPT_BINARIES :])
+
+
+def test_the_engine_listing_is_kept_until_an_engine_file_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from policy_builder import monorepo
+
+    listed: list[Path] = []
+    real = monorepo.go_list
+
+    def spy(module_dir: Path, repo_root: Path) -> object:
+        listed.append(repo_root)
+        return real(module_dir, repo_root)
+
+    monkeypatch.setattr(monorepo, "go_list", spy)
+    for name in _NAMING_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    first, second = tmp_path / "a", tmp_path / "b"
+    write_monorepo(first)
+    write_monorepo(second)
+    monkeypatch.chdir(first)
+    assert main(["generate", "--quiet"]) == 0
+    monkeypatch.chdir(second)
+    assert main(["generate", "--quiet"]) == 0
+    assert listed == [first]
+    (second / "engine" / "worker" / "policies" / "extra.go").write_text("package policies\n")
+    assert main(["generate", "--quiet"]) == 0
+    assert listed == [first, second]

@@ -43,7 +43,8 @@ GO_ENV = (
     "CGO_ENABLED",
     "GOEXPERIMENT",
 )
-_BUILD_FILES = ("BUILD.bazel", "BUILD")
+# The files generate writes into a package directory.
+BUILD_FILES = ("BUILD.bazel", "BUILD")
 
 
 def _content(path: Path) -> str:
@@ -60,7 +61,7 @@ def _engine_source(name: str) -> bool:
 
 
 def _not_generated(name: str) -> bool:
-    return name not in _BUILD_FILES
+    return name not in BUILD_FILES
 
 
 def answer_keys(

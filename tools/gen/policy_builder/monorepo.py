@@ -9,14 +9,19 @@ leaves the tree as it was.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from policy_builder import generate_go
 from policy_builder.bazel import BazelGenError, EngineModule, bazel_outputs, read_engine_module
-from policy_builder.cache import Memo
+from policy_builder.bazel.gopackages import GoPackage, go_list
+from policy_builder.cache import Memo, tree_digest
 from policy_builder.errors import GenerateInputError, UsageError
+from policy_builder.gocheck import go_env
+from policy_builder.gocheck_cache import BUILD_FILES, GO_ENV
 from policy_builder.gotool import GoMod
 from policy_builder.home import EngineSources
 from policy_builder.manifest import Manifest
@@ -40,15 +45,53 @@ def policies_rel(root: Path, policies_dir: Path) -> str:
     return resolved.relative_to(root).as_posix()
 
 
+# The engine module's directory in the workspace.
+ENGINE_DIR = "engine"
+
+
 def list_engine(workspace: Path, engine_go_mod: Callable[[], GoMod]) -> Future[EngineModule]:
     """The workspace's engine module, listed in the background: it needs nothing from the
     policies, so `go list` runs while they are discovered and validated."""
     pool = ThreadPoolExecutor(max_workers=1)
     try:
-        return pool.submit(lambda: read_engine_module(workspace, go_mod=engine_go_mod()))
+        return pool.submit(lambda: _engine_module(workspace, engine_go_mod()))
     finally:
         # Without waiting: the thread ends with its one task.
         pool.shutdown(wait=False)
+
+
+def _engine_module(workspace: Path, go_mod: GoMod) -> EngineModule:
+    """read_engine_module, its packages kept in the cache by the engine's files (but the
+    BUILD files generate writes) and the `go env` settings that decide what `go list`
+    sees: a listing is a `go list` process, which competes with the Go helper for CPU."""
+    engine_dir = workspace / ENGINE_DIR
+    env = go_env(*GO_ENV)
+    with Memo() as memo:
+        rows: list[dict[str, Any]] = memo(
+            "engine packages",
+            lambda: [dataclasses.asdict(p) for p in go_list(engine_dir, workspace)],
+            tree_digest(engine_dir, lambda name: name not in BUILD_FILES),
+            *(f"{name}={value}" for name, value in sorted(env.items())),
+        )
+    try:
+        packages = tuple(_package(row) for row in rows)
+    except (KeyError, TypeError):  # a damaged entry: list again
+        packages = go_list(engine_dir, workspace)
+    return read_engine_module(workspace, ENGINE_DIR, go_mod, packages)
+
+
+def _package(row: dict[str, Any]) -> GoPackage:
+    """A GoPackage from its fields as JSON keeps them (tuples as lists)."""
+    return GoPackage(
+        dir=row["dir"],
+        importpath=row["importpath"],
+        name=row["name"],
+        go_files=tuple(row["go_files"]),
+        imports=tuple(row["imports"]),
+        test_files=tuple(row["test_files"]),
+        test_imports=tuple(row["test_imports"]),
+        testdata=bool(row["testdata"]),
+    )
 
 
 def workspace_files(

@@ -192,10 +192,13 @@ class ImportResolver:
 
 
 def read_engine_module(
-    repo_root: Path, engine_dir: str = "engine", go_mod: GoMod | None = None
+    repo_root: Path,
+    engine_dir: str = "engine",
+    go_mod: GoMod | None = None,
+    packages: tuple[GoPackage, ...] | None = None,
 ) -> EngineModule:
     """The engine module: its go.mod (go_mod when the caller read it already) and its
-    packages as `go list -json ./...` reports them."""
+    packages as `go list -json ./...` reports them (packages, when the caller has them)."""
     module_dir = repo_root / engine_dir
     mod = go_mod or read_go_mod(module_dir)
     return EngineModule(
@@ -203,5 +206,5 @@ def read_engine_module(
         dir=engine_dir,
         go_version=mod.go_version,
         requires=tuple(r.path for r in mod.requires),
-        packages=go_list(module_dir, repo_root),
+        packages=go_list(module_dir, repo_root) if packages is None else packages,
     )
