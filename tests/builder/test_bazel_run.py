@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from policy_builder.bazel_run import GO_ENV, bazel_go
+from policy_builder.cache import CACHE_ENV
 from policy_builder.cli import main
 from policy_builder.errors import UsageError
 
@@ -55,6 +56,8 @@ def test_generate_needs_no_go_on_path_under_bazel_run(
     monkeypatch.setenv("BUILD_WORKING_DIRECTORY", str(tmp_path))
     monkeypatch.setenv("RUNFILES_DIR", str(runfiles))
     monkeypatch.setenv(GO_ENV, RLOCATION)
+    # A cache of its own: with results kept from other tests, no `go list` would run.
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     assert main(["generate", "--quiet"]) == 0
     assert (repo / "policies/hello/v1.0.0/BUILD.bazel").is_file()
     calls = log.read_text().splitlines()
