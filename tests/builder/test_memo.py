@@ -225,3 +225,15 @@ def test_the_engine_listing_is_kept_until_an_engine_file_changes(
     (second / "engine" / "worker" / "policies" / "extra.go").write_text("package policies\n")
     assert main(["generate", "--quiet"]) == 0
     assert listed == [first, second]
+
+
+def test_the_builder_id_covers_the_libraries_versions(monkeypatch: pytest.MonkeyPatch) -> None:
+    found = {module: cache._installed(module, dist) for module, dist in cache._LIBRARIES}
+    assert all(name.endswith(".dist-info") for name in found.values()), found
+    before = cache.builder_id()
+    monkeypatch.setattr(
+        cache,
+        "_installed",
+        lambda module, dist: f"{dist}-0.0.1.dist-info" if dist == "libcst" else found[module],
+    )
+    assert cache.builder_id() != before

@@ -13,6 +13,7 @@ entry.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import sqlite3
@@ -98,10 +99,32 @@ def _digest_parts(
             _digest_parts(entry.path, f"{rel}{entry.name}/", include, parts)
 
 
+# The libraries whose versions can change a kept result, by module and distribution name.
+_LIBRARIES = (("yaml", "pyyaml"), ("jsonschema", "jsonschema"), ("libcst", "libcst"))
+
+
 def builder_id() -> str:
-    """A hash of the builder's own files (its code, schema and templates): the key of a
-    result its code computes includes it (not the Go helper's: its binary has its own id)."""
-    return tree_digest(Path(__file__).resolve().parent, lambda name: not name.endswith(".pyc"))
+    """A hash of the builder's own files (its code, schema and templates) and of the
+    versions of the libraries it computes with: the key of a result its code computes
+    includes it (not the Go helper's: its binary has its own id)."""
+    own = tree_digest(Path(__file__).resolve().parent, lambda name: not name.endswith(".pyc"))
+    return digest(own, *(_installed(module, dist) for module, dist in _LIBRARIES))
+
+
+def _installed(module: str, dist: str) -> str:
+    """The dist-info directory beside module's package (it names the version), found
+    without importing the module; "" when there is none."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.origin:
+        return ""
+    site = Path(spec.origin).parent.parent
+    try:
+        names = os.listdir(site)
+    except OSError:
+        return ""
+    prefix = dist + "-"
+    found = [n for n in names if n.endswith(".dist-info") and n.lower().startswith(prefix)]
+    return ",".join(sorted(found))
 
 
 # The database of Memo's results.
