@@ -206,14 +206,16 @@ class Stamps:
             if any(now[name][2] != entry[2] for name, entry in files.items()):
                 continue
             result = result if here else _relocated(result, root, str(scope.root))
+            # Renewed for this checkout only: the content, all another checkout uses,
+            # is the same.
             if now != files or len(trusted) != len(files):
-                self._put(key, scope, started, now, result)
+                self._put({_here(key, scope)}, scope, started, now, result)
             return result
         return None
 
-    def _put(self, key: str, scope: Scope, taken: int, files: Files, result: Any) -> None:
+    def _put(self, keys: set[str], scope: Scope, taken: int, files: Files, result: Any) -> None:
         stamp = {"taken": taken, "root": str(scope.root), "files": files, "result": result}
-        self.store.put_many({key: stamp, _here(key, scope): stamp})
+        self.store.put_many(dict.fromkeys(keys, stamp))
 
     def record(
         self,
@@ -233,7 +235,7 @@ class Stamps:
         for name, entry in now.items():
             if name not in ours and (name not in before or before[name][2] != entry[2]):
                 return
-        self._put(key, scope, taken, now, result)
+        self._put({key, _here(key, scope)}, scope, taken, now, result)
 
 
 def _here(key: str, scope: Scope) -> str:
