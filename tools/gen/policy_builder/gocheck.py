@@ -17,6 +17,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -64,12 +65,21 @@ def _helper_env() -> dict[str, str]:
 
 def go_env(*names: str) -> dict[str, str]:
     """The values of the named `go env` settings ("" when unset), as the helper sees them."""
-    out = run_go(["env", "-json", *names], "reading the Go environment", env=_helper_env())
+    env = _helper_env()
+    return dict(_go_env(names, tuple(sorted(env.items()))))
+
+
+@cache
+def _go_env(
+    names: tuple[str, ...], env: tuple[tuple[str, str], ...]
+) -> tuple[tuple[str, str], ...]:
+    # Asked once per run and environment: validation and the engine's listing both ask.
+    out = run_go(["env", "-json", *names], "reading the Go environment", env=dict(env))
     try:
         values: dict[str, str] = json.loads(out)
     except ValueError as error:
         raise ToolFailed(f"`go env -json` answered unreadably: {error}") from error
-    return {name: values.get(name, "") for name in names}
+    return tuple((name, values.get(name, "")) for name in names)
 
 
 def helper_id(home: EngineSources, toolchain: str) -> str:
