@@ -20,6 +20,7 @@ import sqlite3
 import stat
 import time
 from collections.abc import Callable, Iterable, Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -107,10 +108,16 @@ def builder_id() -> str:
     """A hash of the builder's own files (its code, schema and templates) and of the
     versions of the libraries it computes with: the key of a result its code computes
     includes it (not the Go helper's: its binary has its own id)."""
-    own = tree_digest(Path(__file__).resolve().parent, lambda name: not name.endswith(".pyc"))
-    return digest(own, *(_installed(module, dist) for module, dist in _LIBRARIES))
+    return digest(_own_files(), *(_installed(module, dist) for module, dist in _LIBRARIES))
 
 
+@cache
+def _own_files() -> str:
+    # Once per process: every Memo of a run asks, and the files do not change under it.
+    return tree_digest(Path(__file__).resolve().parent, lambda name: not name.endswith(".pyc"))
+
+
+@cache
 def _installed(module: str, dist: str) -> str:
     """The dist-info directory beside module's package (it names the version), found
     without importing the module; "" when there is none."""
@@ -148,7 +155,9 @@ class Memo:
         """Read the kept results of the calls of `what` (each its inputs) in one query,
         for the calls that follow: a query each costs more than the result saves."""
         keys = [digest(what, self._builder, *inputs) for inputs in calls]
-        self._fetched.update(self.store.get_many(keys))
+        found = self.store.get_many(keys)
+        # A key asked for and not found is a miss already: no second query for it.
+        self._fetched.update({key: found.get(key) for key in keys})
 
     def __enter__(self) -> Memo:
         return self

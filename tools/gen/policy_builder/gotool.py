@@ -3,7 +3,6 @@ on PATH), how it is run, and the one reader of a go.mod on the Python side."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -13,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from policy_builder.bazel_run import bazel_go
-from policy_builder.cache import cache_dir, file_hash
+from policy_builder.cache import cache_dir, digest, tree_digest
 from policy_builder.errors import ToolFailed, ToolMissing
 
 
@@ -134,15 +133,12 @@ def build_env(**extra: str) -> dict[str, str]:
 def go_source_id(src: Path, toolchain: str) -> str:
     """A hash of the Go sources under src (.go but tests, go.mod, go.sum, by relative
     path) and of the toolchain that builds them: what a binary built from src depends on."""
-    digest = hashlib.sha256(toolchain.encode())
-    for f in sorted(src.rglob("*")):
-        # Test files are not part of the binary.
-        if f.suffix == ".go" and f.name.endswith("_test.go"):
-            continue
-        if f.is_file() and f.suffix in (".go", ".mod", ".sum"):
-            rel = f.relative_to(src).as_posix()
-            digest.update(f"{rel}\0{file_hash(str(f))}\0".encode())
-    return digest.hexdigest()
+    return digest(toolchain, tree_digest(src, _binary_source))
+
+
+def _binary_source(name: str) -> bool:
+    # Test files are not part of the binary.
+    return name.endswith((".go", ".mod", ".sum")) and not name.endswith("_test.go")
 
 
 def cached_go_binary(src: Path, name: str, source_id: str, what: str) -> Path:

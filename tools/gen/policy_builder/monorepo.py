@@ -45,39 +45,35 @@ def policies_rel(root: Path, policies_dir: Path) -> str:
     return resolved.relative_to(root).as_posix()
 
 
-# The engine module's directory in the workspace.
-ENGINE_DIR = "engine"
-
-
 def list_engine(workspace: Path, engine_go_mod: Callable[[], GoMod]) -> Future[EngineModule]:
     """The workspace's engine module, listed in the background: it needs nothing from the
     policies, so `go list` runs while they are discovered and validated."""
     pool = ThreadPoolExecutor(max_workers=1)
     try:
-        return pool.submit(lambda: _engine_module(workspace, engine_go_mod()))
+        return pool.submit(
+            lambda: read_engine_module(
+                workspace, go_mod=engine_go_mod(), list_packages=_kept_go_list
+            )
+        )
     finally:
         # Without waiting: the thread ends with its one task.
         pool.shutdown(wait=False)
 
 
-def _engine_module(workspace: Path, go_mod: GoMod) -> EngineModule:
-    """read_engine_module, its packages kept in the cache by the engine's files (but the
-    BUILD files generate writes) and the `go env` settings that decide what `go list`
-    sees: a listing is a `go list` process, which competes with the Go helper for CPU."""
-    engine_dir = workspace / ENGINE_DIR
+def _kept_go_list(module_dir: Path, repo_root: Path) -> tuple[GoPackage, ...]:
+    """go_list, kept in the cache by the module's place and files (but the BUILD files
+    generate writes) and the `go env` settings that decide what `go list` sees: a listing
+    is a `go list` process, which competes with the Go helper for CPU."""
     env = go_env(*GO_ENV)
     with Memo() as memo:
         rows: list[dict[str, Any]] = memo(
             "engine packages",
-            lambda: [dataclasses.asdict(p) for p in go_list(engine_dir, workspace)],
-            tree_digest(engine_dir, lambda name: name not in BUILD_FILES),
+            lambda: [dataclasses.asdict(p) for p in go_list(module_dir, repo_root)],
+            module_dir.relative_to(repo_root).as_posix(),
+            tree_digest(module_dir, lambda name: name not in BUILD_FILES),
             *(f"{name}={value}" for name, value in sorted(env.items())),
         )
-    try:
-        packages = tuple(_package(row) for row in rows)
-    except (KeyError, TypeError):  # a damaged entry: list again
-        packages = go_list(engine_dir, workspace)
-    return read_engine_module(workspace, ENGINE_DIR, go_mod, packages)
+    return tuple(_package(row) for row in rows)
 
 
 def _package(row: dict[str, Any]) -> GoPackage:

@@ -60,13 +60,16 @@ class Scope:
     root: Path = Path("/")
 
     def name(self, path: Path | str) -> str:
-        """path's name in the scope's entries."""
-        text, root = str(path), str(self.root).rstrip("/")
-        if not root:  # the file system's root: every path stays absolute
-            return text
-        if text == root:
-            return "."
-        return text[len(root) + 1 :] if text.startswith(root + "/") else text
+        """path's name in the scope's entries ("." for the root itself)."""
+        text = str(path)
+        return text[self._cut(text) :] or "."
+
+    def _cut(self, path: str) -> int:
+        """How many characters of path its name leaves out: the root and its slash, when
+        path is in the root (the file system's root keeps every path absolute)."""
+        root = str(self.root).rstrip("/")
+        inside = root and (path == root or path.startswith(root + "/"))
+        return len(root) + 1 if inside else 0
 
     def entries(self, known: Files | None = None) -> Iterator[tuple[str, list[Any]]]:
         """Every directory and file of the scope with its entry (in no set order: they
@@ -74,9 +77,7 @@ class Scope:
         directory is a change.
         A file's hash is taken from known when its size and time agree and are not racy."""
         for top in self.directories:
-            # A path's name is the path less the root's part, when top is in the root.
-            cut = 0 if self.name(top) == str(top) else len(str(self.root).rstrip("/")) + 1
-            yield from _tree(str(top), cut, known or {})
+            yield from _tree(str(top), self._cut(str(top)), known or {})
         for path in self.files:
             name = self.name(path)
             yield name, _entry(str(path), None, (known or {}).get(name))
@@ -187,31 +188,36 @@ class Stamps:
         When files had to be read to tell (racy, touched, or another checkout's stamp),
         the stamp is renewed so the next run can trust their times again."""
         started = time.time_ns()
-        for stored in (_here(key, scope), key):
-            stamp = self.store.get(stored)
-            try:
-                taken = int(stamp["taken"])
-                files: Files = stamp["files"]
-                result: dict[str, Any] = stamp["result"]
-                root = str(stamp["root"])
-            except (KeyError, TypeError, ValueError):
+        where = str(scope.root)
+        stamps = [s for s in map(self._stamp, (_here(key, scope), key)) if s is not None]
+        if not stamps:
+            return None
+        # One walk serves every stamp: only this checkout's file times stand for content
+        # (another checkout's say nothing here), the other files are read.
+        own = next((s for s in stamps if s.root == where), None)
+        trusted = _trusted(own.files, own.taken) if own else {}
+        now = dict(scope.entries(trusted))
+        self.walked = (started, now)
+        for stamp in stamps:
+            if not _same_content(now, stamp.files):
                 continue
-            here = root == str(scope.root)
-            # Another checkout's file times say nothing about this one's: read every file.
-            trusted = _trusted(files, taken) if here else {}
-            now = dict(scope.entries(trusted))
-            self.walked = (started, now)
-            if now.keys() != files.keys():
-                continue
-            if any(now[name][2] != entry[2] for name, entry in files.items()):
-                continue
-            result = result if here else _relocated(result, root, str(scope.root))
+            result = stamp.result
+            if stamp.root != where:
+                result = _relocated(result, stamp.root, where)
             # Renewed for this checkout only: the content, all another checkout uses,
             # is the same.
-            if now != files or len(trusted) != len(files):
+            if now != stamp.files or len(trusted) != len(stamp.files):
                 self._put({_here(key, scope)}, scope, started, now, result)
             return result
         return None
+
+    def _stamp(self, key: str) -> _Stamp | None:
+        """The stamp stored under key, or None when there is none or it is unreadable."""
+        stamp = self.store.get(key)
+        try:
+            return _Stamp(int(stamp["taken"]), stamp["files"], stamp["result"], str(stamp["root"]))
+        except (KeyError, TypeError, ValueError):
+            return None
 
     def _put(self, keys: set[str], scope: Scope, taken: int, files: Files, result: Any) -> None:
         stamp = {"taken": taken, "root": str(scope.root), "files": files, "result": result}
@@ -236,6 +242,20 @@ class Stamps:
             if name not in ours and (name not in before or before[name][2] != entry[2]):
                 return
         self._put({key, _here(key, scope)}, scope, taken, now, result)
+
+
+@dataclass(frozen=True)
+class _Stamp:
+    taken: int
+    files: Files
+    result: dict[str, Any]
+    # The workspace of the run that recorded it.
+    root: str
+
+
+def _same_content(now: Files, files: Files) -> bool:
+    """Whether now names the same paths as files, each with the same content."""
+    return now.keys() == files.keys() and all(now[n][2] == e[2] for n, e in files.items())
 
 
 def _here(key: str, scope: Scope) -> str:

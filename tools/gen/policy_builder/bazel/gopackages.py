@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -195,10 +195,11 @@ def read_engine_module(
     repo_root: Path,
     engine_dir: str = "engine",
     go_mod: GoMod | None = None,
-    packages: tuple[GoPackage, ...] | None = None,
+    list_packages: Callable[[Path, Path], tuple[GoPackage, ...]] | None = None,
 ) -> EngineModule:
     """The engine module: its go.mod (go_mod when the caller read it already) and its
-    packages as `go list -json ./...` reports them (packages, when the caller has them)."""
+    packages as `go list -json ./...` reports them (through list_packages, go_list's
+    signature, when given)."""
     module_dir = repo_root / engine_dir
     mod = go_mod or read_go_mod(module_dir)
     return EngineModule(
@@ -206,5 +207,5 @@ def read_engine_module(
         dir=engine_dir,
         go_version=mod.go_version,
         requires=tuple(r.path for r in mod.requires),
-        packages=go_list(module_dir, repo_root) if packages is None else packages,
+        packages=(list_packages or go_list)(module_dir, repo_root),
     )
